@@ -21,7 +21,7 @@ from ctcc._core import openmp_enabled as _openmp_enabled
 from ctcc._core import version as _c_version
 from ctcc._loss import ctc_loss, workspace_size
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 if _c_version() != __version__:  # pragma: no cover - a broken build
     raise ImportError(

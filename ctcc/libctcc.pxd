@@ -30,6 +30,7 @@ cdef extern from "ctcc.h" nogil:
         CTCC_STATUS_SIZE_OVERFLOW
         CTCC_STATUS_INVALID_OPTION
         CTCC_STATUS_INVALID_DTYPE
+        CTCC_STATUS_INVALID_BEAM
 
     const char *ctcc_status_string(ctcc_status status)
 
@@ -59,6 +60,10 @@ cdef extern from "ctcc.h" nogil:
         ctcc_input_kind input_kind
         ctcc_layout layout
         int zero_infinity
+        double alpha
+        double gamma
+
+    double CTCC_ALPHA_NONE
 
     void ctcc_options_init(ctcc_options *options)
 
@@ -89,3 +94,70 @@ cdef extern from "ctcc.h" nogil:
                               int32_t alphabet_size, double *costs,
                               void *workspace, size_t workspace_bytes,
                               const ctcc_options *options)
+
+    # Posteriors (training targets) and frame weights
+    ctcc_status ctcc_loss_posteriors_f32(
+        const float *inputs, float *gradients, float *posteriors,
+        float *frame_weights, const int32_t *flat_labels,
+        const int32_t *label_lengths, const int32_t *input_lengths,
+        int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+        float *costs, void *workspace, size_t workspace_bytes,
+        const ctcc_options *options)
+
+    ctcc_status ctcc_loss_posteriors_f64(
+        const double *inputs, double *gradients, double *posteriors,
+        double *frame_weights, const int32_t *flat_labels,
+        const int32_t *label_lengths, const int32_t *input_lengths,
+        int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+        double *costs, void *workspace, size_t workspace_bytes,
+        const ctcc_options *options)
+
+    # Forced alignment (Viterbi)
+    ctcc_status ctcc_align_workspace_size(
+        const int32_t *label_lengths, const int32_t *input_lengths,
+        int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+        const ctcc_options *options, size_t *size_bytes)
+
+    ctcc_status ctcc_align_f32(
+        const float *inputs, const int32_t *flat_labels,
+        const int32_t *label_lengths, const int32_t *input_lengths,
+        int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+        int32_t *frames, int32_t *spans, float *scores, void *workspace,
+        size_t workspace_bytes, const ctcc_options *options)
+
+    ctcc_status ctcc_align_f64(
+        const double *inputs, const int32_t *flat_labels,
+        const int32_t *label_lengths, const int32_t *input_lengths,
+        int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+        int32_t *frames, int32_t *spans, double *scores, void *workspace,
+        size_t workspace_bytes, const ctcc_options *options)
+
+    # Decoding
+    ctcc_status ctcc_greedy_decode_f32(
+        const float *inputs, const int32_t *input_lengths, int32_t max_time,
+        int32_t batch_size, int32_t alphabet_size, int32_t *decoded,
+        int32_t *decoded_lengths, float *scores, const ctcc_options *options)
+
+    ctcc_status ctcc_greedy_decode_f64(
+        const double *inputs, const int32_t *input_lengths, int32_t max_time,
+        int32_t batch_size, int32_t alphabet_size, int32_t *decoded,
+        int32_t *decoded_lengths, double *scores, const ctcc_options *options)
+
+    ctcc_status ctcc_beam_workspace_size(
+        const int32_t *input_lengths, int32_t max_time, int32_t batch_size,
+        int32_t alphabet_size, int32_t beam_width, int32_t top_paths,
+        const ctcc_options *options, size_t *size_bytes)
+
+    ctcc_status ctcc_beam_search_decode_f32(
+        const float *inputs, const int32_t *input_lengths, int32_t max_time,
+        int32_t batch_size, int32_t alphabet_size, int32_t beam_width,
+        int32_t top_paths, double blank_penalty, const double *log_prior,
+        int32_t *paths, int32_t *path_lengths, float *scores, void *workspace,
+        size_t workspace_bytes, const ctcc_options *options)
+
+    ctcc_status ctcc_beam_search_decode_f64(
+        const double *inputs, const int32_t *input_lengths, int32_t max_time,
+        int32_t batch_size, int32_t alphabet_size, int32_t beam_width,
+        int32_t top_paths, double blank_penalty, const double *log_prior,
+        int32_t *paths, int32_t *path_lengths, double *scores, void *workspace,
+        size_t workspace_bytes, const ctcc_options *options)

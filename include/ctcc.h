@@ -90,12 +90,12 @@
 /* ------------------------------------------------------------------------ */
 
 #define CTCC_VERSION_MAJOR 0
-#define CTCC_VERSION_MINOR 1
+#define CTCC_VERSION_MINOR 2
 #define CTCC_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH: compare with >= at compile time. */
 #define CTCC_VERSION_NUMBER                                                    \
     (CTCC_VERSION_MAJOR * 10000 + CTCC_VERSION_MINOR * 100 + CTCC_VERSION_PATCH)
-#define CTCC_VERSION_STRING "0.1.0"
+#define CTCC_VERSION_STRING "0.2.0"
 
 /* ------------------------------------------------------------------------ */
 /* Export macro                                                             */
@@ -156,7 +156,10 @@ typedef enum ctcc_status {
      * negative num_threads, or a struct_size that is too small). */
     CTCC_STATUS_INVALID_OPTION = 12,
     /* An unknown ctcc_dtype was passed to ctcc_workspace_size(). */
-    CTCC_STATUS_INVALID_DTYPE = 13
+    CTCC_STATUS_INVALID_DTYPE = 13,
+    /* A decoder's beam_width is < 1, or top_paths is not in
+     * [1, beam_width], or a beam search parameter is not finite. */
+    CTCC_STATUS_INVALID_BEAM = 14
 } ctcc_status;
 
 /* Returns a static, NUL-terminated English description of `status`, e.g.
@@ -168,7 +171,7 @@ CTCC_API const char *ctcc_status_string(ctcc_status status);
 /* Library information                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Returns the version of the linked library, e.g. "0.1.0" (static string).
+/* Returns the version of the linked library, e.g. "0.2.0" (static string).
  * Compare with CTCC_VERSION_STRING to detect a header/library mismatch. */
 CTCC_API const char *ctcc_version_string(void);
 
@@ -227,11 +230,51 @@ typedef struct ctcc_options {
     /* Nonzero: infeasible samples get cost 0 instead of +INFINITY (their
      * gradient is 0 either way). Default 0. */
     int zero_infinity;
+    /* --- Fields added in 0.2; read only when struct_size covers them. --- */
+    /* Non-blank proportion alpha of the training targets (Li and Wang,
+     * "Reinterpreting CTC training as iterative fitting", eq. 13-16), in
+     * [0, 1], or CTCC_ALPHA_NONE (the default) for plain CTC. See
+     * "Training modifications" below. Changes the gradient, never the
+     * costs. */
+    double alpha;
+    /* Key-frame reweighting exponent gamma >= 0 (same paper, eq. 17-18).
+     * 0 (the default) is plain CTC. Changes the gradient, never the
+     * costs. */
+    double gamma;
 } ctcc_options;
+
+/* The value of ctcc_options.alpha that turns the non-blank proportion
+ * modification off. */
+#define CTCC_ALPHA_NONE (-1.0)
 
 /* Fills *options with the defaults listed above. Does nothing if options
  * is NULL. */
 CTCC_API void ctcc_options_init(ctcc_options *options);
+
+/* Training modifications (options.alpha, options.gamma)
+ * ------------------------------------------------------
+ * Both act on the posteriors y'[t, k] (the "pseudo ground truth" that the
+ * CTC gradient fits the softmax y to: gradient = y - y') and leave the
+ * costs untouched. Over the feasible, finite samples of one call:
+ *
+ *   alpha (eq. 13-16): V_k = sum over samples and valid frames of y'[t, k];
+ *     N_k = occurrences of label k in those samples' labels. Every y'[t, k]
+ *     is scaled by (1 - alpha) * (sum of N_k over labels) / V_blank for the
+ *     blank and by alpha * N_k / V_k for a label, then each frame is
+ *     renormalised to sum to 1. A class with V_k = 0 gets scale 0 (it has
+ *     no posterior mass to scale); a frame whose scaled sum is 0 (possible
+ *     only with alpha = 0 or 1) keeps its unscaled posteriors.
+ *   gamma (eq. 17-18): w_t = max(0, max_k (y''[t, k] - y[t, k])), with y''
+ *     the (alpha-modified) targets; the frame weight is w_t^gamma divided
+ *     by its mean over the sample's valid frames (a sample whose weights
+ *     are all 0 keeps weight 0).
+ *
+ * The gradient becomes weight[t] * (y - y'') for logits input and
+ * -weight[t] * y'' for log-probabilities input (which a log-softmax
+ * upstream turns into the same weight[t] * (y - y'')). alpha =
+ * CTCC_ALPHA_NONE and gamma = 0 give exactly the plain CTC gradient.
+ * Because alpha is batch-wide, a sample's gradient depends on the other
+ * samples of the call. */
 
 /* ------------------------------------------------------------------------ */
 /* Workspace                                                                */
@@ -321,6 +364,176 @@ CTCC_API ctcc_status ctcc_loss_f64(const double *inputs, double *gradients,
                                    int32_t alphabet_size, double *costs,
                                    void *workspace, size_t workspace_bytes,
                                    const ctcc_options *options);
+
+/* ------------------------------------------------------------------------ */
+/* Posteriors (training targets) and frame weights                          */
+/* ------------------------------------------------------------------------ */
+
+/* ctcc_loss_f32 with two more optional outputs:
+ *
+ *   posteriors     NULL, or an array shaped and laid out like inputs that
+ *                  receives the training targets: the posteriors
+ *                  y'[t, c] = p(alignment emits c at frame t | labels,
+ *                  inputs) for plain CTC, the modified targets y'' with
+ *                  options->alpha set. Rows sum to 1 on the valid frames
+ *                  of feasible samples; frames past the input length and
+ *                  every frame of an infeasible sample hold 0, and a
+ *                  sample with a NaN or +inf input holds NaN.
+ *   frame_weights  NULL, or float [T, N] (time-major layout) or [N, T]
+ *                  (batch-major) receiving each frame's gradient weight:
+ *                  1 on valid frames with gamma = 0, the normalised key-
+ *                  frame weight otherwise, 0 past the input length and for
+ *                  infeasible samples.
+ *
+ * gradients, posteriors and frame_weights may each be NULL; none may
+ * overlap another array. The workspace must be sized with with_gradient
+ * = 1 when any of the three is requested (and the same options, since
+ * alpha needs room for per-class sums). Returns as ctcc_loss_f32 does. */
+CTCC_API ctcc_status ctcc_loss_posteriors_f32(
+    const float *inputs, float *gradients, float *posteriors,
+    float *frame_weights, const int32_t *flat_labels,
+    const int32_t *label_lengths, const int32_t *input_lengths,
+    int32_t max_time, int32_t batch_size, int32_t alphabet_size, float *costs,
+    void *workspace, size_t workspace_bytes, const ctcc_options *options);
+
+/* The same in double precision. */
+CTCC_API ctcc_status ctcc_loss_posteriors_f64(
+    const double *inputs, double *gradients, double *posteriors,
+    double *frame_weights, const int32_t *flat_labels,
+    const int32_t *label_lengths, const int32_t *input_lengths,
+    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+    double *costs, void *workspace, size_t workspace_bytes,
+    const ctcc_options *options);
+
+/* ------------------------------------------------------------------------ */
+/* Forced alignment (Viterbi)                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Bytes of workspace ctcc_align_f32 / ctcc_align_f64 need: one byte of
+ * back-pointer per state per frame, sum over n of input_lengths[n] *
+ * (2 * label_lengths[n] + 1), plus O(label length) per sample. The size
+ * is the same for both precisions. options may be NULL. Checks and
+ * returns as ctcc_workspace_size does. */
+CTCC_API ctcc_status ctcc_align_workspace_size(
+    const int32_t *label_lengths, const int32_t *input_lengths,
+    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+    const ctcc_options *options, size_t *size_bytes);
+
+/* Finds, for each sample, the single most probable CTC alignment (path)
+ * of its labels: the Viterbi path through the same states as the loss.
+ *
+ *   inputs, flat_labels, label_lengths, input_lengths, max_time,
+ *   batch_size, alphabet_size, options: as for ctcc_loss_f32 (options
+ *                  blank, num_threads, input_kind and layout are used).
+ *   frames         int32 [N, T] (batch-major whatever the layout):
+ *                  frames[n * T + t] = the class the path emits at frame
+ *                  t, -1 for t >= input_lengths[n] and for every frame of
+ *                  an infeasible sample.
+ *   spans          NULL, or int32 [sum(label_lengths), 2], in the order of
+ *                  flat_labels: the first frame and one past the last
+ *                  frame the path spends on each label; -1, -1 for an
+ *                  infeasible sample.
+ *   scores         [N], the log-probability of each path; -INFINITY for
+ *                  an infeasible sample, NaN for a NaN or +inf input.
+ *
+ * Ties between equally probable paths are broken deterministically: at
+ * each frame towards staying in the same state, then towards the
+ * previous state, and at the last frame towards ending on the final
+ * blank. Returns as ctcc_loss_f32 does (without the workspace's
+ * with_gradient distinction). */
+CTCC_API ctcc_status ctcc_align_f32(
+    const float *inputs, const int32_t *flat_labels,
+    const int32_t *label_lengths, const int32_t *input_lengths,
+    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+    int32_t *frames, int32_t *spans, float *scores, void *workspace,
+    size_t workspace_bytes, const ctcc_options *options);
+
+/* The same in double precision. */
+CTCC_API ctcc_status ctcc_align_f64(
+    const double *inputs, const int32_t *flat_labels,
+    const int32_t *label_lengths, const int32_t *input_lengths,
+    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+    int32_t *frames, int32_t *spans, double *scores, void *workspace,
+    size_t workspace_bytes, const ctcc_options *options);
+
+/* ------------------------------------------------------------------------ */
+/* Decoding                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Best-path (greedy) decoding: the most probable class at each valid
+ * frame, repeats merged, blanks removed. Needs no workspace.
+ *
+ *   inputs, input_lengths, max_time, batch_size, alphabet_size, options:
+ *                  as for ctcc_loss_f32 (blank, num_threads, input_kind
+ *                  and layout are used).
+ *   decoded        int32 [N, T]: sample n's labels in decoded[n * T + 0 ..
+ *                  decoded_lengths[n]); the rest of its row is set to -1.
+ *   decoded_lengths  int32 [N].
+ *   scores         NULL, or [N]: the log-probability of the best path
+ *                  (sum over valid frames of the largest log-softmax, or
+ *                  of the largest log-probability for log-probs input).
+ *
+ * Ties between classes go to the lowest class index. Returns
+ * CTCC_STATUS_SUCCESS or the first failed check (NULL pointers,
+ * batch_size, alphabet_size, max_time, input lengths, options, size
+ * overflow) before anything is written. */
+CTCC_API ctcc_status ctcc_greedy_decode_f32(
+    const float *inputs, const int32_t *input_lengths, int32_t max_time,
+    int32_t batch_size, int32_t alphabet_size, int32_t *decoded,
+    int32_t *decoded_lengths, float *scores, const ctcc_options *options);
+
+/* The same in double precision. */
+CTCC_API ctcc_status ctcc_greedy_decode_f64(
+    const double *inputs, const int32_t *input_lengths, int32_t max_time,
+    int32_t batch_size, int32_t alphabet_size, int32_t *decoded,
+    int32_t *decoded_lengths, double *scores, const ctcc_options *options);
+
+/* Bytes of workspace the prefix beam search needs for these sizes (the
+ * same for both precisions). Checks as ctcc_workspace_size does, then
+ * beam_width >= 1 and 1 <= top_paths <= beam_width
+ * (CTCC_STATUS_INVALID_BEAM). */
+CTCC_API ctcc_status ctcc_beam_workspace_size(
+    const int32_t *input_lengths, int32_t max_time, int32_t batch_size,
+    int32_t alphabet_size, int32_t beam_width, int32_t top_paths,
+    const ctcc_options *options, size_t *size_bytes);
+
+/* CTC prefix beam search: keeps the beam_width most probable label
+ * prefixes (probability summed over all their alignments, blank-ending
+ * and label-ending kept apart) at each frame, and returns the top_paths
+ * best label sequences of each sample, best first.
+ *
+ *   blank_penalty  subtracted from the blank's log-probability at every
+ *                  frame (0: none; > 0 favours emitting labels).
+ *   log_prior      NULL, or double [C]: subtracted from each class's
+ *                  log-probability at every frame (pass weight * log
+ *                  prior for prior-normalised decoding); must be finite.
+ *   paths          int32 [N, top_paths, T]: path j of sample n in
+ *                  paths[(n * top_paths + j) * T + 0 .. path_lengths[...]);
+ *                  the rest of each row is set to -1.
+ *   path_lengths   int32 [N, top_paths].
+ *   scores         [N, top_paths], each path's log score (its log-
+ *                  probability when blank_penalty = 0 and log_prior =
+ *                  NULL); when fewer than top_paths distinct prefixes
+ *                  exist, the missing paths have length 0 and score
+ *                  -INFINITY.
+ *
+ * Exact (the true most probable labellings) when beam_width is at least
+ * the number of distinct prefixes. Returns as ctcc_beam_workspace_size,
+ * then CTCC_STATUS_WORKSPACE_TOO_SMALL, before anything is written. */
+CTCC_API ctcc_status ctcc_beam_search_decode_f32(
+    const float *inputs, const int32_t *input_lengths, int32_t max_time,
+    int32_t batch_size, int32_t alphabet_size, int32_t beam_width,
+    int32_t top_paths, double blank_penalty, const double *log_prior,
+    int32_t *paths, int32_t *path_lengths, float *scores, void *workspace,
+    size_t workspace_bytes, const ctcc_options *options);
+
+/* The same in double precision. */
+CTCC_API ctcc_status ctcc_beam_search_decode_f64(
+    const double *inputs, const int32_t *input_lengths, int32_t max_time,
+    int32_t batch_size, int32_t alphabet_size, int32_t beam_width,
+    int32_t top_paths, double blank_penalty, const double *log_prior,
+    int32_t *paths, int32_t *path_lengths, double *scores, void *workspace,
+    size_t workspace_bytes, const ctcc_options *options);
 
 #ifdef __cplusplus
 } /* extern "C" */

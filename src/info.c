@@ -57,6 +57,9 @@ const char *ctcc_status_string(ctcc_status status) {
         return "an option has an invalid value";
     case CTCC_STATUS_INVALID_DTYPE:
         return "unknown dtype";
+    case CTCC_STATUS_INVALID_BEAM:
+        return "beam_width < 1, top_paths outside [1, beam_width], or a "
+               "non-finite beam search parameter";
     }
     return "unknown status";
 }
@@ -71,4 +74,6 @@ void ctcc_options_init(ctcc_options *options) {
     options->input_kind = CTCC_INPUT_LOGITS;
     options->layout = CTCC_LAYOUT_TIME_MAJOR;
     options->zero_infinity = 0;
+    options->alpha = CTCC_ALPHA_NONE;
+    options->gamma = 0.0;
 }

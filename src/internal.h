@@ -46,6 +46,9 @@ typedef struct ctcc_resolved_options {
     ctcc_input_kind input_kind;
     ctcc_layout layout;
     int zero_infinity;
+    int use_alpha; /* options.alpha is in [0, 1] */
+    double alpha;
+    double gamma;
 } ctcc_resolved_options;
 
 /* Checks the options (NULL means defaults) against the alphabet size and

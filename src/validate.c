@@ -49,6 +49,23 @@ ctcc_status ctcc_resolve_options(const ctcc_options *options,
     out->input_kind = options->input_kind;
     out->layout = options->layout;
     out->zero_infinity = options->zero_infinity != 0;
+    out->use_alpha = 0;
+    out->alpha = CTCC_ALPHA_NONE;
+    out->gamma = 0.0;
+    /* Fields of 0.2, read only from a struct that has them. */
+    if (options->struct_size >=
+        offsetof(ctcc_options, gamma) + sizeof(options->gamma)) {
+        const double alpha = options->alpha, gamma = options->gamma;
+        if (alpha != CTCC_ALPHA_NONE && !(alpha >= 0.0 && alpha <= 1.0)) {
+            return CTCC_STATUS_INVALID_OPTION;
+        }
+        if (!(gamma >= 0.0 && gamma <= 1e300)) {
+            return CTCC_STATUS_INVALID_OPTION; /* negative, NaN or inf */
+        }
+        out->use_alpha = alpha != CTCC_ALPHA_NONE;
+        out->alpha = alpha;
+        out->gamma = gamma;
+    }
     return CTCC_STATUS_SUCCESS;
 }
 

@@ -528,9 +528,9 @@ static void test_info(void) {
     check(ctcc_version_number() == CTCC_VERSION_NUMBER,
           "ctcc_version_number() == CTCC_VERSION_NUMBER (%d)",
           ctcc_version_number());
-    check(CTCC_VERSION_NUMBER == 100, "CTCC_VERSION_NUMBER is 100 for 0.1.0");
+    check(CTCC_VERSION_NUMBER == 200, "CTCC_VERSION_NUMBER is 200 for 0.2.0");
 
-    for (s = 0; s <= 13; ++s) {
+    for (s = 0; s <= 14; ++s) {
         const char *a = ctcc_status_string((ctcc_status)s);
         if (a == NULL || a[0] == '\0' || strcmp(a, "unknown status") == 0) {
             nonempty = 0;
@@ -543,20 +543,21 @@ static void test_info(void) {
             }
         }
     }
-    check(nonempty, "ctcc_status_string(0..13) are non-empty and known");
-    check(distinct, "ctcc_status_string(0..13) are pairwise distinct");
-    check(strcmp(ctcc_status_string((ctcc_status)14), "unknown status") == 0 &&
+    check(nonempty, "ctcc_status_string(0..14) are non-empty and known");
+    check(distinct, "ctcc_status_string(0..14) are pairwise distinct");
+    check(strcmp(ctcc_status_string((ctcc_status)15), "unknown status") == 0 &&
               strcmp(ctcc_status_string((ctcc_status)-1), "unknown status") ==
                   0 &&
               strcmp(ctcc_status_string((ctcc_status)1000), "unknown status") ==
                   0,
-          "ctcc_status_string(14, -1, 1000) == \"unknown status\"");
+          "ctcc_status_string(15, -1, 1000) == \"unknown status\"");
 
     memset(&o, 0x5A, sizeof(o));
     ctcc_options_init(&o);
     check(o.struct_size == sizeof(ctcc_options) && o.blank == 0 &&
               o.num_threads == 0 && o.input_kind == CTCC_INPUT_LOGITS &&
-              o.layout == CTCC_LAYOUT_TIME_MAJOR && o.zero_infinity == 0,
+              o.layout == CTCC_LAYOUT_TIME_MAJOR && o.zero_infinity == 0 &&
+              o.alpha == CTCC_ALPHA_NONE && o.gamma == 0.0,
           "ctcc_options_init sets the documented defaults");
     ctcc_options_init(NULL);
     check(1, "ctcc_options_init(NULL) does nothing");
