@@ -19,7 +19,7 @@ Conventions
 from ctcc._core import CTCCError, clear_workspace_cache, default_num_threads, status_string
 from ctcc._core import openmp_enabled as _openmp_enabled
 from ctcc._core import version as _c_version
-from ctcc._loss import ctc_loss, workspace_size
+from ctcc._loss import ctc_loss, ctc_posteriors, workspace_size
 
 __version__ = "0.2.0"
 
@@ -39,6 +39,7 @@ __all__ = [
     "CTCCError",
     "clear_workspace_cache",
     "ctc_loss",
+    "ctc_posteriors",
     "default_num_threads",
     "openmp_enabled",
     "status_string",

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +21,39 @@ def ctc_loss(
     zero_infinity: bool = ...,
     num_threads: int | None = ...,
     grad: bool = ...,
+    alpha: float | None = ...,
+    gamma: float = ...,
 ) -> tuple[np.ndarray | np.floating, np.ndarray | None]: ...
+@overload
+def ctc_posteriors(
+    logits: npt.ArrayLike,
+    labels: Any,
+    logit_lengths: npt.ArrayLike | None = ...,
+    label_lengths: npt.ArrayLike | None = ...,
+    *,
+    blank: int = ...,
+    time_major: bool = ...,
+    log_probs: bool = ...,
+    alpha: float | None = ...,
+    gamma: float = ...,
+    num_threads: int | None = ...,
+    return_weights: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def ctc_posteriors(
+    logits: npt.ArrayLike,
+    labels: Any,
+    logit_lengths: npt.ArrayLike | None = ...,
+    label_lengths: npt.ArrayLike | None = ...,
+    *,
+    blank: int = ...,
+    time_major: bool = ...,
+    log_probs: bool = ...,
+    alpha: float | None = ...,
+    gamma: float = ...,
+    num_threads: int | None = ...,
+    return_weights: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
 def workspace_size(
     logit_lengths: npt.ArrayLike,
     label_lengths: npt.ArrayLike,

@@ -18,11 +18,14 @@ from ctcc.libctcc cimport (
     CTCC_INPUT_LOGITS,
     CTCC_LAYOUT_BATCH_MAJOR,
     CTCC_LAYOUT_TIME_MAJOR,
+    CTCC_ALPHA_NONE,
     CTCC_STATUS_SUCCESS,
     ctcc_default_num_threads,
     ctcc_dtype,
     ctcc_loss_f32,
     ctcc_loss_f64,
+    ctcc_loss_posteriors_f32,
+    ctcc_loss_posteriors_f64,
     ctcc_openmp_enabled,
     ctcc_options,
     ctcc_options_init,
@@ -100,6 +103,10 @@ cdef inline const int32_t *int_ptr(const int32_t[::1] a) noexcept nogil:
     return &a[0] if a.shape[0] > 0 else NULL
 
 
+cdef inline floating *opt_ptr(floating[::1] a, bint wanted) noexcept nogil:
+    return &a[0] if wanted and a.shape[0] > 0 else NULL
+
+
 def ctc_loss_raw(const floating[::1] inputs,
                  floating[::1] gradients,
                  floating[::1] costs,
@@ -108,14 +115,19 @@ def ctc_loss_raw(const floating[::1] inputs,
                  const int32_t[::1] input_lengths,
                  int max_time, int batch_size, int alphabet_size,
                  int blank, int num_threads, bint log_probs,
-                 bint batch_major, bint zero_infinity, bint with_gradient):
-    """Runs ctcc_loss_f32/f64 on flat, C-contiguous buffers. ``gradients``
-    is ignored (may be empty) unless ``with_gradient``."""
+                 bint batch_major, bint zero_infinity, bint with_gradient,
+                 floating[::1] posteriors, floating[::1] frame_weights,
+                 bint with_posteriors, bint with_weights,
+                 double alpha, double gamma):
+    """Runs ctcc_loss_posteriors_f32/f64 on flat, C-contiguous buffers.
+    ``gradients``, ``posteriors`` and ``frame_weights`` are ignored (may be
+    empty) unless their ``with_`` flag is set. ``alpha`` < 0 means none."""
     cdef ctcc_options opts
     cdef ctcc_status status
     cdef size_t nbytes = 0
     cdef void *workspace = NULL
     cdef ctcc_dtype dtype = CTCC_FLOAT32 if floating is float else CTCC_FLOAT64
+    cdef bint backward = with_gradient or with_posteriors or with_weights
 
     ctcc_options_init(&opts)
     opts.blank = blank
@@ -123,28 +135,33 @@ def ctc_loss_raw(const floating[::1] inputs,
     opts.input_kind = CTCC_INPUT_LOG_PROBS if log_probs else CTCC_INPUT_LOGITS
     opts.layout = CTCC_LAYOUT_BATCH_MAJOR if batch_major else CTCC_LAYOUT_TIME_MAJOR
     opts.zero_infinity = 1 if zero_infinity else 0
+    opts.alpha = alpha if alpha >= 0 else CTCC_ALPHA_NONE
+    opts.gamma = gamma
 
     with nogil:
         status = ctcc_workspace_size(int_ptr(label_lengths),
                                      int_ptr(input_lengths), max_time,
                                      batch_size, alphabet_size, dtype,
-                                     1 if with_gradient else 0, &opts,
-                                     &nbytes)
+                                     1 if backward else 0, &opts, &nbytes)
     check_status(status, "ctcc_workspace_size")
     cdef unsigned char[::1] buffer = _workspace(nbytes)
     workspace = <void *>&buffer[0]
     with nogil:
         if floating is float:
-            status = ctcc_loss_f32(
+            status = ctcc_loss_posteriors_f32(
                 &inputs[0] if inputs.shape[0] > 0 else NULL,
-                &gradients[0] if with_gradient and gradients.shape[0] > 0 else NULL,
+                opt_ptr(gradients, with_gradient),
+                opt_ptr(posteriors, with_posteriors),
+                opt_ptr(frame_weights, with_weights),
                 int_ptr(flat_labels), int_ptr(label_lengths),
                 int_ptr(input_lengths), max_time, batch_size,
                 alphabet_size, &costs[0], workspace, nbytes, &opts)
         else:
-            status = ctcc_loss_f64(
+            status = ctcc_loss_posteriors_f64(
                 &inputs[0] if inputs.shape[0] > 0 else NULL,
-                &gradients[0] if with_gradient and gradients.shape[0] > 0 else NULL,
+                opt_ptr(gradients, with_gradient),
+                opt_ptr(posteriors, with_posteriors),
+                opt_ptr(frame_weights, with_weights),
                 int_ptr(flat_labels), int_ptr(label_lengths),
                 int_ptr(input_lengths), max_time, batch_size,
                 alphabet_size, &costs[0], workspace, nbytes, &opts)

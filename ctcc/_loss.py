@@ -8,9 +8,11 @@ two surfaces as an exception too, never as garbage.
 
 from __future__ import annotations
 
+import math
+import numbers
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -180,6 +182,124 @@ def _normalise_labels(
     )
 
 
+class _Batch(NamedTuple):
+    """The checked, converted arguments shared by the loss functions."""
+
+    data: np.ndarray  # C-contiguous logits
+    flat_inputs: np.ndarray
+    T: int
+    N: int
+    C: int
+    blank: int  # resolved to [0, C)
+    threads: int
+    input_lengths: np.ndarray
+    flat_labels: np.ndarray
+    label_lengths: np.ndarray
+
+
+def _check_threads(num_threads: Any) -> int:
+    if num_threads is None:
+        return 0
+    threads = _as_int(num_threads, "num_threads")
+    if not 0 <= threads <= _INT32_MAX:
+        raise ValueError(
+            f"num_threads must be in [0, {_INT32_MAX}] (0 = all available), got {threads}"
+        )
+    return threads
+
+
+def _check_blank(blank: Any, C: int) -> int:
+    blank = _as_int(blank, "blank")
+    if not -C <= blank < C:
+        raise ValueError(f"blank = {blank} is outside [-{C}, {C}) for an alphabet of {C} classes")
+    return blank + C if blank < 0 else blank
+
+
+def _check_modifications(alpha: Any, gamma: Any) -> tuple[float, float]:
+    """alpha as a float in [0, 1] (-1 for None) and gamma as a float >= 0."""
+    if alpha is None:
+        a = -1.0
+    else:
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+            raise TypeError(f"alpha must be None or a real number, got {alpha!r}")
+        a = float(alpha)
+        if not 0.0 <= a <= 1.0:
+            raise ValueError(f"alpha must be None or in [0, 1], got {alpha!r}")
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise TypeError(f"gamma must be a real number, got {gamma!r}")
+    g = float(gamma)
+    if not (g >= 0.0 and math.isfinite(g)):
+        raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
+    return a, g
+
+
+def _prepare(
+    logits: ArrayLike,
+    labels: Any,
+    logit_lengths: Any,
+    label_lengths: Any,
+    blank: Any,
+    time_major: bool,
+    num_threads: Any,
+) -> _Batch:
+    arr, T, N, C = _check_logits(logits, time_major)
+    blank_index = _check_blank(blank, C)
+    threads = _check_threads(num_threads)
+    if logit_lengths is None:
+        input_lengths = np.full(N, T, dtype=np.int32)
+    else:
+        input_lengths = _check_lengths(
+            logit_lengths, "logit_lengths", N, T, "T, the time dimension of logits"
+        )
+    flat32, lengths = _normalise_labels(labels, label_lengths, N, C, blank_index)
+    # A C-contiguous buffer (a copy only when needed); read-only is fine.
+    data = np.ascontiguousarray(arr)
+    flat_inputs = data.reshape(-1) if data.size else np.zeros(1, arr.dtype)
+    return _Batch(data, flat_inputs, T, N, C, blank_index, threads, input_lengths, flat32, lengths)
+
+
+def _run(
+    b: _Batch,
+    *,
+    log_probs: bool,
+    time_major: bool,
+    zero_infinity: bool,
+    gradient: np.ndarray | None,
+    posteriors: np.ndarray | None,
+    weights: np.ndarray | None,
+    alpha: float,
+    gamma: float,
+) -> np.ndarray:
+    """Calls the C core; fills the given output arrays, returns the costs."""
+    dtype = b.data.dtype
+    empty = np.empty(0, dtype)
+    costs = np.empty(b.N, dtype)
+    _core.ctc_loss_raw(
+        b.flat_inputs,
+        gradient.reshape(-1) if gradient is not None else empty,
+        costs,
+        b.flat_labels,
+        b.label_lengths,
+        b.input_lengths,
+        b.T,
+        b.N,
+        b.C,
+        b.blank,
+        b.threads,
+        bool(log_probs),
+        not time_major,
+        bool(zero_infinity),
+        gradient is not None,
+        posteriors.reshape(-1) if posteriors is not None else empty,
+        weights.reshape(-1) if weights is not None else empty,
+        posteriors is not None,
+        weights is not None,
+        alpha,
+        gamma,
+    )
+    return costs
+
+
 def ctc_loss(
     logits: ArrayLike,
     labels: Any,
@@ -193,76 +313,98 @@ def ctc_loss(
     zero_infinity: bool = False,
     num_threads: int | None = None,
     grad: bool = True,
+    alpha: float | None = None,
+    gamma: float = 0.0,
 ) -> tuple[np.ndarray | np.floating, np.ndarray | None]:
     """CTC loss (negative log-likelihood) and its gradient.
 
     See the package documentation (``help(ctcc)``) and README for the
     conventions. Returns ``(loss, grad)``; ``grad`` is None when
     ``grad=False``.
+
+    ``alpha`` (non-blank proportion, in [0, 1]) and ``gamma`` (key-frame
+    reweighting, >= 0) are the training modifications of Li and Wang,
+    "Reinterpreting CTC training as iterative fitting": they change the
+    gradient only; the returned loss is always the plain CTC loss.
+    ``alpha`` is computed over the whole batch of the call.
     """
-    arr, T, N, C = _check_logits(logits, time_major)
-    dtype = arr.dtype
-
-    blank = _as_int(blank, "blank")
-    if not -C <= blank < C:
-        raise ValueError(f"blank = {blank} is outside [-{C}, {C}) for an alphabet of {C} classes")
-    blank_index = blank + C if blank < 0 else blank
-
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if num_threads is None:
-        threads = 0
-    else:
-        threads = _as_int(num_threads, "num_threads")
-        if not 0 <= threads <= _INT32_MAX:
-            raise ValueError(
-                f"num_threads must be in [0, {_INT32_MAX}] (0 = all available), got {threads}"
-            )
-
-    if logit_lengths is None:
-        input_lengths = np.full(N, T, dtype=np.int32)
-    else:
-        input_lengths = _check_lengths(
-            logit_lengths, "logit_lengths", N, T, "T, the time dimension of logits"
-        )
-
-    flat32, lengths = _normalise_labels(labels, label_lengths, N, C, blank_index)
-
-    # A C-contiguous buffer (a copy only when needed); read-only is fine.
-    data = np.ascontiguousarray(arr)
-    flat_inputs = data.reshape(-1) if data.size else np.zeros(1, dtype)
-    costs = np.empty(N, dtype)
-    gradient = np.empty(data.shape, dtype) if grad else np.empty(0, dtype)
-    _core.ctc_loss_raw(
-        flat_inputs,
-        gradient.reshape(-1),
-        costs,
-        flat32,
-        lengths,
-        input_lengths,
-        T,
-        N,
-        C,
-        blank_index,
-        threads,
-        bool(log_probs),
-        not time_major,
-        bool(zero_infinity),
-        bool(grad),
+    a, g = _check_modifications(alpha, gamma)
+    b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
+    dtype = b.data.dtype
+    gradient = np.empty(b.data.shape, dtype) if grad else None
+    costs = _run(
+        b,
+        log_probs=log_probs,
+        time_major=time_major,
+        zero_infinity=zero_infinity,
+        gradient=gradient,
+        posteriors=None,
+        weights=None,
+        alpha=a,
+        gamma=g,
     )
 
     if reduction == "none":
-        return costs, (gradient if grad else None)
+        return costs, gradient
     if reduction == "sum":
-        return dtype.type(costs.sum(dtype=np.float64)), (gradient if grad else None)
+        return dtype.type(costs.sum(dtype=np.float64)), gradient
     # "mean": PyTorch's definition, each loss divided by its target length.
-    weights = 1.0 / (N * np.maximum(lengths, 1).astype(np.float64))
+    weights = 1.0 / (b.N * np.maximum(b.label_lengths, 1).astype(np.float64))
     loss = dtype.type(np.sum(costs.astype(np.float64) * weights))
-    if grad:
+    if gradient is not None:
         w = weights.astype(dtype)
         gradient *= w[None, :, None] if time_major else w[:, None, None]
-        return loss, gradient
-    return loss, None
+    return loss, gradient
+
+
+def ctc_posteriors(
+    logits: ArrayLike,
+    labels: Any,
+    logit_lengths: ArrayLike | None = None,
+    label_lengths: ArrayLike | None = None,
+    *,
+    blank: int = 0,
+    time_major: bool = True,
+    log_probs: bool = False,
+    alpha: float | None = None,
+    gamma: float = 0.0,
+    num_threads: int | None = None,
+    return_weights: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """The CTC posteriors y'[t, n, c] = p(frame t emits class c | labels,
+    logits): the targets the CTC gradient fits the softmax to (gradient =
+    softmax - targets). Same arguments and layout as ``ctc_loss``.
+
+    Rows sum to 1 on each sample's valid frames; frames past the input
+    length, and every frame of an infeasible sample, hold 0. With ``alpha``
+    set, returns the modified targets of eq. 13-16 instead. ``gamma`` does
+    not change the targets: it weights frames, and ``return_weights=True``
+    also returns those weights ([T, N] if ``time_major`` else [N, T]), so
+    that ``ctc_loss``'s gradient is ``weights * (softmax - targets)``.
+    """
+    a, g = _check_modifications(alpha, gamma)
+    b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
+    dtype = b.data.dtype
+    targets = np.empty(b.data.shape, dtype)
+    weights = None
+    if return_weights:
+        weights = np.empty((b.T, b.N) if time_major else (b.N, b.T), dtype)
+    _run(
+        b,
+        log_probs=log_probs,
+        time_major=time_major,
+        zero_infinity=False,
+        gradient=None,
+        posteriors=targets,
+        weights=weights,
+        alpha=a,
+        gamma=g,
+    )
+    if return_weights:
+        return targets, weights
+    return targets
 
 
 def workspace_size(

@@ -379,11 +379,14 @@ CTCC_API ctcc_status ctcc_loss_f64(const double *inputs, double *gradients,
  *                  of feasible samples; frames past the input length and
  *                  every frame of an infeasible sample hold 0, and a
  *                  sample with a NaN or +inf input holds NaN.
- *   frame_weights  NULL, or float [T, N] (time-major layout) or [N, T]
+ *   frame_weights  NULL, or [T, N] (time-major layout) or [N, T]
  *                  (batch-major) receiving each frame's gradient weight:
  *                  1 on valid frames with gamma = 0, the normalised key-
  *                  frame weight otherwise, 0 past the input length and for
- *                  infeasible samples.
+ *                  infeasible samples, NaN for a sample with a NaN or +inf
+ *                  input. With alpha or gamma set, it needs gradients or
+ *                  posteriors too (they hold the targets it is computed
+ *                  from); alone it gets CTCC_STATUS_NULL_POINTER.
  *
  * gradients, posteriors and frame_weights may each be NULL; none may
  * overlap another array. The workspace must be sized with with_gradient
@@ -401,9 +404,8 @@ CTCC_API ctcc_status ctcc_loss_posteriors_f64(
     const double *inputs, double *gradients, double *posteriors,
     double *frame_weights, const int32_t *flat_labels,
     const int32_t *label_lengths, const int32_t *input_lengths,
-    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
-    double *costs, void *workspace, size_t workspace_bytes,
-    const ctcc_options *options);
+    int32_t max_time, int32_t batch_size, int32_t alphabet_size, double *costs,
+    void *workspace, size_t workspace_bytes, const ctcc_options *options);
 
 /* ------------------------------------------------------------------------ */
 /* Forced alignment (Viterbi)                                               */
@@ -414,10 +416,13 @@ CTCC_API ctcc_status ctcc_loss_posteriors_f64(
  * (2 * label_lengths[n] + 1), plus O(label length) per sample. The size
  * is the same for both precisions. options may be NULL. Checks and
  * returns as ctcc_workspace_size does. */
-CTCC_API ctcc_status ctcc_align_workspace_size(
-    const int32_t *label_lengths, const int32_t *input_lengths,
-    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
-    const ctcc_options *options, size_t *size_bytes);
+CTCC_API ctcc_status ctcc_align_workspace_size(const int32_t *label_lengths,
+                                               const int32_t *input_lengths,
+                                               int32_t max_time,
+                                               int32_t batch_size,
+                                               int32_t alphabet_size,
+                                               const ctcc_options *options,
+                                               size_t *size_bytes);
 
 /* Finds, for each sample, the single most probable CTC alignment (path)
  * of its labels: the Viterbi path through the same states as the loss.
@@ -441,20 +446,20 @@ CTCC_API ctcc_status ctcc_align_workspace_size(
  * previous state, and at the last frame towards ending on the final
  * blank. Returns as ctcc_loss_f32 does (without the workspace's
  * with_gradient distinction). */
-CTCC_API ctcc_status ctcc_align_f32(
-    const float *inputs, const int32_t *flat_labels,
-    const int32_t *label_lengths, const int32_t *input_lengths,
-    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
-    int32_t *frames, int32_t *spans, float *scores, void *workspace,
-    size_t workspace_bytes, const ctcc_options *options);
+CTCC_API ctcc_status
+ctcc_align_f32(const float *inputs, const int32_t *flat_labels,
+               const int32_t *label_lengths, const int32_t *input_lengths,
+               int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+               int32_t *frames, int32_t *spans, float *scores, void *workspace,
+               size_t workspace_bytes, const ctcc_options *options);
 
 /* The same in double precision. */
-CTCC_API ctcc_status ctcc_align_f64(
-    const double *inputs, const int32_t *flat_labels,
-    const int32_t *label_lengths, const int32_t *input_lengths,
-    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
-    int32_t *frames, int32_t *spans, double *scores, void *workspace,
-    size_t workspace_bytes, const ctcc_options *options);
+CTCC_API ctcc_status
+ctcc_align_f64(const double *inputs, const int32_t *flat_labels,
+               const int32_t *label_lengths, const int32_t *input_lengths,
+               int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+               int32_t *frames, int32_t *spans, double *scores, void *workspace,
+               size_t workspace_bytes, const ctcc_options *options);
 
 /* ------------------------------------------------------------------------ */
 /* Decoding                                                                 */

@@ -99,18 +99,20 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
                                size_t real_size, int with_gradient,
                                ctcc_sample_layout *layout);
 
-/* Bytes of the workspace head: two size_t arrays [batch_size] holding each
- * sample's workspace offset and label offset, rounded up to CTCC_ALIGN.
- * Clears *ok on overflow. */
-size_t ctcc_head_bytes(int32_t batch_size, int *ok);
+/* Bytes of the workspace head, rounded up to CTCC_ALIGN: two size_t
+ * arrays [batch_size] holding each sample's workspace offset and label
+ * offset, two double arrays [class_sums] (the alpha modification's
+ * per-class sums; class_sums is 0 without it) and one byte per sample
+ * (its state after the kernel). Clears *ok on overflow. */
+size_t ctcc_head_bytes(int32_t batch_size, int32_t class_sums, int *ok);
 
 /* Total workspace bytes, or CTCC_STATUS_SIZE_OVERFLOW. The layout is: the
  * head, then each sample's region, plus CTCC_ALIGN bytes of slack to align
  * an arbitrary pointer. */
 ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
                              const int32_t *input_lengths, int32_t batch_size,
-                             size_t real_size, int with_gradient,
-                             size_t *bytes);
+                             int32_t class_sums, size_t real_size,
+                             int with_gradient, size_t *bytes);
 
 /* Checks that max_time * batch_size * alphabet_size fits in size_t, so that
  * every element index of the inputs array can be formed. */

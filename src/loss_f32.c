@@ -1,5 +1,6 @@
 /*
- * loss_f32.c - the single-precision entry point, ctcc_loss_f32.
+ * loss_f32.c - the single-precision entry points, ctcc_loss_f32 and
+ * ctcc_loss_posteriors_f32.
  */
 #include <math.h>
 
@@ -10,4 +11,5 @@
 #define DP_LOG1P ctcc_log1p_small_lite
 #define DP_SIZE CTCC_DP_SIZE
 #define LOSS_NAME ctcc_loss_f32
+#define POSTERIORS_NAME ctcc_loss_posteriors_f32
 #include "loss_impl.h"

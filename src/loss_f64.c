@@ -1,5 +1,6 @@
 /*
- * loss_f64.c - the double-precision entry point, ctcc_loss_f64.
+ * loss_f64.c - the double-precision entry points, ctcc_loss_f64 and
+ * ctcc_loss_posteriors_f64.
  */
 #include <math.h>
 
@@ -10,4 +11,5 @@
 #define DP_LOG1P ctcc_log1p_small
 #define DP_SIZE CTCC_DP_SIZE
 #define LOSS_NAME ctcc_loss_f64
+#define POSTERIORS_NAME ctcc_loss_posteriors_f64
 #include "loss_impl.h"

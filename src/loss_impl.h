@@ -44,6 +44,10 @@
 
 #define NEG_INF ((DP)(-INFINITY))
 
+/* What compute_sample found, for the training modifications that follow:
+ * only SAMPLE_OK samples have posteriors. */
+enum { SAMPLE_OK = 0, SAMPLE_INFEASIBLE = 1, SAMPLE_NAN = 2 };
+
 /* log(exp(a) + exp(b) + exp(c)), exact in log space; -inf when all three
  * are -inf. The largest term contributes exp(0) = 1, so two exponentials
  * and one log1p suffice. Inputs are never NaN or +inf (the caller checks
@@ -145,6 +149,7 @@ static inline DP log_normaliser(const REAL *x, size_t C, REAL *softmax) {
 typedef struct sample_args {
     const REAL *input;   /* frame 0 of the sample */
     REAL *grad;          /* frame 0 of the gradient, or NULL */
+    REAL *post;          /* frame 0 of the posteriors, or NULL */
     size_t frame_stride; /* elements between consecutive frames */
     size_t alphabet;
     size_t max_time;
@@ -155,6 +160,7 @@ typedef struct sample_args {
     int log_probs;
     int zero_infinity;
     unsigned char *workspace; /* aligned to CTCC_ALIGN */
+    unsigned char *state;     /* receives the sample's SAMPLE_ state */
 } sample_args;
 
 static void zero_frames(REAL *grad, size_t stride, size_t C, size_t from,
@@ -162,6 +168,20 @@ static void zero_frames(REAL *grad, size_t stride, size_t C, size_t from,
     size_t t;
     for (t = from; t < to; ++t) {
         memset(grad + t * stride, 0, C * sizeof(REAL));
+    }
+}
+
+/* Sets frames [0, to) of an array (NULL: nothing) to value. */
+static void fill_frames(REAL *x, size_t stride, size_t C, size_t to,
+                        REAL value) {
+    size_t t, c;
+    if (x == NULL) {
+        return;
+    }
+    for (t = 0; t < to; ++t) {
+        for (c = 0; c < C; ++c) {
+            x[t * stride + c] = value;
+        }
     }
 }
 
@@ -206,7 +226,9 @@ static REAL compute_sample(const sample_args *a) {
     const size_t S = 2 * L + 1;
     const size_t SP = S + 2 * CTCC_ROW_PAD; /* padded row stride */
     const size_t C = a->alphabet;
-    const int with_grad = a->grad != NULL;
+    /* The backward pass runs when the gradient or the posteriors are
+     * wanted; with_grad names that (it keeps the alpha table). */
+    const int with_grad = a->grad != NULL || a->post != NULL;
     ctcc_sample_layout lay;
     int32_t *ext;
     DP *skip, *emit, *gam, *beta, *alpha, *log_norm;
@@ -225,10 +247,14 @@ static REAL compute_sample(const sample_args *a) {
     alpha = (DP *)(a->workspace + lay.alpha);
     log_norm = (DP *)(a->workspace + lay.log_norm);
     offset = (double *)(a->workspace + lay.offset);
+    *a->state = SAMPLE_OK;
 
     /* Frames past the input length get gradient 0 whatever happens. */
-    if (with_grad) {
+    if (a->grad != NULL) {
         zero_frames(a->grad, a->frame_stride, C, T, a->max_time);
+    }
+    if (a->post != NULL) {
+        zero_frames(a->post, a->frame_stride, C, T, a->max_time);
     }
 
     /* Extended sequence and skip mask: a label state may be entered from
@@ -266,14 +292,18 @@ static REAL compute_sample(const sample_args *a) {
             if (!a->log_probs) {
                 /* NaN for a frame holding NaN or +inf. */
                 norm = log_normaliser(x, C,
-                                      with_grad ? a->grad + t * a->frame_stride
-                                                : NULL);
+                                      a->grad != NULL
+                                          ? a->grad + t * a->frame_stride
+                                          : NULL);
                 bad_input |= norm != norm;
             } else {
                 bad_input |= has_bad_value(x, C);
-                if (with_grad) {
+                if (a->grad != NULL) {
                     memset(a->grad + t * a->frame_stride, 0, C * sizeof(REAL));
                 }
+            }
+            if (a->post != NULL) {
+                memset(a->post + t * a->frame_stride, 0, C * sizeof(REAL));
             }
             gather_emissions(emit, x, ext, norm, lo, hi);
             /* The padding, and the two states above the band that the next
@@ -314,24 +344,25 @@ static REAL compute_sample(const sample_args *a) {
     }
 
     if (!feasible) {
-        if (with_grad) {
+        if (a->grad != NULL) {
             zero_frames(a->grad, a->frame_stride, C, 0, T);
         }
+        if (a->post != NULL) {
+            zero_frames(a->post, a->frame_stride, C, 0, T);
+        }
+        *a->state = SAMPLE_INFEASIBLE;
         return a->zero_infinity ? (REAL)0 : (REAL)INFINITY;
-    }
-    if (!with_grad) {
-        return (REAL)(-log_p);
     }
     if (log_p != log_p) {
         /* A NaN or +inf input: mark the whole gradient of this sample, not
          * only the classes the labels touch. */
-        for (t = 0; t < T; ++t) {
-            REAL *g = a->grad + t * a->frame_stride;
-            for (s = 0; s < C; ++s) {
-                g[s] = (REAL)NAN;
-            }
-        }
+        fill_frames(a->grad, a->frame_stride, C, T, (REAL)NAN);
+        fill_frames(a->post, a->frame_stride, C, T, (REAL)NAN);
+        *a->state = SAMPLE_NAN;
         return (REAL)NAN;
+    }
+    if (!with_grad) {
+        return (REAL)(-log_p);
     }
 
     /* Backward pass, fused with the gradient: one beta row at a time, over
@@ -347,7 +378,8 @@ static REAL compute_sample(const sample_args *a) {
         }
         for (t = T; t-- > 0;) {
             const DP *row = alpha + t * SP + CTCC_ROW_PAD;
-            REAL *g = a->grad + t * a->frame_stride;
+            REAL *g = a->grad != NULL ? a->grad + t * a->frame_stride : NULL;
+            REAL *p = a->post != NULL ? a->post + t * a->frame_stride : NULL;
             const DP k = (DP)(offset[t] + beta_scale - log_p);
             const size_t lo = band_lo(S, T, t), hi = band_hi(S, t);
             double blank_sum = 0.0;
@@ -362,10 +394,18 @@ static REAL compute_sample(const sample_args *a) {
             for (s = lo + (lo & 1); s < hi; s += 2) {
                 blank_sum += (double)gam[s];
             }
-            for (s = lo | 1; s < hi; s += 2) {
-                g[ext[s]] -= (REAL)gam[s];
+            if (g != NULL) {
+                for (s = lo | 1; s < hi; s += 2) {
+                    g[ext[s]] -= (REAL)gam[s];
+                }
+                g[a->blank] -= (REAL)blank_sum;
             }
-            g[a->blank] -= (REAL)blank_sum;
+            if (p != NULL) {
+                for (s = lo | 1; s < hi; s += 2) {
+                    p[ext[s]] += (REAL)gam[s];
+                }
+                p[a->blank] += (REAL)blank_sum;
+            }
             if (t == 0) {
                 break;
             }
@@ -399,17 +439,164 @@ static REAL compute_sample(const sample_args *a) {
     return (REAL)(-log_p);
 }
 
-ctcc_status LOSS_NAME(const REAL *inputs, REAL *gradients,
-                      const int32_t *flat_labels, const int32_t *label_lengths,
-                      const int32_t *input_lengths, int32_t max_time,
-                      int32_t batch_size, int32_t alphabet_size, REAL *costs,
-                      void *workspace, size_t workspace_bytes,
-                      const ctcc_options *options) {
+/* Class sums of the alpha modification over the good samples:
+ * v[c] = sum of the targets (posteriors) of class c over their valid
+ * frames, counts[c] = occurrences of c in their labels; then turns v into
+ * the scale factors of eq. 15. Each class is summed by one thread in
+ * sample and frame order, so the result does not depend on the thread
+ * count. */
+static void alpha_scales(const REAL *targets, const int32_t *flat_labels,
+                         const int32_t *label_lengths,
+                         const int32_t *input_lengths,
+                         const size_t *label_offset, const unsigned char *state,
+                         size_t T, size_t N, size_t C, int layout, int blank,
+                         double alpha, int threads, double *v, double *counts) {
+    const size_t block = 64;
+    const long blocks = (long)((C + block - 1) / block);
+    double label_total = 0.0;
+    long b;
+    size_t n, c;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads)
+#endif
+    for (b = 0; b < blocks; ++b) {
+        const size_t c0 = (size_t)b * block;
+        const size_t c1 = c0 + block < C ? c0 + block : C;
+        size_t nn, t, cc;
+        for (cc = c0; cc < c1; ++cc) {
+            v[cc] = 0.0;
+        }
+        for (nn = 0; nn < N; ++nn) {
+            const size_t first =
+                layout == CTCC_LAYOUT_TIME_MAJOR ? nn * C : nn * T * C;
+            const size_t stride = layout == CTCC_LAYOUT_TIME_MAJOR ? N * C : C;
+            if (state[nn] != SAMPLE_OK) {
+                continue;
+            }
+            for (t = 0; t < (size_t)input_lengths[nn]; ++t) {
+                const REAL *row = targets + first + t * stride;
+                for (cc = c0; cc < c1; ++cc) {
+                    v[cc] += (double)row[cc];
+                }
+            }
+        }
+    }
+    for (c = 0; c < C; ++c) {
+        counts[c] = 0.0;
+    }
+    for (n = 0; n < N; ++n) {
+        int32_t i;
+        if (state[n] != SAMPLE_OK) {
+            continue;
+        }
+        for (i = 0; i < label_lengths[n]; ++i) {
+            counts[flat_labels[label_offset[n] + (size_t)i]] += 1.0;
+        }
+        label_total += (double)label_lengths[n];
+    }
+    /* Eq. 15; a class without posterior mass has nothing to scale. */
+    for (c = 0; c < C; ++c) {
+        const double numerator =
+            (int)c == blank ? (1.0 - alpha) * label_total : alpha * counts[c];
+        v[c] = v[c] > 0.0 ? numerator / v[c] : 0.0;
+    }
+}
+
+/* softmax (logits) or exp (log-probabilities) of one input frame. */
+static inline double model_prob(const REAL *x, size_t c, DP norm,
+                                int log_probs) {
+    return log_probs ? exp((double)x[c])
+                     : (double)REAL_EXP_NEG((REAL)((DP)x[c] - norm));
+}
+
+/* Applies alpha (scale != NULL) and gamma to one good sample: turns its
+ * posteriors in `targets` into the modified targets, writes its gradient
+ * (when grad is not NULL; it may equal targets) and returns its frame
+ * weights in weight[0, T). */
+static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
+                          size_t stride, size_t C, size_t T,
+                          const double *scale, double gamma, int log_probs,
+                          const DP *log_norm, double *weight) {
+    size_t t, c;
+    double total = 0.0;
+    for (t = 0; t < T; ++t) {
+        REAL *row = targets + t * stride;
+        const REAL *x = input + t * stride;
+        if (scale != NULL) {
+            double sum = 0.0;
+            for (c = 0; c < C; ++c) {
+                sum += (double)row[c] * scale[c];
+            }
+            /* Eq. 16; a frame scaled to nothing keeps its posteriors. */
+            if (sum > 0.0) {
+                const double inv = 1.0 / sum;
+                for (c = 0; c < C; ++c) {
+                    row[c] = (REAL)((double)row[c] * scale[c] * inv);
+                }
+            }
+        }
+        if (gamma != 0.0) {
+            /* Eq. 18: the largest gain of any class over the output. */
+            const DP norm = log_probs ? 0 : log_norm[t];
+            double w = 0.0;
+            for (c = 0; c < C; ++c) {
+                const double d =
+                    (double)row[c] - model_prob(x, c, norm, log_probs);
+                w = d > w ? d : w;
+            }
+            weight[t] = w > 0.0 ? pow(w, gamma) : 0.0;
+            total += weight[t];
+        } else {
+            weight[t] = 1.0;
+        }
+    }
+    if (gamma != 0.0) {
+        /* Normalised to average 1 over the valid frames. */
+        const double inv = total > 0.0 ? (double)T / total : 0.0;
+        for (t = 0; t < T; ++t) {
+            weight[t] *= inv;
+        }
+    }
+    if (grad == NULL) {
+        return;
+    }
+    for (t = 0; t < T; ++t) {
+        const REAL *row = targets + t * stride;
+        const REAL *x = input + t * stride;
+        REAL *g = grad + t * stride;
+        const double w = weight[t];
+        if (log_probs) {
+            for (c = 0; c < C; ++c) {
+                g[c] = (REAL)(-w * (double)row[c]);
+            }
+        } else {
+            const DP norm = log_norm[t];
+            for (c = 0; c < C; ++c) {
+                g[c] = (REAL)(w * (model_prob(x, c, norm, 0) - (double)row[c]));
+            }
+        }
+    }
+}
+
+/* Both public entry points: the loss, and optionally the gradient, the
+ * (modified) posteriors and the frame weights. */
+static ctcc_status
+run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
+          REAL *frame_weights, const int32_t *flat_labels,
+          const int32_t *label_lengths, const int32_t *input_lengths,
+          int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+          REAL *costs, void *workspace, size_t workspace_bytes,
+          const ctcc_options *options) {
     ctcc_resolved_options opts;
     ctcc_status status;
     size_t needed, *ws_offset, *label_offset, total_labels = 0;
-    unsigned char *base;
-    int ok = 1, threads, n;
+    unsigned char *base, *state;
+    double *class_v, *class_n;
+    int ok = 1, threads, n, modify, backward;
+    REAL *kernel_grad, *kernel_post;
+    const size_t N = (size_t)batch_size, C = (size_t)alphabet_size;
+    const size_t T = (size_t)max_time;
 
     if (inputs == NULL || label_lengths == NULL || input_lengths == NULL ||
         costs == NULL || workspace == NULL) {
@@ -419,6 +606,13 @@ ctcc_status LOSS_NAME(const REAL *inputs, REAL *gradients,
                                   batch_size, alphabet_size, options, &opts);
     if (status != CTCC_STATUS_SUCCESS) {
         return status;
+    }
+    modify = opts.use_alpha || opts.gamma != 0.0;
+    /* Modified frame weights need the targets of every frame, which live
+     * in the posteriors or gradients array. */
+    if (modify && frame_weights != NULL && gradients == NULL &&
+        posteriors == NULL) {
+        return CTCC_STATUS_NULL_POINTER;
     }
     status = ctcc_check_array_size(max_time, batch_size, alphabet_size);
     if (status != CTCC_STATUS_SUCCESS) {
@@ -435,8 +629,10 @@ ctcc_status LOSS_NAME(const REAL *inputs, REAL *gradients,
     if (status != CTCC_STATUS_SUCCESS) {
         return status;
     }
-    status = ctcc_total_bytes(label_lengths, input_lengths, batch_size, DP_SIZE,
-                              gradients != NULL, &needed);
+    backward = gradients != NULL || posteriors != NULL || frame_weights != NULL;
+    status = ctcc_total_bytes(label_lengths, input_lengths, batch_size,
+                              opts.use_alpha ? alphabet_size : 0, DP_SIZE,
+                              backward, &needed);
     if (status != CTCC_STATUS_SUCCESS) {
         return status;
     }
@@ -444,16 +640,27 @@ ctcc_status LOSS_NAME(const REAL *inputs, REAL *gradients,
         return CTCC_STATUS_WORKSPACE_TOO_SMALL;
     }
 
+    /* The kernel writes plain posteriors; with a modification they are
+     * turned into targets and the gradient afterwards, in place when the
+     * caller did not ask for the posteriors. */
+    kernel_grad = modify ? NULL : gradients;
+    kernel_post = modify && posteriors == NULL ? gradients : posteriors;
+
     /* Per-sample offsets into the workspace and into the labels. */
     base = ctcc_align_ptr(workspace);
     ws_offset = (size_t *)base;
     label_offset = ws_offset + batch_size;
+    class_v = (double *)(label_offset + batch_size);
+    class_n = class_v + (opts.use_alpha ? C : 0);
+    state = (unsigned char *)(class_n + (opts.use_alpha ? C : 0));
     {
-        size_t ws = ctcc_head_bytes(batch_size, &ok), lab = 0;
+        size_t ws = ctcc_head_bytes(batch_size,
+                                    opts.use_alpha ? alphabet_size : 0, &ok);
+        size_t lab = 0;
         for (n = 0; n < batch_size; ++n) {
             ctcc_sample_layout lay;
             ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
-                                       DP_SIZE, gradients != NULL, &lay);
+                                       DP_SIZE, backward, &lay);
             ws_offset[n] = ws;
             label_offset[n] = lab;
             ws += lay.total;
@@ -468,13 +675,13 @@ ctcc_status LOSS_NAME(const REAL *inputs, REAL *gradients,
 #endif
     for (n = 0; n < batch_size; ++n) {
         sample_args a;
-        const size_t N = (size_t)batch_size, C = (size_t)alphabet_size;
-        const size_t T = (size_t)max_time, nn = (size_t)n;
+        const size_t nn = (size_t)n;
         const size_t first =
             opts.layout == CTCC_LAYOUT_TIME_MAJOR ? nn * C : nn * T * C;
         a.frame_stride = opts.layout == CTCC_LAYOUT_TIME_MAJOR ? N * C : C;
         a.input = inputs + first;
-        a.grad = gradients != NULL ? gradients + first : NULL;
+        a.grad = kernel_grad != NULL ? kernel_grad + first : NULL;
+        a.post = kernel_post != NULL ? kernel_post + first : NULL;
         a.alphabet = C;
         a.max_time = T;
         a.time = (size_t)input_lengths[n];
@@ -484,7 +691,90 @@ ctcc_status LOSS_NAME(const REAL *inputs, REAL *gradients,
         a.log_probs = opts.input_kind == CTCC_INPUT_LOG_PROBS;
         a.zero_infinity = opts.zero_infinity;
         a.workspace = base + ws_offset[n];
+        a.state = state + n;
         costs[n] = compute_sample(&a);
     }
+
+    if (opts.use_alpha && kernel_post != NULL) {
+        alpha_scales(kernel_post, flat_labels, label_lengths, input_lengths,
+                     label_offset, state, T, N, C, (int)opts.layout, opts.blank,
+                     opts.alpha, threads, class_v, class_n);
+    }
+
+    if (frame_weights == NULL && !(modify && kernel_post != NULL)) {
+        return CTCC_STATUS_SUCCESS;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (n = 0; n < batch_size; ++n) {
+        const size_t nn = (size_t)n, Tn = (size_t)input_lengths[n];
+        const int tm = opts.layout == CTCC_LAYOUT_TIME_MAJOR;
+        const size_t first = tm ? nn * C : nn * T * C;
+        const size_t stride = tm ? N * C : C;
+        const size_t wstride = tm ? N : 1, wfirst = tm ? nn : nn * T;
+        /* Frame weights of this sample, in the kernel's per-frame offsets
+         * array, which the kernel no longer needs. */
+        ctcc_sample_layout lay;
+        double *weight;
+        size_t t;
+        ctcc_sample_layout_compute(input_lengths[n], label_lengths[n], DP_SIZE,
+                                   backward, &lay);
+        weight = (double *)(base + ws_offset[n] + lay.offset);
+        if (state[n] == SAMPLE_OK && modify && kernel_post != NULL) {
+            REAL *separate_grad =
+                gradients != NULL && gradients != kernel_post
+                    ? gradients + first
+                    : (gradients != NULL ? kernel_post + first : NULL);
+            modify_sample(inputs + first, kernel_post + first, separate_grad,
+                          stride, C, Tn, opts.use_alpha ? class_v : NULL,
+                          opts.gamma, opts.input_kind == CTCC_INPUT_LOG_PROBS,
+                          (const DP *)(base + ws_offset[n] + lay.log_norm),
+                          weight);
+            if (gradients != NULL && gradients != kernel_post) {
+                zero_frames(gradients + first, stride, C, Tn, T);
+            }
+        } else if (modify && gradients != NULL && gradients != kernel_post) {
+            /* The kernel left this sample's gradient untouched. */
+            zero_frames(gradients + first, stride, C, 0, T);
+            if (state[n] == SAMPLE_NAN) {
+                fill_frames(gradients + first, stride, C, Tn, (REAL)NAN);
+            }
+        }
+        if (frame_weights != NULL) {
+            for (t = 0; t < T; ++t) {
+                REAL w = 0;
+                if (t < Tn && state[n] == SAMPLE_OK) {
+                    w = modify ? (REAL)weight[t] : (REAL)1;
+                } else if (t < Tn && state[n] == SAMPLE_NAN) {
+                    w = (REAL)NAN;
+                }
+                frame_weights[wfirst + t * wstride] = w;
+            }
+        }
+    }
     return CTCC_STATUS_SUCCESS;
+}
+
+ctcc_status LOSS_NAME(const REAL *inputs, REAL *gradients,
+                      const int32_t *flat_labels, const int32_t *label_lengths,
+                      const int32_t *input_lengths, int32_t max_time,
+                      int32_t batch_size, int32_t alphabet_size, REAL *costs,
+                      void *workspace, size_t workspace_bytes,
+                      const ctcc_options *options) {
+    return run_batch(inputs, gradients, NULL, NULL, flat_labels, label_lengths,
+                     input_lengths, max_time, batch_size, alphabet_size, costs,
+                     workspace, workspace_bytes, options);
+}
+
+ctcc_status
+POSTERIORS_NAME(const REAL *inputs, REAL *gradients, REAL *posteriors,
+                REAL *frame_weights, const int32_t *flat_labels,
+                const int32_t *label_lengths, const int32_t *input_lengths,
+                int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+                REAL *costs, void *workspace, size_t workspace_bytes,
+                const ctcc_options *options) {
+    return run_batch(inputs, gradients, posteriors, frame_weights, flat_labels,
+                     label_lengths, input_lengths, max_time, batch_size,
+                     alphabet_size, costs, workspace, workspace_bytes, options);
 }

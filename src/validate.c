@@ -184,18 +184,21 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
     return ok;
 }
 
-size_t ctcc_head_bytes(int32_t batch_size, int *ok) {
-    return round_up(mul_sz(2 * sizeof(size_t), (size_t)batch_size, ok), ok);
+size_t ctcc_head_bytes(int32_t batch_size, int32_t class_sums, int *ok) {
+    const size_t offsets = mul_sz(2 * sizeof(size_t), (size_t)batch_size, ok);
+    const size_t sums = mul_sz(2 * sizeof(double), (size_t)class_sums, ok);
+    return round_up(add_sz(add_sz(offsets, sums, ok), (size_t)batch_size, ok),
+                    ok);
 }
 
 ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
                              const int32_t *input_lengths, int32_t batch_size,
-                             size_t real_size, int with_gradient,
-                             size_t *bytes) {
+                             int32_t class_sums, size_t real_size,
+                             int with_gradient, size_t *bytes) {
     int ok = 1;
     size_t total;
     int32_t n;
-    total = ctcc_head_bytes(batch_size, &ok);
+    total = ctcc_head_bytes(batch_size, class_sums, &ok);
     for (n = 0; n < batch_size; ++n) {
         ctcc_sample_layout layout;
         if (!ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
@@ -259,6 +262,7 @@ ctcc_status ctcc_workspace_size(const int32_t *label_lengths,
     if (status != CTCC_STATUS_SUCCESS) {
         return status;
     }
-    return ctcc_total_bytes(label_lengths, input_lengths, batch_size, real_size,
+    return ctcc_total_bytes(label_lengths, input_lengths, batch_size,
+                            opts.use_alpha ? alphabet_size : 0, real_size,
                             with_gradient != 0, size_bytes);
 }

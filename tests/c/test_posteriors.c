@@ -1,0 +1,446 @@
+/*
+ * test_posteriors.c - ctcc_loss_posteriors_f32/f64 and the alpha / gamma
+ * training modifications, through the public API only.
+ *
+ * The posteriors are checked against the gradient of ctcc_loss (softmax -
+ * posterior), and the modified targets, weights and gradients against a
+ * direct implementation of eq. 13-18 written here from the plain
+ * posteriors. Prints "N passed, M failed"; exits nonzero on a failure.
+ */
+#include <ctcc.h>
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_passed = 0;
+static int g_failed = 0;
+
+static void check(int ok, const char *fmt, ...) {
+    if (ok) {
+        ++g_passed;
+        return;
+    }
+    {
+        va_list ap;
+        va_start(ap, fmt);
+        printf("FAIL: ");
+        vprintf(fmt, ap);
+        printf("\n");
+        va_end(ap);
+    }
+    ++g_failed;
+}
+
+static void *xmalloc(size_t bytes) {
+    void *p = malloc(bytes > 0 ? bytes : 1);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static uint64_t g_rng = 0x9E3779B97F4A7C15ULL;
+
+static double uniform(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (double)(g_rng >> 11) / 9007199254740992.0;
+}
+
+/* A batch: logits [T, N, C] (time-major), labels avoiding blank 0. */
+typedef struct batch {
+    int T, N, C;
+    double *x;
+    int32_t *labels, *label_lengths, *input_lengths;
+    int total_labels;
+} batch;
+
+static batch batch_new(int T, int N, int C, const int *lens, const int *lab) {
+    batch b;
+    int n, i;
+    b.T = T;
+    b.N = N;
+    b.C = C;
+    b.x = (double *)xmalloc(sizeof(double) * (size_t)(T * N * C));
+    for (i = 0; i < T * N * C; ++i) {
+        b.x[i] = 3.0 * uniform() - 1.5;
+    }
+    b.label_lengths = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)N);
+    b.input_lengths = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)N);
+    b.total_labels = 0;
+    for (n = 0; n < N; ++n) {
+        b.input_lengths[n] = lens[n];
+        b.label_lengths[n] = lab[n];
+        b.total_labels += lab[n];
+    }
+    b.labels = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)b.total_labels + 1);
+    for (i = 0; i < b.total_labels; ++i) {
+        b.labels[i] = 1 + (int32_t)(uniform() * (C - 1));
+    }
+    return b;
+}
+
+static void batch_free(batch *b) {
+    free(b->x);
+    free(b->labels);
+    free(b->label_lengths);
+    free(b->input_lengths);
+}
+
+/* Runs ctcc_loss_posteriors_f64 with fresh outputs; returns the status. */
+static ctcc_status run64(const batch *b, const ctcc_options *o, double *grad,
+                         double *post, double *weights, double *costs) {
+    size_t bytes = 0;
+    void *ws;
+    ctcc_status st =
+        ctcc_workspace_size(b->label_lengths, b->input_lengths, b->T, b->N,
+                            b->C, CTCC_FLOAT64, 1, o, &bytes);
+    if (st != CTCC_STATUS_SUCCESS) {
+        return st;
+    }
+    ws = xmalloc(bytes);
+    st = ctcc_loss_posteriors_f64(b->x, grad, post, weights, b->labels,
+                                  b->label_lengths, b->input_lengths, b->T,
+                                  b->N, b->C, costs, ws, bytes, o);
+    free(ws);
+    return st;
+}
+
+static double softmax_at(const batch *b, int t, int n, int c) {
+    const double *row = b->x + ((size_t)t * b->N + n) * b->C;
+    double m = row[0], s = 0.0;
+    int k;
+    for (k = 1; k < b->C; ++k) {
+        m = row[k] > m ? row[k] : m;
+    }
+    for (k = 0; k < b->C; ++k) {
+        s += exp(row[k] - m);
+    }
+    return exp(row[c] - m) / s;
+}
+
+/* Plain posteriors agree with the loss gradient; rows sum to 1; weights
+ * are 1 on valid frames. */
+static void test_plain(void) {
+    const int lens[4] = {12, 7, 12, 3}, lab[4] = {3, 2, 0, 3};
+    batch b = batch_new(12, 4, 5, lens, lab);
+    const size_t size = (size_t)(b.T * b.N * b.C);
+    double *grad = (double *)xmalloc(sizeof(double) * size);
+    double *grad2 = (double *)xmalloc(sizeof(double) * size);
+    double *post = (double *)xmalloc(sizeof(double) * size);
+    double *w = (double *)xmalloc(sizeof(double) * (size_t)(b.T * b.N));
+    double costs[4], costs2[4], worst = 0.0, worst_sum = 0.0;
+    int t, n, c, weights_ok = 1, past_ok = 1;
+    ctcc_options o;
+    ctcc_options_init(&o);
+    check(run64(&b, &o, grad, NULL, NULL, costs) == CTCC_STATUS_SUCCESS,
+          "plain: gradient only");
+    check(run64(&b, &o, grad2, post, w, costs2) == CTCC_STATUS_SUCCESS,
+          "plain: gradient, posteriors and weights");
+    check(memcmp(costs, costs2, sizeof(costs)) == 0 &&
+              memcmp(grad, grad2, sizeof(double) * size) == 0,
+          "plain: asking for posteriors leaves costs and gradient bitwise");
+    for (n = 0; n < b.N; ++n) {
+        for (t = 0; t < b.T; ++t) {
+            double sum = 0.0;
+            const double want_w = t < lens[n] && costs[n] < INFINITY ? 1 : 0;
+            for (c = 0; c < b.C; ++c) {
+                const size_t i = ((size_t)t * b.N + n) * b.C + c;
+                sum += post[i];
+                if (t < lens[n]) {
+                    const double d =
+                        fabs(softmax_at(&b, t, n, c) - grad[i] - post[i]);
+                    worst = d > worst ? d : worst;
+                } else if (post[i] != 0.0) {
+                    past_ok = 0;
+                }
+            }
+            if (t < lens[n] && costs[n] < INFINITY) {
+                worst_sum =
+                    fabs(sum - 1) > worst_sum ? fabs(sum - 1) : worst_sum;
+            }
+            if (w[(size_t)t * b.N + n] != want_w) {
+                weights_ok = 0;
+            }
+        }
+    }
+    check(worst < 1e-12, "plain: posterior == softmax - gradient (%.3g)",
+          worst);
+    check(worst_sum < 1e-12, "plain: rows sum to 1 (%.3g)", worst_sum);
+    check(past_ok, "plain: posteriors are 0 past the input length");
+    check(weights_ok, "plain: frame weights are 1 on valid frames, else 0");
+    free(grad);
+    free(grad2);
+    free(post);
+    free(w);
+    batch_free(&b);
+}
+
+/* Eq. 13-18 written directly from the plain posteriors. */
+static void reference_modified(const batch *b, const double *plain,
+                               const double *costs, double alpha, double gamma,
+                               double *targets, double *weight, double *grad) {
+    const int T = b->T, N = b->N, C = b->C;
+    double *v = (double *)xmalloc(sizeof(double) * (size_t)C);
+    double *cnt = (double *)xmalloc(sizeof(double) * (size_t)C);
+    double total = 0.0;
+    int n, t, c, off = 0;
+    memcpy(targets, plain, sizeof(double) * (size_t)(T * N * C));
+    memset(v, 0, sizeof(double) * (size_t)C);
+    memset(cnt, 0, sizeof(double) * (size_t)C);
+    for (n = 0; n < N; ++n) {
+        const int good = costs[n] < INFINITY;
+        for (c = 0; good && c < b->label_lengths[n]; ++c) {
+            cnt[b->labels[off + c]] += 1;
+            total += 1;
+        }
+        off += b->label_lengths[n];
+        for (t = 0; good && t < b->input_lengths[n]; ++t) {
+            for (c = 0; c < C; ++c) {
+                v[c] += plain[((size_t)t * N + n) * C + c];
+            }
+        }
+    }
+    for (c = 0; c < C; ++c) {
+        const double num = c == 0 ? (1 - alpha) * total : alpha * cnt[c];
+        v[c] = v[c] > 0 ? num / v[c] : 0;
+    }
+    for (n = 0; n < N; ++n) {
+        double mean = 0.0;
+        const int Tn = b->input_lengths[n];
+        for (t = 0; t < T; ++t) {
+            double *row = targets + ((size_t)t * N + n) * C;
+            double sum = 0.0, wmax = 0.0;
+            weight[(size_t)t * N + n] = 0.0;
+            if (t >= Tn || !(costs[n] < INFINITY)) {
+                continue;
+            }
+            if (alpha >= 0) {
+                for (c = 0; c < C; ++c) {
+                    sum += row[c] * v[c];
+                }
+                for (c = 0; sum > 0 && c < C; ++c) {
+                    row[c] = row[c] * v[c] / sum;
+                }
+            }
+            for (c = 0; c < C; ++c) {
+                const double d = row[c] - softmax_at(b, t, n, c);
+                wmax = d > wmax ? d : wmax;
+            }
+            weight[(size_t)t * N + n] = gamma == 0 ? 1 : pow(wmax, gamma);
+            mean += weight[(size_t)t * N + n] / Tn;
+        }
+        for (t = 0; t < T; ++t) {
+            double *wt = weight + (size_t)t * N + n;
+            *wt = mean > 0 ? *wt / mean : 0;
+            for (c = 0; c < C; ++c) {
+                const size_t i = ((size_t)t * N + n) * C + c;
+                grad[i] =
+                    t < Tn ? *wt * (softmax_at(b, t, n, c) - targets[i]) : 0;
+            }
+        }
+    }
+    free(v);
+    free(cnt);
+}
+
+static double max_diff(const double *a, const double *b, size_t n) {
+    double m = 0.0;
+    size_t i;
+    for (i = 0; i < n; ++i) {
+        const double d = fabs(a[i] - b[i]);
+        m = d > m ? d : m;
+    }
+    return m;
+}
+
+static void test_modified(double alpha, double gamma, int threads) {
+    /* Sample 3 is infeasible: 2 frames for 3 labels. */
+    const int lens[5] = {15, 9, 15, 2, 11}, lab[5] = {4, 3, 1, 3, 0};
+    batch b = batch_new(15, 5, 6, lens, lab);
+    const size_t size = (size_t)(b.T * b.N * b.C);
+    const size_t wsize = (size_t)(b.T * b.N);
+    double *plain = (double *)xmalloc(sizeof(double) * size);
+    double *grad = (double *)xmalloc(sizeof(double) * size);
+    double *grad_only = (double *)xmalloc(sizeof(double) * size);
+    double *targets = (double *)xmalloc(sizeof(double) * size);
+    double *w = (double *)xmalloc(sizeof(double) * wsize);
+    double *ref_t = (double *)xmalloc(sizeof(double) * size);
+    double *ref_g = (double *)xmalloc(sizeof(double) * size);
+    double *ref_w = (double *)xmalloc(sizeof(double) * wsize);
+    double costs[5], costs2[5], costs3[5];
+    ctcc_options o;
+    ctcc_options_init(&o);
+    o.num_threads = threads;
+    check(run64(&b, &o, NULL, plain, NULL, costs) == CTCC_STATUS_SUCCESS,
+          "modified: plain posteriors");
+    o.alpha = alpha;
+    o.gamma = gamma;
+    check(run64(&b, &o, grad, targets, w, costs2) == CTCC_STATUS_SUCCESS,
+          "modified(alpha %g, gamma %g): all outputs", alpha, gamma);
+    check(run64(&b, &o, grad_only, NULL, NULL, costs3) == CTCC_STATUS_SUCCESS,
+          "modified(alpha %g, gamma %g): gradient only", alpha, gamma);
+    reference_modified(&b, plain, costs,
+                       alpha == CTCC_ALPHA_NONE ? -1.0 : alpha, gamma, ref_t,
+                       ref_w, ref_g);
+    check(memcmp(costs, costs2, sizeof(costs)) == 0 &&
+              memcmp(costs, costs3, sizeof(costs)) == 0,
+          "modified(alpha %g, gamma %g): costs unchanged", alpha, gamma);
+    check(max_diff(targets, ref_t, size) < 1e-12,
+          "modified(alpha %g, gamma %g): targets match eq. 13-16 (%.3g)", alpha,
+          gamma, max_diff(targets, ref_t, size));
+    check(max_diff(w, ref_w, wsize) < 1e-9,
+          "modified(alpha %g, gamma %g): weights match eq. 17-18 (%.3g)", alpha,
+          gamma, max_diff(w, ref_w, wsize));
+    check(max_diff(grad, ref_g, size) < 1e-9,
+          "modified(alpha %g, gamma %g): gradient matches (%.3g)", alpha, gamma,
+          max_diff(grad, ref_g, size));
+    check(memcmp(grad, grad_only, sizeof(double) * size) == 0,
+          "modified(alpha %g, gamma %g): in-place gradient is bitwise the "
+          "same",
+          alpha, gamma);
+    free(plain);
+    free(grad);
+    free(grad_only);
+    free(targets);
+    free(w);
+    free(ref_t);
+    free(ref_g);
+    free(ref_w);
+    batch_free(&b);
+}
+
+/* Identical results for 1 and 2 threads, in float32 too. */
+static void test_threads(void) {
+    const int lens[6] = {20, 18, 20, 5, 20, 13}, lab[6] = {5, 4, 6, 1, 0, 3};
+    batch b = batch_new(20, 6, 7, lens, lab);
+    const size_t size = (size_t)(b.T * b.N * b.C);
+    float *x = (float *)xmalloc(sizeof(float) * size);
+    float *g1 = (float *)xmalloc(sizeof(float) * size);
+    float *g2 = (float *)xmalloc(sizeof(float) * size);
+    float c1[6], c2[6];
+    size_t bytes = 0, i;
+    void *ws;
+    ctcc_options o;
+    for (i = 0; i < size; ++i) {
+        x[i] = (float)b.x[i];
+    }
+    ctcc_options_init(&o);
+    o.alpha = 0.4;
+    o.gamma = 1.5;
+    ctcc_workspace_size(b.label_lengths, b.input_lengths, b.T, b.N, b.C,
+                        CTCC_FLOAT32, 1, &o, &bytes);
+    ws = xmalloc(bytes);
+    o.num_threads = 1;
+    check(ctcc_loss_f32(x, g1, b.labels, b.label_lengths, b.input_lengths, b.T,
+                        b.N, b.C, c1, ws, bytes, &o) == CTCC_STATUS_SUCCESS,
+          "threads: float32 alpha + gamma, 1 thread");
+    o.num_threads = 2;
+    check(ctcc_loss_f32(x, g2, b.labels, b.label_lengths, b.input_lengths, b.T,
+                        b.N, b.C, c2, ws, bytes, &o) == CTCC_STATUS_SUCCESS,
+          "threads: float32 alpha + gamma, 2 threads");
+    check(memcmp(g1, g2, sizeof(float) * size) == 0 &&
+              memcmp(c1, c2, sizeof(c1)) == 0,
+          "threads: bitwise identical for 1 and 2 threads");
+    free(ws);
+    free(x);
+    free(g1);
+    free(g2);
+    batch_free(&b);
+}
+
+/* Options errors, the struct of version 0.1, workspace sizing. */
+static void test_options(void) {
+    const int lens[2] = {6, 6}, lab[2] = {2, 1};
+    batch b = batch_new(6, 2, 4, lens, lab);
+    const size_t size = (size_t)(b.T * b.N * b.C);
+    double *g = (double *)xmalloc(sizeof(double) * size);
+    double *g_old = (double *)xmalloc(sizeof(double) * size);
+    double w[12], costs[2], costs_old[2];
+    const double bad_alpha[4] = {-0.5, 1.5, NAN, INFINITY};
+    const double bad_gamma[3] = {-1.0, NAN, INFINITY};
+    size_t plain_bytes = 0, alpha_bytes = 0;
+    ctcc_options o;
+    int i;
+
+    for (i = 0; i < 4; ++i) {
+        ctcc_options_init(&o);
+        o.alpha = bad_alpha[i];
+        costs[0] = 42.0;
+        check(run64(&b, &o, g, NULL, NULL, costs) ==
+                      CTCC_STATUS_INVALID_OPTION &&
+                  costs[0] == 42.0,
+              "options: alpha %g is INVALID_OPTION", bad_alpha[i]);
+    }
+    for (i = 0; i < 3; ++i) {
+        ctcc_options_init(&o);
+        o.gamma = bad_gamma[i];
+        check(run64(&b, &o, g, NULL, NULL, costs) == CTCC_STATUS_INVALID_OPTION,
+              "options: gamma %g is INVALID_OPTION", bad_gamma[i]);
+    }
+
+    /* A caller built against 0.1 has no alpha/gamma: garbage there is
+     * never read. */
+    ctcc_options_init(&o);
+    check(run64(&b, &o, g, NULL, NULL, costs) == CTCC_STATUS_SUCCESS,
+          "options: defaults");
+    o.struct_size = offsetof(ctcc_options, zero_infinity) + sizeof(int);
+    o.alpha = 7.0;
+    o.gamma = -3.0;
+    check(run64(&b, &o, g_old, NULL, NULL, costs_old) == CTCC_STATUS_SUCCESS &&
+              memcmp(g, g_old, sizeof(double) * size) == 0 &&
+              memcmp(costs, costs_old, sizeof(costs)) == 0,
+          "options: a 0.1-sized struct ignores alpha and gamma");
+
+    /* Modified frame weights need a targets array. */
+    ctcc_options_init(&o);
+    o.gamma = 1.0;
+    check(run64(&b, &o, NULL, NULL, w, costs) == CTCC_STATUS_NULL_POINTER,
+          "options: modified frame weights alone are NULL_POINTER");
+
+    /* alpha needs room for the class sums; less is refused. */
+    ctcc_options_init(&o);
+    ctcc_workspace_size(b.label_lengths, b.input_lengths, b.T, b.N, b.C,
+                        CTCC_FLOAT64, 1, &o, &plain_bytes);
+    o.alpha = 0.5;
+    ctcc_workspace_size(b.label_lengths, b.input_lengths, b.T, b.N, b.C,
+                        CTCC_FLOAT64, 1, &o, &alpha_bytes);
+    check(alpha_bytes > plain_bytes,
+          "options: alpha's workspace (%zu) is larger than plain (%zu)",
+          alpha_bytes, plain_bytes);
+    {
+        void *ws = xmalloc(alpha_bytes);
+        costs[0] = 42.0;
+        check(ctcc_loss_f64(b.x, g, b.labels, b.label_lengths, b.input_lengths,
+                            b.T, b.N, b.C, costs, ws, alpha_bytes - 1,
+                            &o) == CTCC_STATUS_WORKSPACE_TOO_SMALL &&
+                  costs[0] == 42.0,
+              "options: alpha with one byte too little workspace");
+        free(ws);
+    }
+    free(g);
+    free(g_old);
+    batch_free(&b);
+}
+
+int main(void) {
+    const double alphas[4] = {CTCC_ALPHA_NONE, 0.0, 0.5, 1.0};
+    const double gammas[3] = {0.0, 0.5, 2.0};
+    int i, j;
+    test_plain();
+    for (i = 0; i < 4; ++i) {
+        for (j = 0; j < 3; ++j) {
+            test_modified(alphas[i], gammas[j], 1 + (i + j) % 2);
+        }
+    }
+    test_threads();
+    test_options();
+    printf("%d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
+}
