@@ -283,6 +283,39 @@ def test_config_and_save_load_round_trip(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_alpha_gamma_options_train_and_round_trip(tmp_path):
+    """alpha and gamma reach the gradient (the weights differ from plain
+    CTC after one step, and equal a manual step with ctcc's modified
+    gradient), leave the reported loss alone, and survive save/load."""
+    x, y, labels = _batch()
+    model = _model()
+    plain_hist, plain_w = _fit(_clone(model), CTCLoss(), x, y, steps=1)
+    loss = CTCLoss(alpha=0.5, gamma=1.0)
+    hist, weights = _fit(_clone(model), loss, x, y, steps=1)
+    np.testing.assert_allclose(hist, plain_hist, rtol=1e-6)  # same first loss
+    assert max(np.abs(a - b).max() for a, b in zip(weights, plain_w)) > 1e-4
+
+    # One SGD step by hand with the modified gradient of the mean loss.
+    manual = _clone(model)
+    logits = manual(x)
+    _, grad = ctcc.ctc_loss(logits.numpy(), labels, time_major=False, alpha=0.5, gamma=1.0)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        out = manual(xt)
+        surrogate = tf.reduce_sum(out * tf.constant(grad / N))
+    grads = tape.gradient(surrogate, manual.trainable_weights)
+    for w, g, got in zip(manual.get_weights(), grads, weights):
+        np.testing.assert_allclose(got, w - 0.1 * g.numpy(), rtol=0, atol=1e-5)
+
+    config = loss.get_config()
+    assert config["alpha"] == 0.5 and config["gamma"] == 1.0
+    assert CTCLoss.from_config(config).get_config() == config
+    with pytest.raises(ValueError, match="alpha"):
+        CTCLoss(alpha=-0.1)
+    with pytest.raises(ValueError, match="gamma"):
+        CTCLoss(gamma=-2)
+
+
 MIRRORED_WORKER = textwrap.dedent(
     """
     import json, os, sys

@@ -664,3 +664,77 @@ def test_import_ctcc_does_not_import_tensorflow():
     code = "import sys, ctcc; assert 'tensorflow' not in sys.modules, 'imported'"
     env = dict(os.environ)
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+# --- alpha / gamma and ctc_posteriors ---------------------------------------------
+
+
+@pytest.mark.parametrize("time_major", [True, False], ids=["TNC", "NTC"])
+@pytest.mark.parametrize("alpha, gamma", [(None, 0.0), (0.5, 0.0), (None, 1.0), (0.3, 0.5)])
+def test_alpha_gamma_gradient_matches_numpy_api(time_major, alpha, gamma):
+    """The TF gradient is ctcc.ctc_loss's modified gradient, scaled by the
+    upstream gradient of each sample; the loss stays the plain CTC loss."""
+    x, labels, frames = _batch(30, 0)
+    xl = _layout(x, time_major)
+    dense, lengths = _dense(labels)
+    weights = np.linspace(0.5, 2.0, N).astype(np.float32)
+    loss, grad = _loss_and_grad(
+        ctcc_tf.ctc_loss,
+        xl,
+        weights=weights,
+        labels=dense,
+        label_length=lengths,
+        logit_length=frames,
+        logits_time_major=time_major,
+        alpha=alpha,
+        gamma=gamma,
+    )
+    plain, _ = ctcc.ctc_loss(xl, labels, frames, time_major=time_major)
+    want_loss, want_grad = ctcc.ctc_loss(
+        xl, labels, frames, time_major=time_major, alpha=alpha, gamma=gamma
+    )
+    np.testing.assert_array_equal(loss, plain)
+    np.testing.assert_array_equal(loss, want_loss)
+    scale = weights[None, :, None] if time_major else weights[:, None, None]
+    np.testing.assert_allclose(grad, want_grad * scale, rtol=1e-6, atol=1e-7)
+    if alpha is not None or gamma:
+        _, plain_grad = ctcc.ctc_loss(xl, labels, frames, time_major=time_major)
+        assert np.abs(want_grad - plain_grad).max() > 1e-3  # the option did act
+
+
+def test_posteriors_match_numpy_api_eagerly_and_in_a_graph():
+    x, labels, frames = _batch(31, -1)
+    dense, lengths = _dense(labels)
+    want_t, want_w = ctcc.ctc_posteriors(
+        x, labels, frames, blank=-1, alpha=0.4, gamma=1.0, return_weights=True
+    )
+    got_t, got_w = ctcc_tf.ctc_posteriors(
+        dense, x, lengths, frames, blank_index=-1, alpha=0.4, gamma=1.0
+    )
+    np.testing.assert_array_equal(got_t.numpy(), want_t)
+    np.testing.assert_array_equal(got_w.numpy(), want_w)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, C], tf.float32)])
+    def graph(logits):
+        return ctcc_tf.ctc_posteriors(dense, logits, lengths, frames, blank_index=-1)
+
+    t, w = graph(tf.constant(x))
+    np.testing.assert_array_equal(t.numpy(), ctcc.ctc_posteriors(x, labels, frames, blank=-1))
+    assert t.shape == x.shape and w.shape == x.shape[:2]
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, message",
+    [
+        ({"alpha": 1.5}, ValueError, "alpha must be None or in"),
+        ({"alpha": True}, TypeError, "alpha must be None or a real number"),
+        ({"gamma": -1.0}, ValueError, "gamma must be a finite number >= 0"),
+        ({"gamma": float("nan")}, ValueError, "gamma must be a finite number >= 0"),
+    ],
+)
+def test_bad_alpha_gamma_raise_at_trace_time(kwargs, exc, message):
+    x, labels, frames = _batch(32, 0)
+    dense, lengths = _dense(labels)
+    for fn in (ctcc_tf.ctc_loss, ctcc_tf.ctc_posteriors):
+        with pytest.raises(exc, match=message):
+            fn(dense, x, lengths, frames, **kwargs)

@@ -15,6 +15,7 @@ import operator
 import keras
 import tensorflow as tf
 
+from ctcc._loss import _check_modifications
 from ctcc.tensorflow import ctc_loss as _tf_ctc_loss
 
 try:  # Keras 3 keeps the mask accessor private; the attribute is the fallback.
@@ -47,6 +48,12 @@ class CTCLoss(keras.losses.Loss):
         zero_infinity: infeasible samples (too few frames for their labels)
             get loss 0 instead of `inf`; their gradient is 0 either way.
         num_threads: OpenMP threads of the C core; `None` uses all cores.
+        alpha: non-blank proportion in [0, 1] of the training targets (Li
+            and Wang, "Reinterpreting CTC training as iterative fitting",
+            eq. 13-16), computed over each batch; `None` (default) is
+            plain CTC. Changes the gradient only, not the reported loss.
+        gamma: key-frame reweighting exponent >= 0 (eq. 17-18); 0
+            (default) is plain CTC. Changes the gradient only.
         reduction: a Keras reduction: `"sum_over_batch_size"` (the default:
             the mean of the per-sample losses), `"sum"`, `"mean"`,
             `"mean_with_sample_weight"`, `"none"` or `None` (the `[N]`
@@ -71,6 +78,8 @@ class CTCLoss(keras.losses.Loss):
         padding_value=-1,
         zero_infinity=False,
         num_threads=None,
+        alpha=None,
+        gamma=0.0,
         reduction="sum_over_batch_size",
         name="ctcc_ctc_loss",
         dtype=None,
@@ -80,6 +89,8 @@ class CTCLoss(keras.losses.Loss):
         self.padding_value = _as_int(padding_value, "padding_value")
         self.zero_infinity = bool(zero_infinity)
         self.num_threads = None if num_threads is None else _as_int(num_threads, "num_threads")
+        checked_alpha, self.gamma = _check_modifications(alpha, gamma)
+        self.alpha = None if checked_alpha < 0 else checked_alpha
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # Keras would multiply the [N] per-sample losses by the [N, T] mask
@@ -149,6 +160,8 @@ class CTCLoss(keras.losses.Loss):
             blank_index=self.blank,
             zero_infinity=self.zero_infinity,
             num_threads=self.num_threads,
+            alpha=self.alpha,
+            gamma=self.gamma,
         )
 
     def get_config(self):
@@ -158,6 +171,8 @@ class CTCLoss(keras.losses.Loss):
             padding_value=self.padding_value,
             zero_infinity=self.zero_infinity,
             num_threads=self.num_threads,
+            alpha=self.alpha,
+            gamma=self.gamma,
             dtype=self.dtype,
         )
         return config

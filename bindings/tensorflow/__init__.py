@@ -4,6 +4,8 @@
 
     loss = ctcc.tensorflow.ctc_loss(labels, logits, label_length, logit_length)
     loss = ctcc.tensorflow.ctc_loss_v1(sparse_labels, logits, sequence_length)
+    targets, weights = ctcc.tensorflow.ctc_posteriors(labels, logits, label_length,
+                                                      logit_length)
 
 ``ctc_loss`` has the signature, defaults and results of ``tf.nn.ctc_loss``
 (blank 0 by default, dense or sparse labels), ``ctc_loss_v1`` those of
@@ -19,6 +21,6 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("ctcc.tensorflow needs TensorFlow: pip install 'ctcc[tensorflow]'") from e
 
-from ctcc.tensorflow._loss import ctc_loss, ctc_loss_v1
+from ctcc.tensorflow._loss import ctc_loss, ctc_loss_v1, ctc_posteriors
 
-__all__ = ["ctc_loss", "ctc_loss_v1"]
+__all__ = ["ctc_loss", "ctc_loss_v1", "ctc_posteriors"]

@@ -22,9 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 import ctcc
+from ctcc._loss import _check_modifications
 
 _V2 = "ctcc.tensorflow.ctc_loss"
 _V1 = "ctcc.tensorflow.ctc_loss_v1"
+_POSTERIORS = "ctcc.tensorflow.ctc_posteriors"
 
 _FLOAT_DTYPES = (tf.float16, tf.bfloat16, tf.float32, tf.float64)
 _HALF_DTYPES = (tf.float16, tf.bfloat16)
@@ -173,6 +175,10 @@ class _Spec:
         self.longer: str | None = kw.get("longer")
         self.zero_infinity: bool = kw.get("zero_infinity", False)
         self.num_threads: int | None = kw.get("num_threads")
+        self.alpha: float | None = kw.get("alpha")
+        self.gamma: float = kw.get("gamma", 0.0)
+        # "loss" (loss and gradient) or "posteriors" (targets and weights)
+        self.output: str = kw.get("output", "loss")
 
 
 def _host(spec: _Spec, x: np.ndarray, *aux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,6 +236,19 @@ def _host(spec: _Spec, x: np.ndarray, *aux: np.ndarray) -> tuple[np.ndarray, np.
             "loss 0 and gradient 0)"
         )
 
+    if spec.output == "posteriors":
+        return ctcc.ctc_posteriors(
+            x,
+            labels,
+            frames,
+            label_lengths,
+            blank=spec.blank,
+            time_major=spec.time_major,
+            alpha=spec.alpha,
+            gamma=spec.gamma,
+            num_threads=spec.num_threads,
+            return_weights=True,
+        )
     loss, grad = ctcc.ctc_loss(
         x,
         labels,
@@ -239,6 +258,8 @@ def _host(spec: _Spec, x: np.ndarray, *aux: np.ndarray) -> tuple[np.ndarray, np.
         time_major=spec.time_major,
         zero_infinity=spec.zero_infinity,
         num_threads=spec.num_threads,
+        alpha=spec.alpha,
+        gamma=spec.gamma,
     )
     if spec.longer == "ignore":
         # Such a sample is infeasible: ctcc already gave it gradient 0.
@@ -299,6 +320,32 @@ def _run(spec: _Spec, logits: tf.Tensor, aux: list[tf.Tensor], batch: int | None
     return tf.cast(loss, out_dtype) if out_dtype in _HALF_DTYPES else loss
 
 
+def _run_posteriors(spec: _Spec, logits: tf.Tensor, aux: list[tf.Tensor]):
+    """The posteriors op: targets and frame weights, computed on the host."""
+    if _in_xla_context():
+        raise _xla_error(spec.fn)
+    out_dtype = logits.dtype
+    x = tf.cast(logits, tf.float32) if out_dtype in _HALF_DTYPES else logits
+    with tf.device("/CPU:0"):
+        try:
+            targets, weights = tf.numpy_function(
+                _host_function(spec),
+                [x, *aux],
+                [x.dtype, x.dtype],
+                stateful=False,
+                name="ctcc_ctc_posteriors",
+            )
+        except _HostError as e:
+            raise tf.errors.InvalidArgumentError(None, None, str(e)) from None
+    targets.set_shape(x.shape)
+    weights.set_shape(x.shape[:2])
+    targets = tf.stop_gradient(targets)
+    weights = tf.stop_gradient(weights)
+    if out_dtype in _HALF_DTYPES:
+        return tf.cast(targets, out_dtype), tf.cast(weights, out_dtype)
+    return targets, weights
+
+
 def _prepare_logits(logits: Any, time_major: bool, fn: str, name: str = "logits"):
     t = tf.convert_to_tensor(logits, name=name)
     if t.dtype not in _FLOAT_DTYPES:
@@ -354,6 +401,8 @@ def ctc_loss(
     *,
     zero_infinity: bool = False,
     num_threads: int | None = None,
+    alpha: float | None = None,
+    gamma: float = 0.0,
 ) -> tf.Tensor:
     """CTC loss with ``tf.nn.ctc_loss``'s signature, defaults and results.
 
@@ -380,10 +429,15 @@ def ctc_loss(
         loss 0 instead of ``inf``; their gradient is 0 either way.
       num_threads: (ctcc extension, keyword-only) OpenMP threads for the C
         core; ``None`` uses all available cores.
+      alpha: (ctcc extension, keyword-only) non-blank proportion in [0, 1]
+        of the training targets (Li and Wang, eq. 13-16), over the batch
+        of this call; ``None`` is plain CTC. Changes the gradient only.
+      gamma: (ctcc extension, keyword-only) key-frame reweighting exponent
+        >= 0 (eq. 17-18); 0 is plain CTC. Changes the gradient only.
 
     Returns:
       The per-sample negative log-likelihood, shape ``[batch_size]``, in the
-      dtype of ``logits``.
+      dtype of ``logits`` (the plain CTC loss, whatever alpha and gamma).
 
     Raises:
       ValueError: ``blank_index`` missing with SparseTensor labels, wrong
@@ -394,7 +448,82 @@ def ctc_loss(
         a label outside ``[0, num_classes)`` or equal to the blank, a length
         outside its range.
     """
-    fn = _V2
+    del unique  # a performance hint in TensorFlow; the result does not depend on it
+    return _v2_op(
+        _V2,
+        "loss",
+        labels,
+        logits,
+        label_length,
+        logit_length,
+        logits_time_major,
+        blank_index,
+        name or "ctc_loss",
+        zero_infinity=zero_infinity,
+        num_threads=num_threads,
+        alpha=alpha,
+        gamma=gamma,
+    )
+
+
+def ctc_posteriors(
+    labels: Any,
+    logits: Any,
+    label_length: Any,
+    logit_length: Any,
+    logits_time_major: bool = True,
+    blank_index: int | None = None,
+    name: str | None = None,
+    *,
+    alpha: float | None = None,
+    gamma: float = 0.0,
+    num_threads: int | None = None,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """The CTC training targets and frame weights, with ``ctc_loss``'s
+    arguments (see ``ctcc.ctc_posteriors``).
+
+    Returns ``(targets, weights)``: ``targets`` has the shape and layout of
+    ``logits`` and holds the posteriors p(frame t emits class c | labels)
+    (the alpha-modified targets with ``alpha`` set); ``weights`` is
+    ``[frames, batch_size]`` (time-major) or ``[batch_size, frames]``, the
+    gradient weight of each frame (1 on valid frames unless ``gamma`` > 0).
+    ``ctc_loss``'s gradient equals ``weights * (softmax(logits) -
+    targets)``. Not differentiable (no gradient flows through it).
+    """
+    return _v2_op(
+        _POSTERIORS,
+        "posteriors",
+        labels,
+        logits,
+        label_length,
+        logit_length,
+        logits_time_major,
+        blank_index,
+        name or "ctc_posteriors",
+        zero_infinity=False,
+        num_threads=num_threads,
+        alpha=alpha,
+        gamma=gamma,
+    )
+
+
+def _v2_op(
+    fn: str,
+    output: str,
+    labels: Any,
+    logits: Any,
+    label_length: Any,
+    logit_length: Any,
+    logits_time_major: Any,
+    blank_index: Any,
+    name: str,
+    *,
+    zero_infinity: Any,
+    num_threads: Any,
+    alpha: Any,
+    gamma: Any,
+):
+    """ctc_loss and ctc_posteriors: the trace-time checks and the op."""
     sparse = isinstance(labels, tf.SparseTensor)
     if sparse and blank_index is None:
         # tf.nn.ctc_loss's own error, word for word
@@ -405,9 +534,12 @@ def ctc_loss(
     time_major = _as_bool(logits_time_major, "logits_time_major", fn)
     zero_inf = _as_bool(zero_infinity, "zero_infinity", fn)
     threads = None if num_threads is None else _as_int(num_threads, "num_threads", fn)
-    del unique  # a performance hint in TensorFlow; the result does not depend on it
+    try:
+        alpha, gamma = _check_modifications(alpha, gamma)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{fn}: {e}") from None
 
-    with tf.name_scope(name or "ctc_loss"):
+    with tf.name_scope(name):
         x, n, classes = _prepare_logits(logits, time_major, fn)
         _check_blank(blank, classes, fn)
         batch = _Batch(fn)
@@ -435,7 +567,12 @@ def ctc_loss(
             length_name="logit_length",
             zero_infinity=zero_inf,
             num_threads=threads,
+            alpha=None if alpha < 0 else alpha,
+            gamma=gamma,
+            output=output,
         )
+        if output == "posteriors":
+            return _run_posteriors(spec, x, aux)
         return _run(spec, x, aux, batch.size)
 
 
