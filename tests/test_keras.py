@@ -393,6 +393,10 @@ def test_example_quick(tmp_path):
             sys.executable,
             os.path.join(ROOT, "examples", "keras_ocr.py"),
             "--quick",
+            "--alpha",
+            "0.5",
+            "--gamma",
+            "1",
             "--out",
             str(out),
         ],
@@ -402,8 +406,9 @@ def test_example_quick(tmp_path):
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = re.findall(r"^epoch\s+(\d+)\s+([\d.]+)\s+([\d.]+)", proc.stdout, re.M)
+    rows = re.findall(r"^epoch\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", proc.stdout, re.M)
     assert len(rows) >= 2, proc.stdout
+    assert "ctcc a=0.5 g=1" in proc.stdout  # the alpha/gamma run took part
     tf_losses = np.array([float(r[1]) for r in rows])
     ctcc_losses = np.array([float(r[2]) for r in rows])
     np.testing.assert_allclose(ctcc_losses, tf_losses, rtol=1e-3)
