@@ -503,17 +503,54 @@ static void alpha_scales(const REAL *targets, const int32_t *flat_labels,
     }
 }
 
-/* softmax (logits) or exp (log-probabilities) of one input frame. */
-static inline double model_prob(const REAL *x, size_t c, DP norm,
-                                int log_probs) {
-    return log_probs ? exp((double)x[c])
-                     : (double)REAL_EXP_NEG((REAL)((DP)x[c] - norm));
+/* The largest gain max(0, max_c (row[c] - y[c])) of the targets over the
+ * model's probabilities y: the softmax (logits, norm = log_norm of the
+ * frame) or exp (log-probabilities) of the input frame x. */
+static inline double largest_gain(const REAL *row, const REAL *x, size_t C,
+                                  DP norm, int log_probs) {
+    double w = 0.0;
+    size_t c;
+    if (log_probs) {
+        for (c = 0; c < C; ++c) {
+            const double d = (double)row[c] - exp((double)x[c]);
+            w = d > w ? d : w;
+        }
+        return w;
+    }
+#pragma omp simd reduction(max : w)
+    for (c = 0; c < C; ++c) {
+        const double d =
+            (double)row[c] - (double)REAL_EXP_NEG((REAL)((DP)x[c] - norm));
+        w = d > w ? d : w;
+    }
+    return w;
+}
+
+/* g = w * (y - row) (logits) or -w * row (log-probabilities); g may be
+ * row itself. */
+static inline void weighted_gradient(REAL *g, const REAL *row, const REAL *x,
+                                     size_t C, DP norm, double w,
+                                     int log_probs) {
+    size_t c;
+    if (log_probs) {
+#pragma omp simd
+        for (c = 0; c < C; ++c) {
+            g[c] = (REAL)(-w * (double)row[c]);
+        }
+        return;
+    }
+#pragma omp simd
+    for (c = 0; c < C; ++c) {
+        const double y = (double)REAL_EXP_NEG((REAL)((DP)x[c] - norm));
+        g[c] = (REAL)(w * (y - (double)row[c]));
+    }
 }
 
 /* Applies alpha (scale != NULL) and gamma to one good sample: turns its
  * posteriors in `targets` into the modified targets, writes its gradient
  * (when grad is not NULL; it may equal targets) and returns its frame
  * weights in weight[0, T). */
+CTCC_DISPATCH
 static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
                           size_t stride, size_t C, size_t T,
                           const double *scale, double gamma, int log_probs,
@@ -522,15 +559,16 @@ static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
     double total = 0.0;
     for (t = 0; t < T; ++t) {
         REAL *row = targets + t * stride;
-        const REAL *x = input + t * stride;
         if (scale != NULL) {
             double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
             for (c = 0; c < C; ++c) {
                 sum += (double)row[c] * scale[c];
             }
             /* Eq. 16; a frame scaled to nothing keeps its posteriors. */
             if (sum > 0.0) {
                 const double inv = 1.0 / sum;
+#pragma omp simd
                 for (c = 0; c < C; ++c) {
                     row[c] = (REAL)((double)row[c] * scale[c] * inv);
                 }
@@ -538,13 +576,9 @@ static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
         }
         if (gamma != 0.0) {
             /* Eq. 18: the largest gain of any class over the output. */
-            const DP norm = log_probs ? 0 : log_norm[t];
-            double w = 0.0;
-            for (c = 0; c < C; ++c) {
-                const double d =
-                    (double)row[c] - model_prob(x, c, norm, log_probs);
-                w = d > w ? d : w;
-            }
+            const double w =
+                largest_gain(row, input + t * stride, C,
+                             log_probs ? (DP)0 : log_norm[t], log_probs);
             weight[t] = w > 0.0 ? pow(w, gamma) : 0.0;
             total += weight[t];
         } else {
@@ -562,20 +596,10 @@ static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
         return;
     }
     for (t = 0; t < T; ++t) {
-        const REAL *row = targets + t * stride;
-        const REAL *x = input + t * stride;
-        REAL *g = grad + t * stride;
-        const double w = weight[t];
-        if (log_probs) {
-            for (c = 0; c < C; ++c) {
-                g[c] = (REAL)(-w * (double)row[c]);
-            }
-        } else {
-            const DP norm = log_norm[t];
-            for (c = 0; c < C; ++c) {
-                g[c] = (REAL)(w * (model_prob(x, c, norm, 0) - (double)row[c]));
-            }
-        }
+        weighted_gradient(grad + t * stride, targets + t * stride,
+                          input + t * stride, C,
+                          log_probs ? (DP)0 : log_norm[t], weight[t],
+                          log_probs);
     }
 }
 
