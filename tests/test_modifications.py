@@ -581,3 +581,29 @@ def test_bad_arguments(fn, kw, name):
     x, labels, lengths = make_batch(20, T=6, N=2, C=4)
     with pytest.raises(ValueError, match=name):
         getattr(ctcc, fn)(x, labels, lengths, **kw)
+
+
+def test_spiky_example_quick(tmp_path):
+    """examples/spiky.py --quick runs and prints its convergence table (with
+    the plots when matplotlib is installed)."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        import matplotlib  # noqa: F401
+
+        extra = []
+    except ImportError:
+        extra = ["--no-plot"]
+    proc = subprocess.run(
+        [sys.executable, os.path.join(root, "examples", "spiky.py"), "--quick", *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for setting in ("plain CTC", "alpha = 0.5", "gamma = 1"):
+        assert setting in proc.stdout
