@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,23 @@ def ctc_loss(
     num_threads: int | None = ...,
     grad: bool = ...,
 ) -> tuple[np.ndarray | np.floating, np.ndarray | None]: ...
+
+class Alignment(NamedTuple):
+    frames: np.ndarray
+    scores: np.ndarray
+    spans: list[np.ndarray]
+
+def forced_align(
+    logits: npt.ArrayLike,
+    labels: Any,
+    logit_lengths: npt.ArrayLike | None = ...,
+    label_lengths: npt.ArrayLike | None = ...,
+    *,
+    blank: int = ...,
+    time_major: bool = ...,
+    log_probs: bool = ...,
+    num_threads: int | None = ...,
+) -> Alignment: ...
 def workspace_size(
     logit_lengths: npt.ArrayLike,
     label_lengths: npt.ArrayLike,
