@@ -14,8 +14,12 @@ Conventions
   warp-ctc); with ``log_probs=True``, the exact ``-posterior``.
 - ``reduction``: ``"none"`` ([N]), ``"sum"``, or ``"mean"`` (each loss
   divided by its target length, then averaged, as in PyTorch).
+
+``ctcc.forced_align`` takes the same arguments and returns the most
+probable alignment (Viterbi path) of each sample's labels.
 """
 
+from ctcc._align import Alignment, forced_align
 from ctcc._core import CTCCError, clear_workspace_cache, default_num_threads, status_string
 from ctcc._core import openmp_enabled as _openmp_enabled
 from ctcc._core import version as _c_version
@@ -36,11 +40,13 @@ def openmp_enabled() -> bool:
 
 
 __all__ = [
+    "Alignment",
     "CTCCError",
     "clear_workspace_cache",
     "ctc_loss",
     "ctc_posteriors",
     "default_num_threads",
+    "forced_align",
     "openmp_enabled",
     "status_string",
     "workspace_size",

@@ -1,4 +1,4 @@
-from typing import Any, Literal, overload
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +54,23 @@ def ctc_posteriors(
     num_threads: int | None = ...,
     return_weights: Literal[True],
 ) -> tuple[np.ndarray, np.ndarray]: ...
+
+class Alignment(NamedTuple):
+    frames: np.ndarray
+    scores: np.ndarray
+    spans: list[np.ndarray]
+
+def forced_align(
+    logits: npt.ArrayLike,
+    labels: Any,
+    logit_lengths: npt.ArrayLike | None = ...,
+    label_lengths: npt.ArrayLike | None = ...,
+    *,
+    blank: int = ...,
+    time_major: bool = ...,
+    log_probs: bool = ...,
+    num_threads: int | None = ...,
+) -> Alignment: ...
 def workspace_size(
     logit_lengths: npt.ArrayLike,
     label_lengths: npt.ArrayLike,

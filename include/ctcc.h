@@ -440,6 +440,8 @@ CTCC_API ctcc_status ctcc_align_workspace_size(const int32_t *label_lengths,
  *                  infeasible sample.
  *   scores         [N], the log-probability of each path; -INFINITY for
  *                  an infeasible sample, NaN for a NaN or +inf input.
+ *                  A NaN or +inf in a valid frame also sets that sample's
+ *                  frames and spans to -1 (other samples are unaffected).
  *
  * Ties between equally probable paths are broken deterministically: at
  * each frame towards staying in the same state, then towards the

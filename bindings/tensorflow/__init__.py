@@ -14,6 +14,9 @@ the per-sample loss ``[batch_size]`` and are differentiable with respect to
 the logits, eagerly, in ``tf.function`` and in Keras ``model.fit``. The loss
 runs on the host CPU (ctcc's C core, through ``tf.numpy_function``), so it
 cannot be compiled with XLA (``jit_compile=True``).
+
+``forced_align(logits, labels, logit_length, label_length)`` returns the
+most probable alignment of each sample's labels (frames, scores, spans).
 """
 
 try:
@@ -21,6 +24,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("ctcc.tensorflow needs TensorFlow: pip install 'ctcc[tensorflow]'") from e
 
+from ctcc.tensorflow._align import forced_align
 from ctcc.tensorflow._loss import ctc_loss, ctc_loss_v1, ctc_posteriors
 
-__all__ = ["ctc_loss", "ctc_loss_v1", "ctc_posteriors"]
+__all__ = ["ctc_loss", "ctc_loss_v1", "ctc_posteriors", "forced_align"]

@@ -1,0 +1,136 @@
+"""Times ctcc.forced_align, and torchaudio.functional.forced_align when it
+can be imported, on one batch: ``python bench/align_bench.py``.
+
+Default workload: T = 700 frames, N = 32 samples, C = 29 classes, L = 100
+labels per sample, float32, blank 0, random logits. ctcc runs with one
+thread and with all threads (medians of repeated calls). torchaudio's
+forced_align takes one sample per call, so it runs in a loop over the
+batch, on the same log-probabilities (ctcc with ``log_probs=True``); its
+alignments are checked against ctcc's before timing. torchaudio removed
+forced_align in 2.9: with a newer or no torchaudio the comparison is
+skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+import ctcc
+
+
+def _time(fn, repeats: int) -> tuple[float, float]:
+    """(median, minimum) seconds of fn() over `repeats` calls."""
+    fn()  # warm-up: workspace allocation, page faults
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), min(times)
+
+
+def _torchaudio():
+    """(torch, forced_align) or (None, reason)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import torch
+            import torchaudio.functional as F
+    except Exception as e:  # ImportError, or a broken install
+        return None, f"torchaudio is unavailable ({type(e).__name__}: {e})"
+    if not hasattr(F, "forced_align"):
+        return None, "torchaudio is installed but has no functional.forced_align (removed in 2.9)"
+    return torch, F.forced_align
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--T", type=int, default=700, help="frames (default 700)")
+    p.add_argument("--N", type=int, default=32, help="batch size (default 32)")
+    p.add_argument("--C", type=int, default=29, help="classes, blank included (default 29)")
+    p.add_argument("--L", type=int, default=100, help="labels per sample (default 100)")
+    p.add_argument("--repeats", type=int, default=11, help="timed calls (default 11)")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+
+    rng = np.random.default_rng(a.seed)
+    logits = rng.normal(scale=2.0, size=(a.T, a.N, a.C)).astype(np.float32)
+    labels = rng.integers(1, a.C, size=(a.N, a.L)).astype(np.int32)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_probs = log_probs.astype(np.float32)
+    all_threads = ctcc.default_num_threads() if ctcc.openmp_enabled() else 1
+
+    print(
+        f"forced alignment: T={a.T} N={a.N} C={a.C} L={a.L} float32, "
+        f"median of {a.repeats} calls; ctcc {ctcc.__version__}, OpenMP "
+        f"{'on' if ctcc.openmp_enabled() else 'off'}, all threads = {all_threads}"
+    )
+    rows = []
+    for name, x, lp in (("logits", logits, False), ("log-probs", log_probs, True)):
+        for threads in sorted({1, all_threads}):
+            sec = _time(
+                lambda x=x, lp=lp, k=threads: ctcc.forced_align(
+                    x, labels, log_probs=lp, num_threads=k
+                ),
+                a.repeats,
+            )
+            rows.append((f"ctcc ({name}, {threads} thread{'s' if threads > 1 else ''})", sec))
+    ctcc_lp_1 = rows[len(rows) // 2][1][0]  # median, log-probs, 1 thread
+
+    torch, fa = _torchaudio()
+    if torch is None:
+        print(f"note: {fa}; skipping the torchaudio comparison")
+    else:
+        import torchaudio
+
+        # forced_align handles one sample on one thread; torch's intra-op
+        # thread pool only adds overhead to it (several times slower with 2
+        # threads on a 2-core machine), so it gets 1 thread.
+        torch.set_num_threads(1)
+        lp_bt = torch.from_numpy(np.ascontiguousarray(log_probs.transpose(1, 0, 2)))
+        targets = torch.from_numpy(labels)
+
+        def run_torchaudio():
+            out = []
+            for n in range(a.N):
+                out.append(fa(lp_bt[n : n + 1], targets[n : n + 1], blank=0))
+            return out
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = ctcc.forced_align(log_probs, labels, log_probs=True)
+            theirs = run_torchaudio()
+            same = sum(
+                int(np.array_equal(theirs[n][0][0].numpy(), ours.frames[n])) for n in range(a.N)
+            )
+            score_diff = max(
+                abs(float(theirs[n][1][0].sum()) - float(ours.scores[n])) for n in range(a.N)
+            )
+            print(
+                f"check: torchaudio {torchaudio.__version__} (torch {torch.__version__}, "
+                f"{torch.get_num_threads()} intra-op thread) gives the same path for "
+                f"{same}/{a.N} samples; largest |score difference| {score_diff:.2g}"
+            )
+            sec = _time(run_torchaudio, a.repeats)
+        rows.append((f"torchaudio {torchaudio.__version__} (log-probs, loop over N)", sec))
+
+    print(
+        f"{'implementation':<52} {'ms / batch':>11} {'(min)':>8} {'us / sample':>12} {'vs ctcc':>8}"
+    )
+    for name, (med, best) in rows:
+        print(
+            f"{name:<52} {med * 1e3:>11.3f} {best * 1e3:>8.3f} {med * 1e6 / a.N:>12.1f} "
+            f"{med / ctcc_lp_1:>7.2f}x"
+        )
+    print("(medians, with the fastest call; vs ctcc: relative to ctcc on log-probs, 1 thread)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Forced alignment for TensorFlow on ctcc's C core.
+
+One graph node does the work: ``tf.numpy_function`` pinned to the CPU calls
+``ctcc.forced_align``, which checks the arguments and finds every sample's
+most probable path in one C call. Errors follow ``ctcc.tensorflow.ctc_loss``:
+static problems raise ``ValueError``/``TypeError`` at once, value errors
+raise ``tf.errors.InvalidArgumentError`` when the op runs. The outputs have
+no gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+import ctcc
+from ctcc.tensorflow._loss import (
+    _HALF_DTYPES,
+    _as_bool,
+    _as_int,
+    _Batch,
+    _check_blank,
+    _check_lengths,
+    _check_rank,
+    _dim,
+    _HostError,
+    _in_xla_context,
+    _lengths_tensor,
+    _prepare_logits,
+    _to_tensor,
+)
+
+_FN = "ctcc.tensorflow.forced_align"
+
+
+def _host(
+    x: np.ndarray,
+    labels: np.ndarray,
+    *aux: np.ndarray,
+    time_major: bool,
+    blank: int,
+    log_probs: bool,
+    has_label_length: bool,
+    has_logit_length: bool,
+    num_threads: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Checks the arrays and calls ctcc; runs on the host when the op runs."""
+    T, N = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    rest = list(aux)
+    label_length = rest.pop(0) if has_label_length else None
+    if labels.ndim != 2 or labels.shape[0] != N:
+        raise ValueError(
+            f"labels must be a 2-D tensor [batch_size, max_label_length] with "
+            f"batch_size = {N}, got shape {list(labels.shape)}"
+        )
+    if label_length is not None:
+        label_length = _check_lengths(
+            label_length,
+            "label_length",
+            N,
+            labels.shape[1],
+            "max_label_length, the width of labels",
+        )
+    frames = None
+    if has_logit_length:
+        frames = _check_lengths(rest.pop(0), "logit_length", N, T, "max_time, the frames in logits")
+    result = ctcc.forced_align(
+        x,
+        labels,
+        frames,
+        label_length,
+        blank=blank,
+        time_major=time_major,
+        log_probs=log_probs,
+        num_threads=num_threads,
+    )
+    rows = np.array([s.shape[0] for s in result.spans], np.int64)
+    flat = np.concatenate(result.spans) if result.spans else np.zeros((0, 2), np.int32)
+    return result.frames, result.scores, flat.astype(np.int32), rows
+
+
+def forced_align(
+    logits: Any,
+    labels: Any,
+    logit_length: Any = None,
+    label_length: Any = None,
+    *,
+    blank_index: int = 0,
+    logits_time_major: bool = True,
+    log_probs: bool = False,
+    num_threads: int | None = None,
+) -> ctcc.Alignment:
+    """Most probable CTC alignment (Viterbi path) of each sample's labels.
+
+    Args:
+      logits: ``[frames, batch_size, num_classes]``, or ``[batch_size,
+        frames, num_classes]`` if ``logits_time_major`` is False; float32,
+        float64, or float16/bfloat16 (computed in float32).
+      labels: dense ``[batch_size, max_label_length]`` integer tensor, or a
+        ``tf.RaggedTensor`` ``[batch_size, None]``. Without
+        ``label_length``, a dense row ends at its first negative entry.
+      logit_length: ``[batch_size]`` frames per sample; ``None`` means all.
+      label_length: ``[batch_size]`` labels per sample (dense labels only).
+      blank_index: the blank class; negative values count from the end.
+      logits_time_major: the layout of ``logits``.
+      log_probs: ``logits`` already holds log-probabilities (no softmax).
+      num_threads: (keyword-only) OpenMP threads; ``None`` uses all cores.
+
+    Returns:
+      ``ctcc.Alignment(frames, scores, spans)`` of tensors: ``frames`` int32
+      ``[batch_size, frames]`` (batch-major, -1 past each length and for a
+      sample without a path), ``scores`` ``[batch_size]`` in the dtype of
+      ``logits`` (log-probability of the path, -inf without a path), and
+      ``spans`` an int32 ``tf.RaggedTensor`` ``[batch_size, None, 2]``:
+      first frame and one past the last frame of each label.
+    """
+    fn = _FN
+    blank = _as_int(blank_index, "blank_index", fn)
+    time_major = _as_bool(logits_time_major, "logits_time_major", fn)
+    lp = _as_bool(log_probs, "log_probs", fn)
+    threads = None if num_threads is None else _as_int(num_threads, "num_threads", fn)
+    if _in_xla_context():
+        raise RuntimeError(
+            f"{fn} cannot be compiled with XLA (jit_compile=True): it runs as C code "
+            "on the host CPU through tf.numpy_function"
+        )
+
+    with tf.name_scope("forced_align"):
+        x, n, classes = _prepare_logits(logits, time_major, fn)
+        _check_blank(blank, classes, fn)
+        out_dtype = x.dtype
+        if out_dtype in _HALF_DTYPES:
+            x = tf.cast(x, tf.float32)
+        batch = _Batch(fn)
+        batch.add(n, "logits")
+        if isinstance(labels, tf.RaggedTensor):
+            if not labels.dtype.is_integer:
+                raise TypeError(f"{fn}: labels must hold integers, got dtype {labels.dtype.name}")
+            if label_length is None:
+                label_length = labels.row_lengths()
+            labels = labels.to_tensor(default_value=-1)
+        lab = _to_tensor(labels, "labels", fn, integer=True)
+        _check_rank(lab, 2, "labels", "[batch_size, max_label_length]", fn)
+        batch.add(_dim(lab, 0), "labels")
+        aux = [lab]
+        if label_length is not None:
+            aux.append(_lengths_tensor(label_length, "label_length", batch, fn))
+        if logit_length is not None:
+            aux.append(_lengths_tensor(logit_length, "logit_length", batch, fn))
+
+        def host(xv: np.ndarray, *arrays: np.ndarray):
+            try:
+                return _host(
+                    xv,
+                    *arrays,
+                    time_major=time_major,
+                    blank=blank,
+                    log_probs=lp,
+                    has_label_length=label_length is not None,
+                    has_logit_length=logit_length is not None,
+                    num_threads=threads,
+                )
+            except (ValueError, TypeError) as e:
+                raise _HostError(f"{fn}: {e}") from None
+
+        with tf.device("/CPU:0"):
+            try:
+                frames, scores, flat, rows = tf.numpy_function(
+                    host,
+                    [x, *aux],
+                    [tf.int32, x.dtype, tf.int32, tf.int64],
+                    stateful=False,
+                    name="ctcc_forced_align",
+                )
+            except _HostError as e:  # eager execution: the same type as in graphs
+                raise tf.errors.InvalidArgumentError(None, None, str(e)) from None
+        time = _dim(x, 0) if time_major else _dim(x, 1)
+        frames.set_shape([batch.size, time])
+        scores.set_shape([batch.size])
+        flat.set_shape([None, 2])
+        rows.set_shape([batch.size])
+        if out_dtype in _HALF_DTYPES:
+            scores = tf.cast(scores, out_dtype)
+        spans = tf.RaggedTensor.from_row_lengths(flat, rows, validate=False)
+        return ctcc.Alignment(frames, scores, spans)
