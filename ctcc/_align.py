@@ -12,14 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ctcc import _core
-from ctcc._loss import (
-    _INT32_MAX,
-    ArrayLike,
-    _as_int,
-    _check_lengths,
-    _check_logits,
-    _normalise_labels,
-)
+from ctcc._loss import ArrayLike, _prepare
 
 
 class Alignment(NamedTuple):
@@ -62,52 +55,26 @@ def forced_align(
     final blank rather than on the last label. Returns an
     :class:`Alignment` (frames, scores, spans).
     """
-    arr, T, N, C = _check_logits(logits, time_major)
-    dtype = arr.dtype
-
-    blank = _as_int(blank, "blank")
-    if not -C <= blank < C:
-        raise ValueError(f"blank = {blank} is outside [-{C}, {C}) for an alphabet of {C} classes")
-    blank_index = blank + C if blank < 0 else blank
-
-    if num_threads is None:
-        threads = 0
-    else:
-        threads = _as_int(num_threads, "num_threads")
-        if not 0 <= threads <= _INT32_MAX:
-            raise ValueError(
-                f"num_threads must be in [0, {_INT32_MAX}] (0 = all available), got {threads}"
-            )
-
-    if logit_lengths is None:
-        input_lengths = np.full(N, T, dtype=np.int32)
-    else:
-        input_lengths = _check_lengths(
-            logit_lengths, "logit_lengths", N, T, "T, the time dimension of logits"
-        )
-
-    flat32, lengths = _normalise_labels(labels, label_lengths, N, C, blank_index)
-
-    data = np.ascontiguousarray(arr)
-    flat_inputs = data.reshape(-1) if data.size else np.zeros(1, dtype)
+    b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
+    T, N, C = b.T, b.N, b.C
     frames = np.empty((N, T), np.int32)
-    spans = np.empty((flat32.shape[0], 2), np.int32)
-    scores = np.empty(N, dtype)
+    spans = np.empty((b.flat_labels.shape[0], 2), np.int32)
+    scores = np.empty(N, b.data.dtype)
     _core.forced_align_raw(
-        flat_inputs,
+        b.flat_inputs,
         frames.reshape(-1),
         spans.reshape(-1),
         scores,
-        flat32,
-        lengths,
-        input_lengths,
+        b.flat_labels,
+        b.label_lengths,
+        b.input_lengths,
         T,
         N,
         C,
-        blank_index,
-        threads,
+        b.blank,
+        b.threads,
         bool(log_probs),
         not time_major,
     )
-    ends = np.cumsum(lengths.astype(np.int64))
+    ends = np.cumsum(b.label_lengths.astype(np.int64))
     return Alignment(frames, scores, list(np.split(spans, ends[:-1])))
