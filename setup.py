@@ -16,7 +16,15 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-C_SOURCES = ["src/info.c", "src/validate.c", "src/loss_f32.c", "src/loss_f64.c"]
+C_SOURCES = [
+    "src/info.c",
+    "src/validate.c",
+    "src/loss_f32.c",
+    "src/loss_f64.c",
+    "src/decode_workspace.c",
+    "src/decode_f32.c",
+    "src/decode_f64.c",
+]
 
 
 def _compiler_accepts(compiler, flags):
