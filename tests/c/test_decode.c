@@ -655,6 +655,42 @@ static void test_beam_vs_plain(void) {
     }
 }
 
+/* Many tiny peaky samples with narrow beams, all W entries compared: this
+ * is where prefixes leave the beam while a child stays and then come back
+ * (which needs the trie's nodes to be unique per prefix), and where the
+ * (W + 1)-th best class of a frame is the one that enters the beam. */
+static void test_beam_vs_plain_many(double scale, int trials) {
+    static labelling ref[MAX_LAB];
+    int trial, failed = 0, first = -1;
+    for (trial = 0; trial < trials; ++trial) {
+        const int T = rng_int(2, 12), C = rng_int(3, 7), W = rng_int(1, 4);
+        batch b = batch_new(T, 1, C);
+        call_opts o = default_opts();
+        int32_t paths[4 * 12], len[4];
+        double sc[4];
+        int t, c, ok, count;
+        for (t = 0; t < T; ++t) {
+            for (c = 0; c < C; ++c) {
+                at(&b, t, 0)[c] = rng_value(-scale, scale);
+            }
+        }
+        ok = run_beam(&b, &o, W, W, 0.0, NULL, paths, len, sc) ==
+             CTCC_STATUS_SUCCESS;
+        count = plain_beam(&b, 0, o.kind, 0, 0.0, NULL, W, ref);
+        ok = ok && paths_match(&b, 0, W, paths, len, sc, ref, count, 1e-10);
+        if (!ok) {
+            failed++;
+            first = first < 0 ? trial : first;
+        }
+        batch_free(&b);
+    }
+    check(failed == 0,
+          "pruned trie beam search = plain beam search on %d tiny samples "
+          "(logits in +-%g, W in [1, 4], all W kept): %d differ (first: "
+          "trial %d)",
+          trials, scale, failed, first);
+}
+
 static void test_beam_padding(void) {
     /* T=2, C=2: the only labellings are "" and "1"; top_paths=4. */
     batch b = batch_new(2, 1, 2);
@@ -1055,6 +1091,8 @@ int main(void) {
     test_greedy_special();
     test_beam_exact();
     test_beam_vs_plain();
+    test_beam_vs_plain_many(2.0, 3000);
+    test_beam_vs_plain_many(6.0, 3000);
     test_beam_padding();
     test_threads_and_layouts();
     test_penalty_and_prior();
