@@ -14,11 +14,15 @@ Conventions
   warp-ctc); with ``log_probs=True``, the exact ``-posterior``.
 - ``reduction``: ``"none"`` ([N]), ``"sum"``, or ``"mean"`` (each loss
   divided by its target length, then averaged, as in PyTorch).
+
+``ctcc.greedy_decode`` (best path) and ``ctcc.beam_search_decode`` (prefix
+beam search) decode the same inputs into label sequences.
 """
 
 from ctcc._core import CTCCError, clear_workspace_cache, default_num_threads, status_string
 from ctcc._core import openmp_enabled as _openmp_enabled
 from ctcc._core import version as _c_version
+from ctcc._decode import beam_search_decode, greedy_decode
 from ctcc._loss import ctc_loss, workspace_size
 
 __version__ = "0.2.0"
@@ -37,9 +41,11 @@ def openmp_enabled() -> bool:
 
 __all__ = [
     "CTCCError",
+    "beam_search_decode",
     "clear_workspace_cache",
     "ctc_loss",
     "default_num_threads",
+    "greedy_decode",
     "openmp_enabled",
     "status_string",
     "workspace_size",

@@ -170,3 +170,6 @@ def workspace_size_raw(const int32_t[::1] label_lengths,
                                      &nbytes)
     check_status(status, "ctcc_workspace_size")
     return nbytes
+
+
+include "_decode.pxi"

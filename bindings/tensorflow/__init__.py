@@ -12,6 +12,9 @@ the per-sample loss ``[batch_size]`` and are differentiable with respect to
 the logits, eagerly, in ``tf.function`` and in Keras ``model.fit``. The loss
 runs on the host CPU (ctcc's C core, through ``tf.numpy_function``), so it
 cannot be compiled with XLA (``jit_compile=True``).
+
+``greedy_decode`` and ``beam_search_decode`` decode logits into label
+sequences (``tf.RaggedTensor``) with ctcc's C decoders.
 """
 
 try:
@@ -19,6 +22,7 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("ctcc.tensorflow needs TensorFlow: pip install 'ctcc[tensorflow]'") from e
 
+from ctcc.tensorflow._decode import beam_search_decode, greedy_decode
 from ctcc.tensorflow._loss import ctc_loss, ctc_loss_v1
 
-__all__ = ["ctc_loss", "ctc_loss_v1"]
+__all__ = ["beam_search_decode", "ctc_loss", "ctc_loss_v1", "greedy_decode"]
