@@ -191,6 +191,23 @@ def test_beam_matches_plain_beam_search(rng, width):
                     assert paths[n][j].size == 0 and scores[n, j] == -np.inf
 
 
+@pytest.mark.parametrize("scale", [2.0, 6.0])
+def test_beam_matches_plain_beam_search_many_tiny(rng, scale):
+    """Many tiny samples, all beam_width entries compared: prefixes leave
+    the beam while a child stays and come back (the trie must reuse their
+    node), and the (beam_width + 1)-th best class of a frame enters."""
+    for width in (1, 2, 3, 4):
+        T, N, C = 12, 300, int(rng.integers(3, 8))
+        x = rng.uniform(-scale, scale, size=(T, N, C))
+        lengths = rng.integers(2, T + 1, size=N)
+        paths, scores = ctcc.beam_search_decode(x, lengths, beam_width=width, top_paths=width)
+        for n in range(N):
+            ref = _plain_beam(_log_softmax(x[: lengths[n], n]), 0, width)
+            got = [(tuple(p), s) for p, s in zip(paths[n], scores[n]) if s > -np.inf]
+            assert [g[0] for g in got] == [r[0] for r in ref], (width, n)
+            np.testing.assert_allclose([g[1] for g in got], [r[1] for r in ref], rtol=1e-10)
+
+
 def test_beam_nan_gives_empty_nan():
     x = np.zeros((3, 2, 3))
     x[1, 1, 2] = np.nan
