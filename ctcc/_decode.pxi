@@ -28,20 +28,22 @@ def greedy_decode_raw(const floating[::1] inputs,
                       int blank, int num_threads, bint log_probs,
                       bint batch_major):
     """Runs ctcc_greedy_decode_f32/f64 on flat, C-contiguous buffers:
-    decoded [N * T], decoded_lengths [N], scores [N]."""
+    decoded [N * T], decoded_lengths [N], scores [N] or empty (no scores:
+    the log-softmax normaliser is then not computed)."""
     cdef ctcc_options opts
     cdef ctcc_status status
+    cdef floating *score_ptr = &scores[0] if scores.shape[0] > 0 else NULL
     _decode_options(&opts, blank, num_threads, log_probs, batch_major)
     with nogil:
         if floating is float:
             status = ctcc_greedy_decode_f32(
                 &inputs[0], int_ptr(input_lengths), max_time, batch_size,
-                alphabet_size, &decoded[0], &decoded_lengths[0], &scores[0],
+                alphabet_size, &decoded[0], &decoded_lengths[0], score_ptr,
                 &opts)
         else:
             status = ctcc_greedy_decode_f64(
                 &inputs[0], int_ptr(input_lengths), max_time, batch_size,
-                alphabet_size, &decoded[0], &decoded_lengths[0], &scores[0],
+                alphabet_size, &decoded[0], &decoded_lengths[0], score_ptr,
                 &opts)
     check_status(status, "ctcc_greedy_decode")
 

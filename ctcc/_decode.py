@@ -73,7 +73,7 @@ def greedy_decode(
     )
     decoded = np.empty(max(N * T, 1), np.int32)
     decoded_lengths = np.empty(N, np.int32)
-    scores = np.empty(N, flat.dtype)
+    scores = np.empty(0, flat.dtype)  # not returned: skip the normaliser
     _core.greedy_decode_raw(
         flat,
         lengths,

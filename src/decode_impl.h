@@ -198,7 +198,9 @@ static void DFN(greedy_sample)(const REAL *input, size_t stride, size_t C,
         if ((size_t)arg == C) {
             arg = 0; /* every class -inf */
         }
-        if (m == (REAL)(-INFINITY)) {
+        if (score == NULL) {
+            /* no score wanted: skip the normaliser */
+        } else if (m == (REAL)(-INFINITY)) {
             sum = -INFINITY;
         } else if (log_probs) {
             sum += (double)m;

@@ -541,6 +541,19 @@ static void test_greedy_special(void) {
     run_greedy(&b, &o, dec, len, sc);
     check(len[1] == 0 && isnan(sc[1]) && len[0] == 2,
           "greedy f32: NaN input gives an empty decoding and score NaN");
+    {
+        /* scores NULL: the same decoding, the normaliser skipped. */
+        int32_t dec2[8], len2[2];
+        ctcc_options opts;
+        ctcc_options_init(&opts);
+        at(&b, 2, 1)[1] = 0.5;
+        run_greedy(&b, &o, dec, len, sc);
+        check(ctcc_greedy_decode_f64(b.x, b.lengths, 4, 2, 3, dec2, len2, NULL,
+                                     &opts) == CTCC_STATUS_SUCCESS &&
+                  memcmp(dec, dec2, sizeof dec) == 0 &&
+                  memcmp(len, len2, sizeof len) == 0,
+              "greedy without scores decodes the same");
+    }
     /* A frame of -inf only: score -inf, class 0 (the blank) chosen. */
     at(&b, 2, 1)[0] = at(&b, 2, 1)[1] = at(&b, 2, 1)[2] = -INFINITY;
     o.f32 = 0;
