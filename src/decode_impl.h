@@ -174,6 +174,10 @@ static inline double DFN(log_norm)(const REAL *x, size_t C, REAL m) {
 /* Greedy                                                                   */
 /* ------------------------------------------------------------------------ */
 
+#ifndef GREEDY_BLOCK
+#define GREEDY_BLOCK 64
+#endif
+
 CTCC_DISPATCH
 static void DFN(greedy_sample)(const REAL *input, size_t stride, size_t C,
                                size_t T, size_t max_time, int blank,
@@ -185,19 +189,32 @@ static void DFN(greedy_sample)(const REAL *input, size_t stride, size_t C,
     size_t t;
     for (t = 0; t < T; ++t) {
         const REAL *x = input + t * stride;
-        int frame_bad;
-        const REAL m = DFN(frame_max)(x, C, &frame_bad);
-        int32_t arg = 0;
+        REAL m = (REAL)(-INFINITY);
+        size_t from = 0, c0, c;
+        int32_t arg;
+        int frame_bad = 0;
+        /* The maximum of each block of classes (vectorised), then the first
+         * class of the first block that holds the overall maximum. */
+        for (c0 = 0; c0 < C; c0 += GREEDY_BLOCK) {
+            const size_t end = c0 + GREEDY_BLOCK < C ? c0 + GREEDY_BLOCK : C;
+            REAL bm = (REAL)(-INFINITY);
+#pragma omp simd reduction(max : bm) reduction(| : frame_bad)
+            for (c = c0; c < end; ++c) {
+                bm = x[c] > bm ? x[c] : bm;
+                frame_bad |= !(x[c] < (REAL)INFINITY);
+            }
+            if (bm > m) {
+                m = bm;
+                from = c0;
+            }
+        }
         if (frame_bad) {
             bad = 1;
             break;
         }
-        while ((size_t)arg < C && x[arg] != m) {
-            ++arg;
+        for (c = from; c < C && x[c] != m; ++c) {
         }
-        if ((size_t)arg == C) {
-            arg = 0; /* every class -inf */
-        }
+        arg = c < C ? (int32_t)c : 0; /* 0 when every class is -inf */
         if (score == NULL) {
             /* no score wanted: skip the normaliser */
         } else if (m == (REAL)(-INFINITY)) {
