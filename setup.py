@@ -24,6 +24,9 @@ C_SOURCES = [
     "src/align_workspace.c",
     "src/align_f32.c",
     "src/align_f64.c",
+    "src/decode_workspace.c",
+    "src/decode_f32.c",
+    "src/decode_f64.c",
 ]
 
 

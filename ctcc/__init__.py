@@ -17,12 +17,15 @@ Conventions
 
 ``ctcc.forced_align`` takes the same arguments and returns the most
 probable alignment (Viterbi path) of each sample's labels.
+``ctcc.greedy_decode`` (best path) and ``ctcc.beam_search_decode`` (prefix
+beam search) decode the same inputs into label sequences.
 """
 
 from ctcc._align import Alignment, forced_align
 from ctcc._core import CTCCError, clear_workspace_cache, default_num_threads, status_string
 from ctcc._core import openmp_enabled as _openmp_enabled
 from ctcc._core import version as _c_version
+from ctcc._decode import beam_search_decode, greedy_decode
 from ctcc._loss import ctc_loss, ctc_posteriors, workspace_size
 
 __version__ = "0.2.0"
@@ -42,11 +45,13 @@ def openmp_enabled() -> bool:
 __all__ = [
     "Alignment",
     "CTCCError",
+    "beam_search_decode",
     "clear_workspace_cache",
     "ctc_loss",
     "ctc_posteriors",
     "default_num_threads",
     "forced_align",
+    "greedy_decode",
     "openmp_enabled",
     "status_string",
     "workspace_size",

@@ -79,6 +79,28 @@ def workspace_size(
     dtype: npt.DTypeLike = ...,
     grad: bool = ...,
 ) -> int: ...
+def greedy_decode(
+    logits: npt.ArrayLike,
+    logit_lengths: npt.ArrayLike | None = ...,
+    *,
+    blank: int = ...,
+    time_major: bool = ...,
+    log_probs: bool = ...,
+    num_threads: int | None = ...,
+) -> list[np.ndarray]: ...
+def beam_search_decode(
+    logits: npt.ArrayLike,
+    logit_lengths: npt.ArrayLike | None = ...,
+    *,
+    beam_width: int = ...,
+    top_paths: int = ...,
+    blank: int = ...,
+    time_major: bool = ...,
+    log_probs: bool = ...,
+    blank_penalty: float = ...,
+    log_prior: npt.ArrayLike | None = ...,
+    num_threads: int | None = ...,
+) -> tuple[list[list[np.ndarray]], np.ndarray]: ...
 def openmp_enabled() -> bool: ...
 def clear_workspace_cache() -> None: ...
 def default_num_threads() -> int: ...

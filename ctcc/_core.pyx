@@ -190,3 +190,4 @@ def workspace_size_raw(const int32_t[::1] label_lengths,
 
 
 include "_align.pxi"
+include "_decode.pxi"

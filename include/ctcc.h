@@ -480,10 +480,13 @@ ctcc_align_f64(const double *inputs, const int32_t *flat_labels,
  *                  (sum over valid frames of the largest log-softmax, or
  *                  of the largest log-probability for log-probs input).
  *
- * Ties between classes go to the lowest class index. Returns
- * CTCC_STATUS_SUCCESS or the first failed check (NULL pointers,
- * batch_size, alphabet_size, max_time, input lengths, options, size
- * overflow) before anything is written. */
+ * Ties between classes go to the lowest class index. A frame whose
+ * classes are all -INFINITY picks class 0 and makes the score -INFINITY.
+ * A NaN or +INFINITY in a sample's valid frames gives that sample an
+ * empty decoding (length 0) and score NaN; the other samples are
+ * unaffected. Returns CTCC_STATUS_SUCCESS or the first failed check
+ * (NULL pointers, batch_size, alphabet_size, max_time, input lengths,
+ * options, size overflow) before anything is written. */
 CTCC_API ctcc_status ctcc_greedy_decode_f32(
     const float *inputs, const int32_t *input_lengths, int32_t max_time,
     int32_t batch_size, int32_t alphabet_size, int32_t *decoded,
@@ -496,9 +499,14 @@ CTCC_API ctcc_status ctcc_greedy_decode_f64(
     int32_t *decoded_lengths, double *scores, const ctcc_options *options);
 
 /* Bytes of workspace the prefix beam search needs for these sizes (the
- * same for both precisions). Checks as ctcc_workspace_size does, then
+ * same for both precisions): O(input_lengths[n] * beam_width) per sample,
+ * independent of alphabet_size. Checks as ctcc_workspace_size does, then
  * beam_width >= 1 and 1 <= top_paths <= beam_width
- * (CTCC_STATUS_INVALID_BEAM). */
+ * (CTCC_STATUS_INVALID_BEAM). In order: NULL pointers, batch_size,
+ * alphabet_size, max_time, input lengths, options, size overflow of the
+ * inputs, beam parameters, size overflow of the paths array or the
+ * workspace (also when 1 + input_lengths[n] * beam_width exceeds
+ * INT32_MAX). *size_bytes is written only on success. */
 CTCC_API ctcc_status ctcc_beam_workspace_size(
     const int32_t *input_lengths, int32_t max_time, int32_t batch_size,
     int32_t alphabet_size, int32_t beam_width, int32_t top_paths,
@@ -525,8 +533,12 @@ CTCC_API ctcc_status ctcc_beam_workspace_size(
  *                  -INFINITY.
  *
  * Exact (the true most probable labellings) when beam_width is at least
- * the number of distinct prefixes. Returns as ctcc_beam_workspace_size,
- * then CTCC_STATUS_WORKSPACE_TOO_SMALL, before anything is written. */
+ * the number of distinct prefixes. Equal scores are ranked by a fixed
+ * rule, so the results are bitwise identical for every thread count. A
+ * NaN or +INFINITY in a sample's valid frames gives all its paths length
+ * 0 and score NaN. Returns as ctcc_beam_workspace_size (with
+ * blank_penalty and log_prior checked with the beam parameters), then
+ * CTCC_STATUS_WORKSPACE_TOO_SMALL, before anything is written. */
 CTCC_API ctcc_status ctcc_beam_search_decode_f32(
     const float *inputs, const int32_t *input_lengths, int32_t max_time,
     int32_t batch_size, int32_t alphabet_size, int32_t beam_width,

@@ -17,6 +17,8 @@ cannot be compiled with XLA (``jit_compile=True``).
 
 ``forced_align(logits, labels, logit_length, label_length)`` returns the
 most probable alignment of each sample's labels (frames, scores, spans).
+``greedy_decode`` and ``beam_search_decode`` decode logits into label
+sequences (``tf.RaggedTensor``) with ctcc's C decoders.
 """
 
 try:
@@ -25,6 +27,14 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError("ctcc.tensorflow needs TensorFlow: pip install 'ctcc[tensorflow]'") from e
 
 from ctcc.tensorflow._align import forced_align
+from ctcc.tensorflow._decode import beam_search_decode, greedy_decode
 from ctcc.tensorflow._loss import ctc_loss, ctc_loss_v1, ctc_posteriors
 
-__all__ = ["ctc_loss", "ctc_loss_v1", "ctc_posteriors", "forced_align"]
+__all__ = [
+    "beam_search_decode",
+    "ctc_loss",
+    "ctc_loss_v1",
+    "ctc_posteriors",
+    "forced_align",
+    "greedy_decode",
+]

@@ -1,0 +1,242 @@
+"""The CTC decoders for TensorFlow, on ctcc's C core.
+
+One ``tf.numpy_function`` node pinned to the CPU calls ``ctcc.greedy_decode``
+or ``ctcc.beam_search_decode`` (which check the arguments, then run the C
+decoder with the GIL released); the variable-length results come back as
+``tf.RaggedTensor``. The decoders have no gradient.
+
+Argument errors that depend only on what is known when the graph is built
+raise ``ValueError``/``TypeError`` at once; those that depend on values
+(lengths out of range, a non-finite prior) raise
+``tf.errors.InvalidArgumentError`` when the op runs.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+import ctcc
+from ctcc.tensorflow._loss import (
+    _HALF_DTYPES,
+    _as_bool,
+    _as_int,
+    _Batch,
+    _check_blank,
+    _check_lengths,
+    _HostError,
+    _in_xla_context,
+    _lengths_tensor,
+    _prepare_logits,
+)
+
+_GREEDY = "ctcc.tensorflow.greedy_decode"
+_BEAM = "ctcc.tensorflow.beam_search_decode"
+
+
+def _xla_error(fn: str) -> RuntimeError:
+    return RuntimeError(
+        f"{fn} cannot be compiled with XLA: ctcc's decoders run as C code on the host "
+        "CPU through tf.numpy_function, which XLA cannot compile. Decode outside the "
+        "jit_compile=True function."
+    )
+
+
+def _host_call(fn: str, body):
+    """Wraps body so that argument errors surface as _HostError."""
+
+    def host(*args: np.ndarray):
+        try:
+            return body(*args)
+        except (ValueError, TypeError) as e:
+            raise _HostError(f"{fn}: {e}") from None
+
+    return host
+
+
+def _run(fn: str, host, inputs: list[tf.Tensor], dtypes: list[tf.DType]) -> list[tf.Tensor]:
+    with tf.device("/CPU:0"):
+        try:
+            return tf.numpy_function(host, inputs, dtypes, stateful=False, name="ctcc_decode")
+        except _HostError as e:  # eager execution: the same type as in graphs
+            raise tf.errors.InvalidArgumentError(None, None, str(e)) from None
+
+
+def _frames(x: np.ndarray, lengths: np.ndarray, time_major: bool) -> np.ndarray:
+    """logit_length checked with TensorFlow's argument name."""
+    if x.ndim != 3:
+        return lengths  # ctcc reports the shape of the logits
+    T, N = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    return _check_lengths(lengths, "logit_length", N, T, "max_time, the frames in logits")
+
+
+def _setup(logits, logit_length, logits_time_major, blank_index, num_threads, fn):
+    blank = _as_int(blank_index, "blank_index", fn)
+    time_major = _as_bool(logits_time_major, "logits_time_major", fn)
+    threads = None if num_threads is None else _as_int(num_threads, "num_threads", fn)
+    x, n, classes = _prepare_logits(logits, time_major, fn)
+    _check_blank(blank, classes, fn)
+    batch = _Batch(fn)
+    batch.add(n, "logits")
+    aux = []
+    if logit_length is not None:
+        aux.append(_lengths_tensor(logit_length, "logit_length", batch, fn))
+    if _in_xla_context():
+        raise _xla_error(fn)
+    compute = tf.cast(x, tf.float32) if x.dtype in _HALF_DTYPES else x
+    return compute, x.dtype, aux, blank, time_major, threads, batch.size
+
+
+def greedy_decode(
+    logits: Any,
+    logit_length: Any = None,
+    logits_time_major: bool = True,
+    blank_index: int = 0,
+    name: str | None = None,
+    *,
+    num_threads: int | None = None,
+) -> tf.RaggedTensor:
+    """Best-path (greedy) CTC decoding.
+
+    Args:
+      logits: ``[max_time, batch_size, num_classes]`` (or batch-major if
+        ``logits_time_major`` is False) logits; float32, float64, float16 or
+        bfloat16.
+      logit_length: ``[batch_size]`` integers, the frames of each sample;
+        ``None`` means every frame.
+      logits_time_major: the layout of ``logits``.
+      blank_index: the blank class, 0 by default; negative values count
+        from the end (``-1`` is the last class, TensorFlow's decoders'
+        blank).
+      name: a name scope for the op.
+      num_threads: (keyword-only) OpenMP threads; ``None`` uses all cores.
+
+    Returns:
+      An int64 ``tf.RaggedTensor`` ``[batch_size, None]``: per sample, the
+      most probable class of each frame (ties to the lowest index), repeats
+      merged, blanks removed.
+    """
+    fn = _GREEDY
+    with tf.name_scope(name or "ctcc_greedy_decode"):
+        x, _, aux, blank, time_major, threads, batch = _setup(
+            logits, logit_length, logits_time_major, blank_index, num_threads, fn
+        )
+        has_length = logit_length is not None
+
+        def body(xv: np.ndarray, *lengths: np.ndarray):
+            decoded = ctcc.greedy_decode(
+                xv,
+                _frames(xv, lengths[0], time_major) if has_length else None,
+                blank=blank,
+                time_major=time_major,
+                num_threads=threads,
+            )
+            rows = np.array([d.shape[0] for d in decoded], np.int64)
+            return np.concatenate(decoded).astype(np.int64), rows
+
+        values, rows = _run(fn, _host_call(fn, body), [x, *aux], [tf.int64, tf.int64])
+        values.set_shape([None])
+        rows.set_shape([batch])
+        return tf.RaggedTensor.from_row_lengths(values, rows, validate=False)
+
+
+def beam_search_decode(
+    logits: Any,
+    logit_length: Any = None,
+    beam_width: int = 16,
+    top_paths: int = 1,
+    logits_time_major: bool = True,
+    blank_index: int = 0,
+    blank_penalty: float = 0.0,
+    log_prior: Any = None,
+    name: str | None = None,
+    *,
+    num_threads: int | None = None,
+) -> tuple[tf.RaggedTensor, tf.Tensor]:
+    """CTC prefix beam search.
+
+    Args:
+      logits: ``[max_time, batch_size, num_classes]`` (or batch-major if
+        ``logits_time_major`` is False) logits; float32, float64, float16 or
+        bfloat16.
+      logit_length: ``[batch_size]`` integers, the frames of each sample;
+        ``None`` means every frame.
+      beam_width: prefixes kept per frame (>= 1).
+      top_paths: label sequences returned per sample, in
+        ``[1, beam_width]``.
+      logits_time_major: the layout of ``logits``.
+      blank_index: the blank class, 0 by default; negative values count
+        from the end (``-1`` is the last class, as in
+        ``tf.nn.ctc_beam_search_decoder``).
+      blank_penalty: subtracted from the blank's log-probability at every
+        frame.
+      log_prior: ``None`` or ``[num_classes]`` finite values subtracted from
+        the log-probabilities at every frame.
+      name: a name scope for the op.
+      num_threads: (keyword-only) OpenMP threads; ``None`` uses all cores.
+
+    Returns:
+      ``(paths, scores)``: an int64 ``tf.RaggedTensor`` ``[batch_size,
+      top_paths, None]`` of label sequences, best first, and their log
+      scores ``[batch_size, top_paths]`` in the dtype of ``logits`` (the
+      log-probability of each labelling when ``blank_penalty`` is 0 and
+      ``log_prior`` is None). Missing paths are empty with score ``-inf``.
+    """
+    fn = _BEAM
+    width = _as_int(beam_width, "beam_width", fn)
+    k = _as_int(top_paths, "top_paths", fn)
+    if width < 1:
+        raise ValueError(f"{fn}: beam_width must be at least 1, got {width}")
+    if not 1 <= k <= width:
+        raise ValueError(f"{fn}: top_paths = {k} must be in [1, beam_width = {width}]")
+    if isinstance(blank_penalty, (bool, np.bool_)) or not isinstance(blank_penalty, numbers.Real):
+        raise TypeError(
+            f"{fn}: blank_penalty must be a Python float, got "
+            f"{type(blank_penalty).__name__} {blank_penalty!r}"
+        )
+    penalty = float(blank_penalty)
+    if not math.isfinite(penalty):
+        raise ValueError(f"{fn}: blank_penalty must be finite, got {penalty}")
+    with tf.name_scope(name or "ctcc_beam_search_decode"):
+        x, out_dtype, aux, blank, time_major, threads, batch = _setup(
+            logits, logit_length, logits_time_major, blank_index, num_threads, fn
+        )
+        has_length = logit_length is not None
+        has_prior = log_prior is not None
+        if has_prior:
+            prior = tf.convert_to_tensor(log_prior, name="log_prior")
+            if not (prior.dtype.is_floating or prior.dtype.is_integer):
+                raise TypeError(f"{fn}: log_prior must hold real numbers, got {prior.dtype.name}")
+            aux = [*aux, tf.cast(prior, tf.float64)]
+
+        def body(xv: np.ndarray, *rest: np.ndarray):
+            paths, scores = ctcc.beam_search_decode(
+                xv,
+                _frames(xv, rest[0], time_major) if has_length else None,
+                beam_width=width,
+                top_paths=k,
+                blank=blank,
+                time_major=time_major,
+                blank_penalty=penalty,
+                log_prior=rest[-1] if has_prior else None,
+                num_threads=threads,
+            )
+            flat = [p for sample in paths for p in sample]
+            rows = np.array([p.shape[0] for p in flat], np.int64)
+            return np.concatenate(flat).astype(np.int64), rows, scores
+
+        values, rows, scores = _run(
+            fn, _host_call(fn, body), [x, *aux], [tf.int64, tf.int64, x.dtype]
+        )
+        values.set_shape([None])
+        rows.set_shape([None if batch is None else batch * k])
+        scores.set_shape([batch, k])
+        inner = tf.RaggedTensor.from_row_lengths(values, rows, validate=False)
+        paths = tf.RaggedTensor.from_uniform_row_length(inner, k, validate=False)
+        if out_dtype in _HALF_DTYPES:
+            scores = tf.cast(scores, out_dtype)
+        return paths, scores
