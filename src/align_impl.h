@@ -66,18 +66,6 @@ static inline int frame_has_bad_value(const REAL *x, size_t C) {
     return bad;
 }
 
-/* First state of frame t's band (states below cannot reach the end). */
-static inline size_t align_band_lo(size_t S, size_t T, size_t t) {
-    const size_t reach = 2 * (T - t);
-    return reach >= S ? 0 : S - reach;
-}
-
-/* One past the last state of frame t's band (states above cannot be
- * reached from state 0 or 1 at frame 0). */
-static inline size_t align_band_hi(size_t S, size_t t) {
-    return 2 * t + 2 < S ? 2 * t + 2 : S;
-}
-
 /* Everything one sample needs, resolved from the batch arguments. */
 typedef struct align_args {
     const REAL *input;   /* frame 0 of the sample */
@@ -157,7 +145,7 @@ static double align_sample(const align_args *a) {
     for (t = 0; t < T; ++t) {
         const REAL *x = a->input + t * a->frame_stride;
         double *row = rows + (t & 1) * SP + CTCC_ROW_PAD;
-        const size_t lo = align_band_lo(S, T, t), hi = align_band_hi(S, t);
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         double norm = 0.0;
         if (a->log_probs) {
             bad_input = frame_has_bad_value(x, C);
@@ -246,7 +234,7 @@ ctcc_status ALIGN_NAME(const REAL *inputs, const int32_t *flat_labels,
                        const ctcc_options *options) {
     ctcc_resolved_options opts;
     ctcc_status status;
-    size_t needed, *ws_offset, *label_offset, total_labels = 0;
+    size_t needed, *ws_offset, *label_offset;
     unsigned char *base;
     int ok = 1, threads, n;
 
@@ -254,23 +242,9 @@ ctcc_status ALIGN_NAME(const REAL *inputs, const int32_t *flat_labels,
         frames == NULL || scores == NULL || workspace == NULL) {
         return CTCC_STATUS_NULL_POINTER;
     }
-    status = ctcc_check_arguments(label_lengths, input_lengths, max_time,
-                                  batch_size, alphabet_size, options, &opts);
-    if (status != CTCC_STATUS_SUCCESS) {
-        return status;
-    }
-    status = ctcc_check_array_size(max_time, batch_size, alphabet_size);
-    if (status != CTCC_STATUS_SUCCESS) {
-        return status;
-    }
-    for (n = 0; n < batch_size; ++n) {
-        total_labels += (size_t)label_lengths[n];
-    }
-    if (flat_labels == NULL && total_labels > 0) {
-        return CTCC_STATUS_NULL_POINTER;
-    }
-    status = ctcc_check_labels(flat_labels, label_lengths, batch_size,
-                               alphabet_size, opts.blank);
+    status = ctcc_check_labelled_batch(flat_labels, label_lengths,
+                                       input_lengths, max_time, batch_size,
+                                       alphabet_size, options, &opts);
     if (status != CTCC_STATUS_SUCCESS) {
         return status;
     }

@@ -3,52 +3,40 @@
  * alignment (ctcc_align_workspace_size).
  */
 #include "internal.h"
+#include "size_math.h"
 
 #include <stdint.h>
-
-/* a + b, a * b and rounding up to CTCC_ALIGN, clearing *ok on overflow. */
-static size_t add_size(size_t a, size_t b, int *ok) {
-    if (a > SIZE_MAX - b) {
-        *ok = 0;
-        return 0;
-    }
-    return a + b;
-}
-
-static size_t mul_size(size_t a, size_t b, int *ok) {
-    if (a != 0 && b > SIZE_MAX / a) {
-        *ok = 0;
-        return 0;
-    }
-    return a * b;
-}
-
-static size_t align_up(size_t a, int *ok) {
-    return mul_size(add_size(a, CTCC_ALIGN - 1, ok) / CTCC_ALIGN, CTCC_ALIGN,
-                    ok);
-}
 
 int ctcc_align_layout_compute(int32_t input_length, int32_t label_length,
                               ctcc_align_layout *layout) {
     int ok = 1;
     const size_t t = (size_t)input_length;
-    const size_t s = add_size(mul_size(2, (size_t)label_length, &ok), 1, &ok);
-    const size_t sp = add_size(s, 2 * CTCC_ROW_PAD, &ok);
+    const size_t s =
+        ctcc_add_size(ctcc_mul_size(2, (size_t)label_length, &ok), 1, &ok);
+    const size_t sp = ctcc_add_size(s, 2 * CTCC_ROW_PAD, &ok);
     size_t total = 0;
 
     layout->ext_labels = total;
     total =
-        add_size(total, align_up(mul_size(s, sizeof(int32_t), &ok), &ok), &ok);
+        ctcc_add_size(total,
+                      ctcc_align_size(ctcc_mul_size(s, sizeof(int32_t), &ok),
+                                      &ok),
+                      &ok);
     layout->skip = total;
-    total =
-        add_size(total, align_up(mul_size(sp, CTCC_DP_SIZE, &ok), &ok), &ok);
+    total = ctcc_add_size(total,
+                          ctcc_align_size(ctcc_mul_size(sp, CTCC_DP_SIZE, &ok),
+                                          &ok),
+                          &ok);
     layout->rows = total;
-    total = add_size(total,
-                     align_up(mul_size(mul_size(2, sp, &ok), CTCC_DP_SIZE, &ok),
-                              &ok),
-                     &ok);
+    total =
+        ctcc_add_size(total,
+                      ctcc_align_size(ctcc_mul_size(ctcc_mul_size(2, sp, &ok),
+                                                    CTCC_DP_SIZE, &ok),
+                                      &ok),
+                      &ok);
     layout->back = total;
-    total = add_size(total, align_up(mul_size(t, s, &ok), &ok), &ok);
+    total = ctcc_add_size(total, ctcc_align_size(ctcc_mul_size(t, s, &ok), &ok),
+                          &ok);
     layout->total = total;
     return ok;
 }
@@ -65,9 +53,9 @@ ctcc_status ctcc_align_total_bytes(const int32_t *label_lengths,
                                        &layout)) {
             return CTCC_STATUS_SIZE_OVERFLOW;
         }
-        total = add_size(total, layout.total, &ok);
+        total = ctcc_add_size(total, layout.total, &ok);
     }
-    total = add_size(total, CTCC_ALIGN, &ok);
+    total = ctcc_add_size(total, CTCC_ALIGN, &ok);
     if (!ok) {
         return CTCC_STATUS_SIZE_OVERFLOW;
     }

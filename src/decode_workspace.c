@@ -6,36 +6,17 @@
  * invalid call leaves every output untouched.
  */
 #include "decode.h"
+#include "size_math.h"
 
 #include <math.h>
 #include <stdint.h>
-
-/* a + b and a * b, reporting overflow through *ok. */
-static size_t add_sz(size_t a, size_t b, int *ok) {
-    if (a > SIZE_MAX - b) {
-        *ok = 0;
-        return 0;
-    }
-    return a + b;
-}
-
-static size_t mul_sz(size_t a, size_t b, int *ok) {
-    if (a != 0 && b > SIZE_MAX / a) {
-        *ok = 0;
-        return 0;
-    }
-    return a * b;
-}
-
-static size_t round_up(size_t a, int *ok) {
-    return mul_sz(add_sz(a, CTCC_ALIGN - 1, ok) / CTCC_ALIGN, CTCC_ALIGN, ok);
-}
 
 int ctcc_beam_layout_compute(int32_t input_length, int32_t beam_width,
                              ctcc_beam_layout *layout) {
     int ok = 1;
     const size_t w = (size_t)beam_width;
-    const size_t nodes = add_sz(mul_sz((size_t)input_length, w, &ok), 1, &ok);
+    const size_t nodes =
+        ctcc_add_size(ctcc_mul_size((size_t)input_length, w, &ok), 1, &ok);
     size_t hash = 1, total = 0;
     if (!ok || nodes > (size_t)INT32_MAX) {
         return 0;
@@ -50,7 +31,10 @@ int ctcc_beam_layout_compute(int32_t input_length, int32_t beam_width,
 
 #define CTCC_NEXT_ARRAY(field, count, size)                                    \
     layout->field = total;                                                     \
-    total = add_sz(total, round_up(mul_sz((count), (size), &ok), &ok), &ok)
+    total = ctcc_add_size(total,                                               \
+                          ctcc_align_size(ctcc_mul_size((count), (size), &ok), \
+                                          &ok),                                \
+                          &ok)
 
     CTCC_NEXT_ARRAY(nodes, nodes, sizeof(ctcc_trie_node));
     CTCC_NEXT_ARRAY(hash, hash, sizeof(int32_t));
@@ -64,7 +48,9 @@ int ctcc_beam_layout_compute(int32_t input_length, int32_t beam_width,
 }
 
 size_t ctcc_beam_head_bytes(int32_t batch_size, int *ok) {
-    return round_up(mul_sz(sizeof(size_t), (size_t)batch_size, ok), ok);
+    return ctcc_align_size(ctcc_mul_size(sizeof(size_t), (size_t)batch_size,
+                                         ok),
+                           ok);
 }
 
 ctcc_status ctcc_decode_check(const int32_t *input_lengths, int32_t max_time,
@@ -123,17 +109,18 @@ ctcc_status ctcc_beam_check(const int32_t *input_lengths, int32_t max_time,
         }
     }
     /* The paths array [N, top_paths, T]. */
-    (void)mul_sz(mul_sz((size_t)batch_size, (size_t)top_paths, &ok),
-                 (size_t)max_time, &ok);
+    (void)ctcc_mul_size(ctcc_mul_size((size_t)batch_size, (size_t)top_paths,
+                                      &ok),
+                        (size_t)max_time, &ok);
     total = ctcc_beam_head_bytes(batch_size, &ok);
     for (n = 0; n < batch_size && ok; ++n) {
         ctcc_beam_layout layout;
         if (!ctcc_beam_layout_compute(input_lengths[n], beam_width, &layout)) {
             return CTCC_STATUS_SIZE_OVERFLOW;
         }
-        total = add_sz(total, layout.total, &ok);
+        total = ctcc_add_size(total, layout.total, &ok);
     }
-    total = add_sz(total, CTCC_ALIGN, &ok);
+    total = ctcc_add_size(total, CTCC_ALIGN, &ok);
     if (!ok) {
         return CTCC_STATUS_SIZE_OVERFLOW;
     }

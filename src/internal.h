@@ -76,6 +76,32 @@ ctcc_status ctcc_check_labels(const int32_t *flat_labels,
                               const int32_t *label_lengths, int32_t batch_size,
                               int32_t alphabet_size, int blank);
 
+/* The checks of a call that takes labels (the loss, the alignment), in the
+ * order the header documents, after the caller's NULL checks of its own
+ * pointers: ctcc_check_arguments, the size of the inputs array, a NULL
+ * flat_labels with labels to read, then the label values. */
+ctcc_status ctcc_check_labelled_batch(const int32_t *flat_labels,
+                                      const int32_t *label_lengths,
+                                      const int32_t *input_lengths,
+                                      int32_t max_time, int32_t batch_size,
+                                      int32_t alphabet_size,
+                                      const ctcc_options *options,
+                                      ctcc_resolved_options *resolved);
+
+/* First state of frame t's band (of T frames, S states): states below it
+ * cannot reach one of the two final states S - 1, S - 2 in the T - 1 - t
+ * frames left. */
+static inline size_t ctcc_band_lo(size_t S, size_t T, size_t t) {
+    const size_t reach = 2 * (T - t);
+    return reach >= S ? 0 : S - reach;
+}
+
+/* One past the last state of frame t's band: from state 0 or 1 at frame 0,
+ * at most two states are advanced per frame. */
+static inline size_t ctcc_band_hi(size_t S, size_t t) {
+    return 2 * t + 2 < S ? 2 * t + 2 : S;
+}
+
 /* Byte offsets, from the start of a sample's workspace region, of the
  * arrays the kernel uses for that sample (S = 2 * label_length + 1 states,
  * T = input_length frames):

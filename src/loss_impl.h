@@ -192,19 +192,6 @@ static void fill_dp(DP *p, size_t n, DP value) {
     }
 }
 
-/* First state of frame t's band: states below it cannot reach one of the
- * two final states S - 1, S - 2 in the T - 1 - t frames left. */
-static inline size_t band_lo(size_t S, size_t T, size_t t) {
-    const size_t reach = 2 * (T - t);
-    return reach >= S ? 0 : S - reach;
-}
-
-/* One past the last state of frame t's band: from state 0 or 1 at frame 0,
- * at most two states are advanced per frame. */
-static inline size_t band_hi(size_t S, size_t t) {
-    return 2 * t + 2 < S ? 2 * t + 2 : S;
-}
-
 /* Emissions of the band's states at one frame: log p_t(class of s). */
 static inline void gather_emissions(DP *emit, const REAL *x, const int32_t *ext,
                                     DP norm, size_t lo, size_t hi) {
@@ -287,7 +274,7 @@ static REAL compute_sample(const sample_args *a) {
         for (t = 0; t < T; ++t) {
             const REAL *x = a->input + t * a->frame_stride;
             DP *row = alpha + (with_grad ? t : (t & 1)) * SP + CTCC_ROW_PAD;
-            const size_t lo = band_lo(S, T, t), hi = band_hi(S, t);
+            const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
             DP norm = 0;
             if (!a->log_probs) {
                 /* NaN for a frame holding NaN or +inf. */
@@ -381,7 +368,7 @@ static REAL compute_sample(const sample_args *a) {
             REAL *g = a->grad != NULL ? a->grad + t * a->frame_stride : NULL;
             REAL *p = a->post != NULL ? a->post + t * a->frame_stride : NULL;
             const DP k = (DP)(offset[t] + beta_scale - log_p);
-            const size_t lo = band_lo(S, T, t), hi = band_hi(S, t);
+            const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
             double blank_sum = 0.0;
             DP *tmp;
 
@@ -416,8 +403,8 @@ static REAL compute_sample(const sample_args *a) {
              * two states beyond each end, all that band can reach. */
             {
                 const REAL *x = a->input + t * a->frame_stride;
-                const size_t plo = band_lo(S, T, t - 1);
-                const size_t phi = band_hi(S, t - 1);
+                const size_t plo = ctcc_band_lo(S, T, t - 1);
+                const size_t phi = ctcc_band_hi(S, t - 1);
                 const DP norm = log_norm[t];
                 for (s = lo; s < hi; ++s) {
                     emit[s] = (DP)x[ext[s]] - norm + cur[s];
@@ -614,7 +601,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
           const ctcc_options *options) {
     ctcc_resolved_options opts;
     ctcc_status status;
-    size_t needed, *ws_offset, *label_offset, total_labels = 0;
+    size_t needed, *ws_offset, *label_offset;
     unsigned char *base, *state;
     double *class_v, *class_n;
     int ok = 1, threads, n, modify, backward;
@@ -626,8 +613,9 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         costs == NULL || workspace == NULL) {
         return CTCC_STATUS_NULL_POINTER;
     }
-    status = ctcc_check_arguments(label_lengths, input_lengths, max_time,
-                                  batch_size, alphabet_size, options, &opts);
+    status = ctcc_check_labelled_batch(flat_labels, label_lengths,
+                                       input_lengths, max_time, batch_size,
+                                       alphabet_size, options, &opts);
     if (status != CTCC_STATUS_SUCCESS) {
         return status;
     }
@@ -637,21 +625,6 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
     if (modify && frame_weights != NULL && gradients == NULL &&
         posteriors == NULL) {
         return CTCC_STATUS_NULL_POINTER;
-    }
-    status = ctcc_check_array_size(max_time, batch_size, alphabet_size);
-    if (status != CTCC_STATUS_SUCCESS) {
-        return status;
-    }
-    for (n = 0; n < batch_size; ++n) {
-        total_labels += (size_t)label_lengths[n];
-    }
-    if (flat_labels == NULL && total_labels > 0) {
-        return CTCC_STATUS_NULL_POINTER;
-    }
-    status = ctcc_check_labels(flat_labels, label_lengths, batch_size,
-                               alphabet_size, opts.blank);
-    if (status != CTCC_STATUS_SUCCESS) {
-        return status;
     }
     backward = gradients != NULL || posteriors != NULL || frame_weights != NULL;
     status = ctcc_total_bytes(label_lengths, input_lengths, batch_size,

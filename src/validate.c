@@ -5,6 +5,7 @@
  * invalid call leaves every output untouched.
  */
 #include "internal.h"
+#include "size_math.h"
 
 #include <stdint.h>
 
@@ -133,25 +134,33 @@ ctcc_status ctcc_check_labels(const int32_t *flat_labels,
     return found;
 }
 
-/* a + b and a * b, reporting overflow through *ok. */
-static size_t add_sz(size_t a, size_t b, int *ok) {
-    if (a > SIZE_MAX - b) {
-        *ok = 0;
-        return 0;
+ctcc_status ctcc_check_labelled_batch(const int32_t *flat_labels,
+                                      const int32_t *label_lengths,
+                                      const int32_t *input_lengths,
+                                      int32_t max_time, int32_t batch_size,
+                                      int32_t alphabet_size,
+                                      const ctcc_options *options,
+                                      ctcc_resolved_options *resolved) {
+    size_t total_labels = 0;
+    int32_t n;
+    ctcc_status status =
+        ctcc_check_arguments(label_lengths, input_lengths, max_time, batch_size,
+                             alphabet_size, options, resolved);
+    if (status != CTCC_STATUS_SUCCESS) {
+        return status;
     }
-    return a + b;
-}
-
-static size_t mul_sz(size_t a, size_t b, int *ok) {
-    if (a != 0 && b > SIZE_MAX / a) {
-        *ok = 0;
-        return 0;
+    status = ctcc_check_array_size(max_time, batch_size, alphabet_size);
+    if (status != CTCC_STATUS_SUCCESS) {
+        return status;
     }
-    return a * b;
-}
-
-static size_t round_up(size_t a, int *ok) {
-    return mul_sz((add_sz(a, CTCC_ALIGN - 1, ok)) / CTCC_ALIGN, CTCC_ALIGN, ok);
+    for (n = 0; n < batch_size; ++n) {
+        total_labels += (size_t)label_lengths[n];
+    }
+    if (flat_labels == NULL && total_labels > 0) {
+        return CTCC_STATUS_NULL_POINTER;
+    }
+    return ctcc_check_labels(flat_labels, label_lengths, batch_size,
+                             alphabet_size, resolved->blank);
 }
 
 int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
@@ -159,8 +168,9 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
                                ctcc_sample_layout *layout) {
     int ok = 1;
     const size_t t = (size_t)input_length;
-    const size_t s = add_sz(mul_sz(2, (size_t)label_length, &ok), 1, &ok);
-    const size_t sp = add_sz(s, 2 * CTCC_ROW_PAD, &ok);
+    const size_t s =
+        ctcc_add_size(ctcc_mul_size(2, (size_t)label_length, &ok), 1, &ok);
+    const size_t sp = ctcc_add_size(s, 2 * CTCC_ROW_PAD, &ok);
     /* At least two rows, so that a workspace sized for the gradient also
      * serves a loss-only call with the same lengths. */
     const size_t alpha_rows = with_gradient && t > 2 ? t : 2;
@@ -168,15 +178,18 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
 
 #define CTCC_NEXT_ARRAY(field, count, size)                                    \
     layout->field = total;                                                     \
-    total = add_sz(total, round_up(mul_sz((count), (size), &ok), &ok), &ok)
+    total = ctcc_add_size(total,                                               \
+                          ctcc_align_size(ctcc_mul_size((count), (size), &ok), \
+                                          &ok),                                \
+                          &ok)
 
     /* Each array starts on its own cache line. */
     CTCC_NEXT_ARRAY(ext_labels, s, sizeof(int32_t));
     CTCC_NEXT_ARRAY(skip, sp, real_size);
     CTCC_NEXT_ARRAY(emit, sp, real_size);
     CTCC_NEXT_ARRAY(posterior, s, real_size);
-    CTCC_NEXT_ARRAY(beta, mul_sz(2, sp, &ok), real_size);
-    CTCC_NEXT_ARRAY(alpha, mul_sz(alpha_rows, sp, &ok), real_size);
+    CTCC_NEXT_ARRAY(beta, ctcc_mul_size(2, sp, &ok), real_size);
+    CTCC_NEXT_ARRAY(alpha, ctcc_mul_size(alpha_rows, sp, &ok), real_size);
     CTCC_NEXT_ARRAY(log_norm, with_gradient ? t : 0, real_size);
     CTCC_NEXT_ARRAY(offset, with_gradient ? t : 0, sizeof(double));
 #undef CTCC_NEXT_ARRAY
@@ -185,10 +198,13 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
 }
 
 size_t ctcc_head_bytes(int32_t batch_size, int32_t class_sums, int *ok) {
-    const size_t offsets = mul_sz(2 * sizeof(size_t), (size_t)batch_size, ok);
-    const size_t sums = mul_sz(2 * sizeof(double), (size_t)class_sums, ok);
-    return round_up(add_sz(add_sz(offsets, sums, ok), (size_t)batch_size, ok),
-                    ok);
+    const size_t offsets =
+        ctcc_mul_size(2 * sizeof(size_t), (size_t)batch_size, ok);
+    const size_t sums =
+        ctcc_mul_size(2 * sizeof(double), (size_t)class_sums, ok);
+    return ctcc_align_size(ctcc_add_size(ctcc_add_size(offsets, sums, ok),
+                                         (size_t)batch_size, ok),
+                           ok);
 }
 
 ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
@@ -205,9 +221,9 @@ ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
                                         real_size, with_gradient, &layout)) {
             return CTCC_STATUS_SIZE_OVERFLOW;
         }
-        total = add_sz(total, layout.total, &ok);
+        total = ctcc_add_size(total, layout.total, &ok);
     }
-    total = add_sz(total, CTCC_ALIGN, &ok);
+    total = ctcc_add_size(total, CTCC_ALIGN, &ok);
     if (!ok) {
         return CTCC_STATUS_SIZE_OVERFLOW;
     }
@@ -218,8 +234,9 @@ ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
 ctcc_status ctcc_check_array_size(int32_t max_time, int32_t batch_size,
                                   int32_t alphabet_size) {
     int ok = 1;
-    (void)mul_sz(mul_sz((size_t)max_time, (size_t)batch_size, &ok),
-                 (size_t)alphabet_size, &ok);
+    (void)ctcc_mul_size(ctcc_mul_size((size_t)max_time, (size_t)batch_size,
+                                      &ok),
+                        (size_t)alphabet_size, &ok);
     return ok ? CTCC_STATUS_SUCCESS : CTCC_STATUS_SIZE_OVERFLOW;
 }
 
