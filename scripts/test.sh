@@ -3,8 +3,9 @@
 #   0. formatting and lint (clang-format, ruff);
 #   1. the C library: CMake build, ctest (golden values, status codes,
 #      header compiled as C99 and C++), then the same under
-#      AddressSanitizer + UndefinedBehaviorSanitizer, then an install into
-#      a temporary prefix consumed through find_package and pkg-config;
+#      AddressSanitizer + UndefinedBehaviorSanitizer, the release C tests
+#      under valgrind memcheck (when valgrind is installed), then an install
+#      into a temporary prefix consumed through find_package and pkg-config;
 #   2. the Python package: editable install with the test extras
 #      (pytest, TensorFlow); a short smoke run of the benchmark harness
 #      (python -m ctcc bench --quick: every installed implementation must
@@ -39,6 +40,26 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DCTCC_SANITIZE=ON >/dev/null
 cmake --build build/asan -j "$JOBS" >/dev/null
 ctest --test-dir build/asan --output-on-failure
 
+echo "== C library: valgrind memcheck on the C tests"
+if command -v valgrind >/dev/null 2>&1; then
+    for t in ctcc_test ctcc_test_posteriors ctcc_test_align ctcc_test_decode ctcc_example; do
+        log="build/release/valgrind-$t.log"
+        # Definite leaks and every memory error fail; libgomp's thread
+        # stacks, kept alive until exit, show as "possibly lost" only.
+        if valgrind -q --error-exitcode=99 --leak-check=full \
+            --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+            "build/release/$t" >"$log" 2>&1; then
+            echo "valgrind: $t clean: $(tail -n 1 "$log")"
+        else
+            cat "$log"
+            echo "valgrind: $t FAILED"
+            exit 1
+        fi
+    done
+else
+    echo "valgrind is not installed: memcheck skipped (ASan + UBSan ran above)"
+fi
+
 echo "== C library: installed package (cmake --install, find_package, pkg-config)"
 bash tests/install/check_install.sh
 
@@ -49,4 +70,6 @@ echo "== Benchmark harness smoke run (no timing is asserted)"
 python -m ctcc bench --quick --no-json
 
 echo "== Python package: pytest"
-python -m pytest -q tests
+# The C API tests through ctypes use the library built above when the
+# package's own copy cannot be found.
+CTCC_LIBRARY="$PWD/build/release/libctcc.so" python -m pytest -q tests
