@@ -1,7 +1,10 @@
 """``python -m ctcc``: a demonstration of the library.
 
 1. The worked example "egg": loss and gradient next to the published values.
-2. A speech-sized random batch (T=700, N=32, C=29, L=100): timing of loss +
+2. Beyond the loss, on the same example: the posteriors (the targets the
+   gradient fits) and their alpha-modified version, the forced alignment,
+   and greedy and beam search decoding.
+3. A speech-sized random batch (T=700, N=32, C=29, L=100): timing of loss +
    gradient and loss only, with the thread count and whether OpenMP is on.
 
 ``python -m ctcc bench [options]`` runs the benchmark harness instead
@@ -37,6 +40,46 @@ def show_egg() -> bool:
     worst = float(np.abs(grad[:, 0, :] - published).max())
     ok = abs(loss[0] - _egg.LOSS_PUBLISHED) < 5e-6 and worst < 1e-6
     print(f"  largest gradient difference {worst:.1e}: {'agrees' if ok else 'DISAGREES'}")
+    return ok
+
+
+def _word(seq) -> str:
+    return "".join(_egg.ALPHABET[c] for c in seq) or "(empty)"
+
+
+def show_beyond() -> bool:
+    logits = np.log(np.array(_egg.PROBS, dtype=np.float64))[:, None, :]
+    labels = [list(_egg.LABELS)]
+    kw = {"blank": _egg.BLANK}
+    post = ctcc.ctc_posteriors(logits, labels, **kw)[:, 0]
+    alpha = ctcc.ctc_posteriors(logits, labels, alpha=0.5, **kw)[:, 0]
+    print('\nBeyond the loss, on "egg":')
+    header = "".join(f"{name:>7}" for name in _egg.ALPHABET)
+    print(
+        f"  posteriors p(frame t emits c | egg)  |  with alpha = 0.5\n      t {header}  |{header}"
+    )
+    for t in range(post.shape[0]):
+        left = "".join(f"{v:7.3f}" for v in post[t])
+        right = "".join(f"{v:7.3f}" for v in alpha[t])
+        print(f"    {t:3d} {left}  |{right}")
+    path = ctcc.forced_align(logits, labels, **kw)
+    frames = "".join("-" if c == _egg.BLANK else _egg.ALPHABET[c] for c in path.frames[0])
+    print(
+        f"  forced alignment  {frames}   log p = {path.scores[0]:.4f}, "
+        f"label spans {path.spans[0].tolist()}"
+    )
+    greedy = ctcc.greedy_decode(logits, **kw)[0]
+    paths, scores = ctcc.beam_search_decode(logits, beam_width=64, top_paths=3, **kw)
+    print(f"  greedy decoding   {_word(greedy)}")
+    best = ", ".join(f"{_word(p)} ({s:.4f})" for p, s in zip(paths[0], scores[0]))
+    print(f"  beam search, top 3 with log p: {best}")
+    # The beam is wide enough to be exact here: each score is -ctc_loss.
+    top_loss, _ = ctcc.ctc_loss(logits, [list(paths[0][0])], grad=False, **kw)
+    ok = bool(np.allclose(post.sum(1), 1.0)) and abs(scores[0][0] + top_loss[0]) < 1e-9
+    print(
+        f"  posterior rows sum to 1, and the best beam score equals -ctc_loss of its "
+        f"labelling ({-top_loss[0]:.4f}): {'yes' if ok else 'NO'}"
+    )
     return ok
 
 
@@ -87,6 +130,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(f"ctcc {ctcc.__version__}")
     ok = show_egg()
+    ok = show_beyond() and ok
     show_timing(*args.shape, threads=args.threads, repeats=args.repeats)
     return 0 if ok else 1
 
