@@ -16,7 +16,7 @@
  *     anonymous union (not C99): num_threads and stream no longer share
  *     storage, and stream comes after blank_label, so that positional
  *     initialisers such as { CTC_CPU, 4, 0 } keep their meaning. The layout
- *     differs from warp-ctc's: rebuild, don't mix binaries.
+ *     differs from warp-ctc's: recompile, do not just relink.
  *   - Arguments are validated before anything is written (see the status
  *     list below); an invalid call leaves costs, gradients and the
  *     workspace untouched.
@@ -29,10 +29,12 @@
  *                           (t * N + n) * C + c. Unnormalised: a softmax
  *                           over the alphabet is applied inside. Frames
  *                           t >= input_lengths[n] of sample n are not read
- *                           and get gradient 0.
+ *                           and get gradient 0; frames t >= T are neither
+ *                           read nor written.
  *   flat_labels             the N label sequences concatenated, sample n
  *                           taking label_lengths[n] entries, each in
- *                           [0, C) and not the blank.
+ *                           [0, C) and not the blank. May be NULL when
+ *                           every label length is 0.
  *   costs                   float [N], -log p(labels | activations).
  */
 #ifndef CTCC_WARPCTC_CTC_H

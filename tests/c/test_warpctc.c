@@ -899,6 +899,14 @@ static void test_errors(void) {
                  CTC_STATUS_INVALID_VALUE, 1);
     expect_error("costs NULL", set_null_costs, CTC_STATUS_INVALID_VALUE, 0);
     expect_error("workspace NULL", set_null_ws, CTC_STATUS_INVALID_VALUE, 0);
+    /* NULL flat_labels is fine when there are no labels at all. */
+    k = valid_call();
+    e_lab_len[0] = e_lab_len[1] = 0;
+    k.labels = NULL;
+    st = run_compute(&k);
+    check(st == CTC_STATUS_SUCCESS && isfinite(e_costs[0]) &&
+              isfinite(e_costs[1]),
+          "flat_labels NULL with every label length 0: status %d", (int)st);
     k = valid_call();
     set_null_size(&k);
     st = run_size(&k);
