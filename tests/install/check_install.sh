@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Checks an installed ctcc the way its users consume it:
 #   (a) configure, build and install ctcc into a temporary prefix;
-#   (b) build tests/install (find_package(ctcc) + ctcc::ctcc) against it;
-#   (c) build examples/c/example.c with the flags from ctcc.pc;
-#   (d) check the SONAME and that only ctcc_ symbols are exported.
+#   (b) build tests/install (find_package(ctcc) + ctcc::ctcc, and the
+#       warp-ctc test program with ctcc::warpctc) against it;
+#   (c) build examples/c/example.c and the warp-ctc test program with the
+#       flags from ctcc.pc;
+#   (d) check the SONAME and that exactly the functions of ctcc.h and of
+#       the warp-ctc header warpctc/ctc.h are exported.
 # Usage: bash tests/install/check_install.sh     (exits nonzero on failure)
 # Environment: CC (default cc), JOBS (default 2), KEEP_TMP=1 to keep the
 # temporary directory, CTCC_NO_PKG_CONFIG=1 to read ctcc.pc without
@@ -42,6 +45,12 @@ pass "configured, built and installed"
 
 header="$prefix/include/ctcc.h"
 [ -f "$header" ] && pass "header installed" || fail "no $header"
+warp_header="$prefix/include/warpctc/ctc.h"
+[ -f "$warp_header" ] && pass "warp-ctc header installed: include/warpctc/ctc.h" \
+    || fail "no $warp_header"
+# Beside warp-ctc's own <ctc.h>, never in its place.
+[ ! -e "$prefix/include/ctc.h" ] && pass "no ctc.h directly under include/" \
+    || fail "$prefix/include/ctc.h must not be installed"
 lib="$(find "$prefix" -name 'libctcc.so.*.*.*' -type f | head -n 1)"
 if [ -z "$lib" ]; then
     fail "no libctcc.so.X.Y.Z under $prefix"
@@ -69,11 +78,18 @@ echo "== (b) find_package(ctcc) consumer"
 if cmake -S "$here" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
         >"$tmp/consumer-configure.log" 2>&1 &&
     cmake --build "$tmp/consumer" >"$tmp/consumer-build.log" 2>&1; then
-    pass "consumer configured and built with ctcc::ctcc"
+    pass "consumer configured and built with ctcc::ctcc and ctcc::warpctc"
     if "$tmp/consumer/consumer"; then
         pass "consumer runs"
     else
         fail "consumer exited with $?"
+    fi
+    # The warp-ctc test program prints "N passed, M failed" last.
+    if "$tmp/consumer/warpctc_consumer" >"$tmp/warpctc-cmake.log" 2>&1; then
+        pass "warp-ctc program (ctcc::warpctc) runs: $(tail -n 1 "$tmp/warpctc-cmake.log")"
+    else
+        grep -v '^PASS' "$tmp/warpctc-cmake.log" || true
+        fail "warp-ctc program (ctcc::warpctc) failed"
     fi
 else
     cat "$tmp"/consumer-*.log
@@ -89,6 +105,8 @@ if [ -n "$pc" ]; then
             pkg-config --cflags --libs ctcc)"
         version="$(PKG_CONFIG_PATH="$(dirname "$pc")" \
             pkg-config --modversion ctcc)"
+        includedir="$(PKG_CONFIG_PATH="$(dirname "$pc")" \
+            pkg-config --variable=includedir ctcc)"
     else
         echo "(without pkg-config: expanding ctcc.pc with sed)"
         pc_prefix="$(sed -n 's/^prefix=//p' "$pc")"
@@ -101,6 +119,8 @@ if [ -n "$pc" ]; then
         }
         flags="$(expand Cflags) $(expand Libs)"
         version="$(sed -n 's/^Version: *//p' "$pc")"
+        includedir="$(sed -n 's/^includedir=//p' "$pc" |
+            sed -e "s|\${exec_prefix}|\${prefix}|g" -e "s|\${prefix}|$pc_prefix|g")"
     fi
     echo "flags: $flags"
     header_version="$(sed -n 's/^#define CTCC_VERSION_STRING "\(.*\)"/\1/p' \
@@ -124,6 +144,21 @@ if [ -n "$pc" ]; then
     else
         fail "example did not build with: $flags"
     fi
+    # A warp-ctc program: the warpctc folder on the include path, -lctcc.
+    # shellcheck disable=SC2086
+    if "$cc" -std=c99 -Wall -Wextra -Wpedantic -Werror \
+        -I"$includedir/warpctc" "$root/tests/c/test_warpctc.c" $flags -lm \
+        -o "$tmp/warpctc-pc"; then
+        pass "warp-ctc program built with -I\$includedir/warpctc and pkg-config flags"
+        if "$tmp/warpctc-pc" >"$tmp/warpctc-pc.log" 2>&1; then
+            pass "pkg-config-built warp-ctc program runs: $(tail -n 1 "$tmp/warpctc-pc.log")"
+        else
+            grep -v '^PASS' "$tmp/warpctc-pc.log" || true
+            fail "pkg-config-built warp-ctc program failed"
+        fi
+    else
+        fail "warp-ctc program did not build with: -I$includedir/warpctc $flags"
+    fi
 fi
 
 # (d) ELF checks.
@@ -139,17 +174,27 @@ fi
 
 symbols="$(nm -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' |
     sed 's/@.*//' | sort -u)"
-others="$(printf '%s\n' "$symbols" | grep -v '^ctcc_' || true)"
+# The warp-ctc functions warpctc/ctc.h declares (preprocessor lines, where
+# CTCC_WARPCTC_API is defined, left out).
+warp_declared="$(grep -v '^ *#' "$warp_header" | tr '\n' ' ' |
+    grep -o 'CTCC_WARPCTC_API [^;(]*(' |
+    grep -o '[A-Za-z_][A-Za-z0-9_]*($' | tr -d '(' | sort -u)"
+[ "$(printf '%s\n' "$warp_declared" | wc -l)" -eq 4 ] \
+    && pass "warpctc/ctc.h declares 4 functions: $(echo $warp_declared)" \
+    || fail "warpctc/ctc.h declares: '$(echo $warp_declared)'"
+others="$(printf '%s\n' "$symbols" | grep -v '^ctcc_' |
+    grep -vxF "$warp_declared" || true)"
 if [ -z "$others" ]; then
-    pass "only ctcc_ symbols exported ($(printf '%s\n' "$symbols" | wc -l))"
+    pass "only ctcc_ and warp-ctc symbols exported ($(printf '%s\n' "$symbols" | wc -l))"
 else
-    fail "symbols exported besides ctcc_*: $(echo $others)"
+    fail "symbols exported besides ctcc_* and warp-ctc's: $(echo $others)"
 fi
-# The exported functions are exactly those the installed header declares.
-declared="$(tr '\n' ' ' < "$header" | grep -o 'CTCC_API [^;(]*(' |
-    grep -o 'ctcc_[a-z0-9_]*($' | tr -d '(' | sort -u)"
+# The exported functions are exactly those the installed headers declare.
+declared="$( (tr '\n' ' ' < "$header" | grep -o 'CTCC_API [^;(]*(' |
+    grep -o 'ctcc_[a-z0-9_]*($' | tr -d '('
+    printf '%s\n' "$warp_declared") | sort -u)"
 if [ -n "$declared" ] && [ "$declared" = "$symbols" ]; then
-    pass "the $(printf '%s\n' "$declared" | wc -l) functions ctcc.h declares are exactly those exported"
+    pass "the $(printf '%s\n' "$declared" | wc -l) functions ctcc.h and warpctc/ctc.h declare are exactly those exported"
 else
     fail "exported and declared functions differ: $(diff <(printf '%s\n' "$declared") \
         <(printf '%s\n' "$symbols") | grep '^[<>]' | tr '\n' ' ')"
