@@ -42,7 +42,8 @@ ctest --test-dir build/asan --output-on-failure
 
 echo "== C library: valgrind memcheck on the C tests"
 if command -v valgrind >/dev/null 2>&1; then
-    for t in ctcc_test ctcc_test_posteriors ctcc_test_align ctcc_test_decode ctcc_example; do
+    for t in ctcc_test ctcc_test_posteriors ctcc_test_align ctcc_test_decode \
+        ctcc_test_warpctc ctcc_example; do
         log="build/release/valgrind-$t.log"
         # Definite leaks and every memory error fail; libgomp's thread
         # stacks, kept alive until exit, show as "possibly lost" only.
