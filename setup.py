@@ -59,6 +59,12 @@ def _compiler_accepts(compiler, flags):
 
 
 class BuildExt(build_ext):
+    def run(self):
+        # setuptools clears `inplace` while it builds (then copies the
+        # extensions into the source tree): note it first.
+        self._into_source = bool(self.inplace or getattr(self, "editable_mode", False))
+        super().run()
+
     def build_extensions(self):
         unix = self.compiler.compiler_type == "unix"
         # See CMakeLists.txt: these let the kernel's loops vectorise.
@@ -88,7 +94,7 @@ class BuildExt(build_ext):
         """Where the package's built files go: the build tree for a wheel,
         and also the source tree for --inplace and editable installs."""
         dirs = [os.path.dirname(self.get_ext_fullpath("ctcc._core"))]
-        if self.inplace or getattr(self, "editable_mode", False):
+        if getattr(self, "_into_source", False):
             source = os.path.abspath(self.get_finalized_command("build_py").get_package_dir("ctcc"))
             if os.path.abspath(dirs[0]) != source:
                 dirs.append(source)
