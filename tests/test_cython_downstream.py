@@ -134,8 +134,8 @@ def test_cimport_ctcc_and_link_the_shipped_library(tmp_path):
     pytest.importorskip("Cython")
     if not _have_c_compiler():
         pytest.skip("no C compiler to build the downstream extension")
-    if not ctcc.get_library_dirs():
-        pytest.skip("this build of ctcc ships no shared library (Linux only)")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the shared library is built on Linux only")
     (tmp_path / "downstream.pyx").write_text(PYX)
     (tmp_path / "setup.py").write_text(SETUP)
     (tmp_path / "run.py").write_text(RUN)
