@@ -5,6 +5,15 @@ package has no run-time dependency on an installed libctcc. OpenMP is used
 when the compiler accepts it; set CTCC_NO_OPENMP=1 to build without it.
 No -march=native: the build must run on any machine of the target
 architecture.
+
+For downstream C and Cython code, the build also puts into the package
+(wheel, regular or editable install, and ``build_ext --inplace`` alike):
+- ``ctcc/include/ctcc.h``, a copy of include/ctcc.h (``ctcc.get_include()``);
+- on Linux, ``ctcc/lib/libctcc.so.0`` (SONAME libctcc.so.0, only the
+  ``ctcc_`` API exported) and ``ctcc/lib/libctcc.so`` for the linker
+  (``ctcc.get_library_dirs()``, ``ctcc.get_libraries()``), built from the
+  same sources with the same flags as the extension.
+Both are build outputs (git-ignored): include/ctcc.h stays the only header.
 """
 
 import os
@@ -15,6 +24,9 @@ import tempfile
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+
+HEADER = "include/ctcc.h"
+SONAME = "libctcc.so.0"
 
 C_SOURCES = [
     "src/info.c",
@@ -47,6 +59,12 @@ def _compiler_accepts(compiler, flags):
 
 
 class BuildExt(build_ext):
+    def run(self):
+        # setuptools clears `inplace` while it builds (then copies the
+        # extensions into the source tree): note it first.
+        self._into_source = bool(self.inplace or getattr(self, "editable_mode", False))
+        super().run()
+
     def build_extensions(self):
         unix = self.compiler.compiler_type == "unix"
         # See CMakeLists.txt: these let the kernel's loops vectorise.
@@ -65,6 +83,68 @@ class BuildExt(build_ext):
             ext.extra_compile_args = compile_flags + ext.extra_compile_args
             ext.extra_link_args = link_flags + ext.extra_link_args
         super().build_extensions()
+        for package_dir in self._package_dirs():
+            _copy_if_changed(HEADER, os.path.join(package_dir, "include", "ctcc.h"))
+        if sys.platform.startswith("linux") and unix:
+            self._build_shared_library(compile_flags, link_flags)
+        else:
+            print("ctcc: no shared library for downstream code on this platform", file=sys.stderr)
+
+    def _package_dirs(self):
+        """Where the package's built files go: the build tree for a wheel,
+        and also the source tree for --inplace and editable installs."""
+        dirs = [os.path.dirname(self.get_ext_fullpath("ctcc._core"))]
+        if getattr(self, "_into_source", False):
+            source = os.path.abspath(self.get_finalized_command("build_py").get_package_dir("ctcc"))
+            if os.path.abspath(dirs[0]) != source:
+                dirs.append(source)
+        return dirs
+
+    def _build_shared_library(self, compile_flags, link_flags):
+        """libctcc.so.0 from C_SOURCES, as CMakeLists.txt builds it: hidden
+        visibility, only ctcc_* exported, SONAME libctcc.so.0."""
+        objects = self.compiler.compile(
+            C_SOURCES,
+            output_dir=os.path.join(self.build_temp, "libctcc"),
+            macros=[("CTCC_BUILDING", "1")],
+            include_dirs=["include", "src"],
+            extra_postargs=compile_flags + ["-fvisibility=hidden"],
+            depends=[HEADER],
+        )
+        built = os.path.join(self.build_temp, "libctcc", SONAME)
+        self.compiler.link_shared_object(
+            objects,
+            built,
+            libraries=["m"],
+            extra_postargs=link_flags
+            + [f"-Wl,-soname,{SONAME}", "-Wl,--version-script=cmake/ctcc.map"],
+        )
+        for package_dir in self._package_dirs():
+            lib_dir = os.path.join(package_dir, "lib")
+            _copy_if_changed(built, os.path.join(lib_dir, SONAME))
+            # The name the linker looks for (-lctcc). A symlink in the
+            # source tree; a wheel stores it as a copy, which is as good
+            # (the SONAME makes programs load libctcc.so.0 either way).
+            link = os.path.join(lib_dir, "libctcc.so")
+            if os.path.lexists(link):
+                os.remove(link)
+            try:
+                os.symlink(SONAME, link)
+            except OSError:
+                shutil.copyfile(built, link)
+
+
+def _copy_if_changed(src, dst):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    with open(src, "rb") as f:
+        data = f.read()
+    if os.path.exists(dst):
+        with open(dst, "rb") as f:
+            if f.read() == data:
+                return
+        os.remove(dst)  # may be read-only or a link
+    with open(dst, "wb") as f:
+        f.write(data)
 
 
 extensions = [

@@ -42,6 +42,30 @@ def openmp_enabled() -> bool:
     return _openmp_enabled()
 
 
+def get_include() -> str:
+    """The directory that holds ``ctcc.h`` (the C API header) in the
+    installed package: ``include_dirs=[ctcc.get_include()]`` for downstream
+    C and Cython extensions (``cimport ctcc``)."""
+    import os
+
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
+def get_library_dirs() -> list:
+    """The directories that hold the shared library ``libctcc`` shipped in
+    the package (Linux), for ``library_dirs`` and ``runtime_library_dirs``
+    (rpath) of downstream extensions; empty where the build made none."""
+    import os
+
+    lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
+    return [lib] if os.path.isdir(lib) else []
+
+
+def get_libraries() -> list:
+    """The libraries to link downstream extensions with: ``["ctcc"]``."""
+    return ["ctcc"]
+
+
 __all__ = [
     "Alignment",
     "CTCCError",
@@ -51,6 +75,9 @@ __all__ = [
     "ctc_posteriors",
     "default_num_threads",
     "forced_align",
+    "get_include",
+    "get_libraries",
+    "get_library_dirs",
     "greedy_decode",
     "openmp_enabled",
     "status_string",
