@@ -30,9 +30,12 @@
 
 #define NEG_INF (-INFINITY)
 
-/* log(sum_c exp(x[c])) of one frame in double: NaN for a frame holding
- * NaN or +inf, -inf for a frame of -inf only. */
-static inline double frame_normaliser(const REAL *x, size_t C) {
+/* The log-softmax normaliser of one frame in double, in two parts as in
+ * the loss: *shift = the frame's maximum m, and the return value log(sum_c
+ * exp(x[c] - m)), so that log softmax(x)[c] = (x[c] - m) - that (m + log
+ * sum would round the log sum away for |m| beyond about 1e15). NaN for a
+ * frame holding NaN or +inf, -inf for a frame of -inf only. */
+static inline double frame_normaliser(const REAL *x, size_t C, double *shift) {
     double m = NEG_INF, sum = 0.0;
     int bad = 0;
     size_t c;
@@ -52,7 +55,8 @@ static inline double frame_normaliser(const REAL *x, size_t C) {
     for (c = 0; c < C; ++c) {
         sum += ctcc_exp_neg((double)x[c] - m);
     }
-    return m + log(sum);
+    *shift = m;
+    return log(sum);
 }
 
 /* Nonzero if x[0..C) holds a NaN or +inf. */
@@ -146,11 +150,11 @@ static double align_sample(const align_args *a) {
         const REAL *x = a->input + t * a->frame_stride;
         double *row = rows + (t & 1) * SP + CTCC_ROW_PAD;
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-        double norm = 0.0;
+        double norm = 0.0, shift = 0.0;
         if (a->log_probs) {
             bad_input = frame_has_bad_value(x, C);
         } else {
-            norm = frame_normaliser(x, C);
+            norm = frame_normaliser(x, C, &shift);
             bad_input = norm != norm;
         }
         if (bad_input) {
@@ -166,7 +170,7 @@ static double align_sample(const align_args *a) {
         row[hi] = row[hi + 1] = NEG_INF;
         if (t == 0) {
             for (s = lo; s < hi; ++s) {
-                row[s] = (double)x[ext[s]] - norm;
+                row[s] = ((double)x[ext[s]] - shift) - norm;
             }
         } else {
             const double *prev = rows + ((t - 1) & 1) * SP + CTCC_ROW_PAD;
@@ -180,7 +184,7 @@ static double align_sample(const align_args *a) {
                 const unsigned char k1 = step > stay ? 1 : 0;
                 const double best = jump > best1 ? jump : best1;
                 const unsigned char k = jump > best1 ? 2 : k1;
-                const double e = (double)x[ext[s]] - norm;
+                const double e = ((double)x[ext[s]] - shift) - norm;
                 row[s] = e + best;
                 bp[s] = k;
             }

@@ -159,7 +159,9 @@ static inline REAL DFN(frame_max)(const REAL *x, size_t C, int *bad) {
     return m;
 }
 
-/* log sum_c exp(x[c]) given the frame's finite maximum m, in double. */
+/* log sum_c exp(x[c] - m) given the frame's finite maximum m, in double:
+ * log softmax(x)[c] = (x[c] - m) - this. (Adding m back first would round
+ * this away for |m| beyond about 1e15.) */
 static inline double DFN(log_norm)(const REAL *x, size_t C, REAL m) {
     double sum = 0.0;
     size_t c;
@@ -167,7 +169,7 @@ static inline double DFN(log_norm)(const REAL *x, size_t C, REAL m) {
     for (c = 0; c < C; ++c) {
         sum += (double)REAL_EXP_NEG(x[c] - m);
     }
-    return (double)m + log(sum);
+    return log(sum);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -222,7 +224,7 @@ static void DFN(greedy_sample)(const REAL *input, size_t stride, size_t C,
         } else if (log_probs) {
             sum += (double)m;
         } else {
-            sum += (double)m - DFN(log_norm)(x, C, m);
+            sum -= DFN(log_norm)(x, C, m); /* (m - m) - log sum */
         }
         if (arg != blank && arg != prev) {
             out[len++] = arg;
@@ -332,7 +334,7 @@ static void DFN(beam_sample)(const DFN(beam_args) * a) {
 
     for (t = 0; t < a->T; ++t) {
         const REAL *x = a->input + t * a->stride;
-        double norm = 0.0, lp_blank;
+        double norm = 0.0, shift = 0.0, lp_blank;
         int32_t k = 0, i, next_count = 0;
         int frame_bad;
         const REAL m = DFN(frame_max)(x, C, &frame_bad);
@@ -349,10 +351,12 @@ static void DFN(beam_sample)(const DFN(beam_args) * a) {
                 continue;
             }
             norm = DFN(log_norm)(x, C, m);
+            shift = (double)m;
         }
 
-        /* lp(c) = x[c] - norm - prior[c] (- blank_penalty for the blank). */
-#define LP(c) ((double)x[c] - norm - (prior != NULL ? prior[c] : 0.0))
+        /* lp(c) = (x[c] - shift) - norm - prior[c] (- blank_penalty for
+         * the blank). */
+#define LP(c) (((double)x[c] - shift) - norm - (prior != NULL ? prior[c] : 0.0))
         lp_blank = LP(blank) - a->blank_penalty;
 
         /* The W + 1 best non-blank classes, best first (ties: lowest

@@ -109,14 +109,17 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
  *   skip        real  [S]   0 where state s may be entered from s - 2,
  *                           -inf where it may not (blanks, repeats)
  *   emit        real  [S]   log-probabilities of the states at one frame
+ *   posterior   real  [S]   state posteriors of one frame
  *   beta        real  [2, S] two rows of the scaled backward variable
  *   alpha       real  [T, S] scaled forward variable (loss only: [2, S])
- *   log_norm    real  [T]   log-softmax normaliser of each frame (gradient)
- *   offset      double [T]  log of the alpha scale factor of each frame
+ *   log_norm    real  [T]   log sum exp(x - max) of each frame (gradient)
+ *   frame_max   real  [T]   the maximum of each frame (gradient); the
+ *                           log-softmax is (x - frame_max) - log_norm
+ *   weight      double [T]  frame weights of the alpha / gamma pass
  * total is the region's size, a multiple of CTCC_ALIGN. */
 typedef struct ctcc_sample_layout {
-    size_t ext_labels, skip, emit, posterior, beta, alpha, log_norm, offset,
-        total;
+    size_t ext_labels, skip, emit, posterior, beta, alpha, log_norm, frame_max,
+        weight, total;
 } ctcc_sample_layout;
 
 /* Fills *layout for one sample; returns 0 on size_t overflow, 1 otherwise.

@@ -93,12 +93,17 @@ static inline int has_bad_value(const REAL *x, size_t C) {
     return bad;
 }
 
-/* The log-softmax normaliser log(sum_c exp(x[c])) of one frame. When
- * softmax is not NULL, also writes softmax(x) there. Returns NaN for a
- * frame holding NaN or +inf, -inf for a frame of -inf only (no class
- * possible). The sum is kept in double: with C = 5000 classes a float32
- * sum would lose about 1e-6. */
-static inline DP log_normaliser(const REAL *x, size_t C, REAL *softmax) {
+/* The log-softmax normaliser of one frame, in two parts: *shift = the
+ * frame's maximum m, and the return value log(sum_c exp(x[c] - m)), so
+ * that log softmax(x)[c] = (x[c] - m) - that. Kept apart because m + log
+ * sum would round away the log sum once |m| is beyond about 1e15 (the
+ * probabilities would then sum to more than 1). When softmax is not NULL,
+ * also writes softmax(x) there. Returns NaN for a frame holding NaN or
+ * +inf, -inf for a frame of -inf only (no class possible; *shift = 0).
+ * The sum is kept in double: with C = 5000 classes a float32 sum would
+ * lose about 1e-6. */
+static inline DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
+                                DP *shift) {
     REAL m = (REAL)(-INFINITY);
     double sum = 0.0;
     int bad = 0;
@@ -117,12 +122,14 @@ static inline DP log_normaliser(const REAL *x, size_t C, REAL *softmax) {
         }
         return (DP)NAN;
     }
+    *shift = 0;
     if (m == (REAL)(-INFINITY)) {
         if (softmax != NULL) {
             memset(softmax, 0, C * sizeof(REAL));
         }
         return NEG_INF;
     }
+    *shift = (DP)m;
     if (softmax != NULL) {
         REAL inv;
 #pragma omp simd reduction(+ : sum)
@@ -142,7 +149,7 @@ static inline DP log_normaliser(const REAL *x, size_t C, REAL *softmax) {
             sum += (double)REAL_EXP_NEG(x[c] - m);
         }
     }
-    return (DP)((double)m + log(sum));
+    return (DP)log(sum);
 }
 
 /* Everything one sample needs, resolved from the batch arguments. */
@@ -194,14 +201,14 @@ static void fill_dp(DP *p, size_t n, DP value) {
 
 /* Emissions of the band's states at one frame: log p_t(class of s). */
 static inline void gather_emissions(DP *emit, const REAL *x, const int32_t *ext,
-                                    DP norm, size_t lo, size_t hi) {
+                                    DP shift, DP lse, size_t lo, size_t hi) {
     size_t s;
-    if (norm == NEG_INF) {
+    if (lse == NEG_INF) {
         fill_dp(emit + lo, hi - lo, NEG_INF);
         return;
     }
     for (s = lo; s < hi; ++s) {
-        emit[s] = (DP)x[ext[s]] - norm;
+        emit[s] = ((DP)x[ext[s]] - shift) - lse;
     }
 }
 
@@ -218,8 +225,7 @@ static REAL compute_sample(const sample_args *a) {
     const int with_grad = a->grad != NULL || a->post != NULL;
     ctcc_sample_layout lay;
     int32_t *ext;
-    DP *skip, *emit, *gam, *beta, *alpha, *log_norm;
-    double *offset;
+    DP *skip, *emit, *gam, *beta, *alpha, *log_norm, *frame_max;
     size_t s, t, repeats = 0;
     double log_p = 0.0;
     int feasible;
@@ -233,7 +239,7 @@ static REAL compute_sample(const sample_args *a) {
     beta = (DP *)(a->workspace + lay.beta);
     alpha = (DP *)(a->workspace + lay.alpha);
     log_norm = (DP *)(a->workspace + lay.log_norm);
-    offset = (double *)(a->workspace + lay.offset);
+    frame_max = (DP *)(a->workspace + lay.frame_max);
     *a->state = SAMPLE_OK;
 
     /* Frames past the input length get gradient 0 whatever happens. */
@@ -275,13 +281,14 @@ static REAL compute_sample(const sample_args *a) {
             const REAL *x = a->input + t * a->frame_stride;
             DP *row = alpha + (with_grad ? t : (t & 1)) * SP + CTCC_ROW_PAD;
             const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-            DP norm = 0;
+            DP norm = 0, shift = 0;
             if (!a->log_probs) {
                 /* NaN for a frame holding NaN or +inf. */
                 norm = log_normaliser(x, C,
                                       a->grad != NULL
                                           ? a->grad + t * a->frame_stride
-                                          : NULL);
+                                          : NULL,
+                                      &shift);
                 bad_input |= norm != norm;
             } else {
                 bad_input |= has_bad_value(x, C);
@@ -292,7 +299,7 @@ static REAL compute_sample(const sample_args *a) {
             if (a->post != NULL) {
                 memset(a->post + t * a->frame_stride, 0, C * sizeof(REAL));
             }
-            gather_emissions(emit, x, ext, norm, lo, hi);
+            gather_emissions(emit, x, ext, shift, norm, lo, hi);
             /* The padding, and the two states above the band that the next
              * frame reads as predecessors. */
             row[-2] = row[-1] = NEG_INF;
@@ -314,7 +321,7 @@ static REAL compute_sample(const sample_args *a) {
             scale += (double)rescale_band(row, lo, hi);
             if (with_grad) {
                 log_norm[t] = norm;
-                offset[t] = scale;
+                frame_max[t] = shift;
             }
         }
         {
@@ -357,7 +364,6 @@ static REAL compute_sample(const sample_args *a) {
     {
         DP *cur = beta + CTCC_ROW_PAD;
         DP *next = beta + SP + CTCC_ROW_PAD;
-        double beta_scale = 0.0;
         fill_dp(beta, 2 * SP, NEG_INF);
         cur[S - 1] = 0;
         if (S > 1) {
@@ -367,29 +373,42 @@ static REAL compute_sample(const sample_args *a) {
             const DP *row = alpha + t * SP + CTCC_ROW_PAD;
             REAL *g = a->grad != NULL ? a->grad + t * a->frame_stride : NULL;
             REAL *p = a->post != NULL ? a->post + t * a->frame_stride : NULL;
-            const DP k = (DP)(offset[t] + beta_scale - log_p);
             const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-            double blank_sum = 0.0;
+            double blank_sum = 0.0, total = 0.0;
+            DP top = NEG_INF, inv;
             DP *tmp;
 
-            /* Posterior of each state, then subtracted from its class: the
-             * blank states summed first, each label state on its own. */
-#pragma omp simd
+            /* Posterior of each state: alpha_t(s) beta_t(s) / P, where P is
+             * the sum of alpha_t(s) beta_t(s) over the states of frame t.
+             * Normalising each frame by its own sum, rather than by the
+             * scale offsets and log P, keeps the posteriors exact however
+             * large those grow, and every row sums to 1. */
+#pragma omp simd reduction(max : top)
             for (s = lo; s < hi; ++s) {
-                gam[s] = DP_EXP_NEG(row[s] + cur[s] + k);
+                gam[s] = row[s] + cur[s];
+                top = gam[s] > top ? gam[s] : top;
             }
+#pragma omp simd reduction(+ : total)
+            for (s = lo; s < hi; ++s) {
+                gam[s] = DP_EXP_NEG(gam[s] - top);
+                total += (double)gam[s];
+            }
+            inv = (DP)(1.0 / total);
+            /* Then subtracted from its class: the blank states summed
+             * first, each label state on its own. */
             for (s = lo + (lo & 1); s < hi; s += 2) {
                 blank_sum += (double)gam[s];
             }
+            blank_sum *= (double)inv;
             if (g != NULL) {
                 for (s = lo | 1; s < hi; s += 2) {
-                    g[ext[s]] -= (REAL)gam[s];
+                    g[ext[s]] -= (REAL)(gam[s] * inv);
                 }
                 g[a->blank] -= (REAL)blank_sum;
             }
             if (p != NULL) {
                 for (s = lo | 1; s < hi; s += 2) {
-                    p[ext[s]] += (REAL)gam[s];
+                    p[ext[s]] += (REAL)(gam[s] * inv);
                 }
                 p[a->blank] += (REAL)blank_sum;
             }
@@ -405,9 +424,9 @@ static REAL compute_sample(const sample_args *a) {
                 const REAL *x = a->input + t * a->frame_stride;
                 const size_t plo = ctcc_band_lo(S, T, t - 1);
                 const size_t phi = ctcc_band_hi(S, t - 1);
-                const DP norm = log_norm[t];
+                const DP norm = log_norm[t], shift = frame_max[t];
                 for (s = lo; s < hi; ++s) {
-                    emit[s] = (DP)x[ext[s]] - norm + cur[s];
+                    emit[s] = ((DP)x[ext[s]] - shift) - norm + cur[s];
                 }
                 emit[(ptrdiff_t)lo - 2] = emit[(ptrdiff_t)lo - 1] = NEG_INF;
                 emit[hi] = emit[hi + 1] = NEG_INF;
@@ -416,7 +435,7 @@ static REAL compute_sample(const sample_args *a) {
                     next[s] = log_sum_exp3(emit[s], emit[s + 1],
                                            emit[s + 2] + skip[s + 2]);
                 }
-                beta_scale += (double)rescale_band(next, plo, phi);
+                (void)rescale_band(next, plo, phi);
             }
             tmp = cur;
             cur = next;
@@ -491,10 +510,11 @@ static void alpha_scales(const REAL *targets, const int32_t *flat_labels,
 }
 
 /* The largest gain max(0, max_c (row[c] - y[c])) of the targets over the
- * model's probabilities y: the softmax (logits, norm = log_norm of the
- * frame) or exp (log-probabilities) of the input frame x. */
+ * model's probabilities y: the softmax (logits; shift and norm are the
+ * frame's log_normaliser parts) or exp (log-probabilities) of the input
+ * frame x. */
 static inline double largest_gain(const REAL *row, const REAL *x, size_t C,
-                                  DP norm, int log_probs) {
+                                  DP shift, DP norm, int log_probs) {
     double w = 0.0;
     size_t c;
     if (log_probs) {
@@ -507,7 +527,8 @@ static inline double largest_gain(const REAL *row, const REAL *x, size_t C,
 #pragma omp simd reduction(max : w)
     for (c = 0; c < C; ++c) {
         const double d =
-            (double)row[c] - (double)REAL_EXP_NEG((REAL)((DP)x[c] - norm));
+            (double)row[c] -
+            (double)REAL_EXP_NEG((REAL)(((DP)x[c] - shift) - norm));
         w = d > w ? d : w;
     }
     return w;
@@ -516,7 +537,7 @@ static inline double largest_gain(const REAL *row, const REAL *x, size_t C,
 /* g = w * (y - row) (logits) or -w * row (log-probabilities); g may be
  * row itself. */
 static inline void weighted_gradient(REAL *g, const REAL *row, const REAL *x,
-                                     size_t C, DP norm, double w,
+                                     size_t C, DP shift, DP norm, double w,
                                      int log_probs) {
     size_t c;
     if (log_probs) {
@@ -528,7 +549,8 @@ static inline void weighted_gradient(REAL *g, const REAL *row, const REAL *x,
     }
 #pragma omp simd
     for (c = 0; c < C; ++c) {
-        const double y = (double)REAL_EXP_NEG((REAL)((DP)x[c] - norm));
+        const double y =
+            (double)REAL_EXP_NEG((REAL)(((DP)x[c] - shift) - norm));
         g[c] = (REAL)(w * (y - (double)row[c]));
     }
 }
@@ -541,7 +563,8 @@ CTCC_DISPATCH
 static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
                           size_t stride, size_t C, size_t T,
                           const double *scale, double gamma, int log_probs,
-                          const DP *log_norm, double *weight) {
+                          const DP *log_norm, const DP *frame_max,
+                          double *weight) {
     size_t t, c;
     double total = 0.0;
     for (t = 0; t < T; ++t) {
@@ -565,6 +588,7 @@ static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
             /* Eq. 18: the largest gain of any class over the output. */
             const double w =
                 largest_gain(row, input + t * stride, C,
+                             log_probs ? (DP)0 : frame_max[t],
                              log_probs ? (DP)0 : log_norm[t], log_probs);
             weight[t] = w > 0.0 ? pow(w, gamma) : 0.0;
             total += weight[t];
@@ -585,6 +609,7 @@ static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
     for (t = 0; t < T; ++t) {
         weighted_gradient(grad + t * stride, targets + t * stride,
                           input + t * stride, C,
+                          log_probs ? (DP)0 : frame_max[t],
                           log_probs ? (DP)0 : log_norm[t], weight[t],
                           log_probs);
     }
@@ -717,7 +742,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         size_t t;
         ctcc_sample_layout_compute(input_lengths[n], label_lengths[n], DP_SIZE,
                                    backward, &lay);
-        weight = (double *)(base + ws_offset[n] + lay.offset);
+        weight = (double *)(base + ws_offset[n] + lay.weight);
         if (state[n] == SAMPLE_OK && modify && kernel_post != NULL) {
             REAL *separate_grad =
                 gradients != NULL && gradients != kernel_post
@@ -727,6 +752,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
                           stride, C, Tn, opts.use_alpha ? class_v : NULL,
                           opts.gamma, opts.input_kind == CTCC_INPUT_LOG_PROBS,
                           (const DP *)(base + ws_offset[n] + lay.log_norm),
+                          (const DP *)(base + ws_offset[n] + lay.frame_max),
                           weight);
             if (gradients != NULL && gradients != kernel_post) {
                 zero_frames(gradients + first, stride, C, Tn, T);

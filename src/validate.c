@@ -191,7 +191,8 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
     CTCC_NEXT_ARRAY(beta, ctcc_mul_size(2, sp, &ok), real_size);
     CTCC_NEXT_ARRAY(alpha, ctcc_mul_size(alpha_rows, sp, &ok), real_size);
     CTCC_NEXT_ARRAY(log_norm, with_gradient ? t : 0, real_size);
-    CTCC_NEXT_ARRAY(offset, with_gradient ? t : 0, sizeof(double));
+    CTCC_NEXT_ARRAY(frame_max, with_gradient ? t : 0, real_size);
+    CTCC_NEXT_ARRAY(weight, with_gradient ? t : 0, sizeof(double));
 #undef CTCC_NEXT_ARRAY
     layout->total = total;
     return ok;

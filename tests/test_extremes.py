@@ -241,3 +241,60 @@ def test_alphabet_of_100000():
         path = best[:, n]
         keep = (path != 0) & np.r_[True, path[1:] != path[:-1]]
         np.testing.assert_array_equal(got, path[keep])
+
+
+# ---------------------------------------------------------------------------
+# Logits far beyond any trained model's (1e20 to 1e300)
+# ---------------------------------------------------------------------------
+
+
+def _stable_log_softmax(x):
+    x = np.asarray(x, np.float64)
+    m = x.max(-1, keepdims=True)
+    return (x - m) - np.log(np.exp(x - m).sum(-1, keepdims=True))
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e100, 1e300])
+def test_huge_logits_give_the_log_softmax_result(scale):
+    """Shift invariance however large the logits: the loss equals that of
+    the log-softmax (computed in NumPy as (x - max) - log sum), it is >= 0,
+    posterior rows sum to 1 and the gradient is finite. (max + log sum would
+    round the log sum away and let probabilities sum past 1.)"""
+    rng = np.random.default_rng(7)
+    T, N, C = 9, 4, 5
+    # Differences of order 1 on top of a huge common value, and a huge
+    # spread in one sample.
+    x = rng.normal(size=(T, N, C)) + scale
+    x[:, 3] = rng.normal(size=(T, C)) * (scale / 10)
+    labels = [[1, 2], [3], [4, 4], [1, 3, 2]]
+    loss, grad = ctcc.ctc_loss(x, labels)
+    want, _ = ctcc.ctc_loss(_stable_log_softmax(x), labels, log_probs=True)
+    assert np.all(loss >= 0)
+    np.testing.assert_allclose(loss, want, rtol=1e-12)
+    post = ctcc.ctc_posteriors(x, labels)
+    finite = np.isfinite(loss)
+    np.testing.assert_allclose(post[:, finite].sum(-1), 1.0, atol=1e-12)
+    assert np.all(np.isfinite(grad))
+    align = ctcc.forced_align(x, labels)
+    assert np.all(align.scores[finite] <= 0)
+    lp = _stable_log_softmax(x)
+    for n in np.flatnonzero(finite):
+        path = lp[np.arange(T), n, align.frames[n]].sum()
+        np.testing.assert_allclose(align.scores[n], path, rtol=1e-12)
+    _, scores = ctcc.beam_search_decode(x, beam_width=8)
+    assert np.all(scores[:, 0] <= 0)
+
+
+def test_huge_logits_float32_stay_consistent():
+    rng = np.random.default_rng(8)
+    x = (rng.normal(size=(12, 3, 6)) * 1e30).astype(np.float32)
+    labels = [[1, 2, 3], [5], []]
+    loss, grad = ctcc.ctc_loss(x, labels)
+    want, _ = ctcc.ctc_loss(_stable_log_softmax(x.astype(np.float64)), labels, log_probs=True)
+    # Costs beyond the float32 range are +inf; the others match float64.
+    big = want > np.finfo(np.float32).max
+    assert np.all(np.isinf(loss[big])) and np.all(loss >= 0)
+    np.testing.assert_allclose(loss[~big], want[~big], rtol=1e-6)
+    assert np.all(np.isfinite(grad))
+    post = ctcc.ctc_posteriors(x, labels)
+    np.testing.assert_allclose(post.sum(-1), 1.0, atol=1e-5)
