@@ -683,7 +683,10 @@ static void check_loss_outputs(const fcase *c, const gbuf *costs,
             !(zinf && cost == 0.0)) {
             FAIL("cost[%zu] = %g with a NaN/+inf input", n, cost);
         }
-        if (cost == -INFINITY) {
+        /* Only unnormalised log-probabilities near the float range can
+         * give a negative cost that overflows. */
+        if (cost == -INFINITY &&
+            !(kind == CTCC_INPUT_LOG_PROBS && (bad[n] & BAD_HUGE))) {
             FAIL("cost[%zu] is -inf", n);
         }
         if (zinf && cost == INFINITY) {
