@@ -692,7 +692,11 @@ static void check_loss_outputs(const fcase *c, const gbuf *costs,
         if (zinf && cost == INFINITY) {
             FAIL("cost[%zu] is +inf with zero_infinity", n);
         }
-        if (kind == CTCC_INPUT_LOGITS && finite && cost < -1e-3) {
+        /* Logits beyond ~1e16 lose log(sum of exp) in the normaliser
+         * (max + log(sum) rounds to max): probabilities can then exceed 1
+         * (known limitation, see tests/fuzz/README.md). */
+        if (kind == CTCC_INPUT_LOGITS && finite && cost < -1e-3 &&
+            !(bad[n] & BAD_HUGE)) {
             FAIL("cost[%zu] = %g < 0 for logits", n, cost);
         }
         int strict;
@@ -826,7 +830,8 @@ static void check_align_outputs(const fcase *c, const gbuf *frames,
         if (sc == INFINITY) {
             FAIL("align score[%zu] = +inf", n);
         }
-        if (kind == CTCC_INPUT_LOGITS && ok && sc > 1e-3) {
+        if (kind == CTCC_INPUT_LOGITS && ok && sc > 1e-3 &&
+            !(bad[n] & BAD_HUGE)) {
             FAIL("align score[%zu] = %g > 0 for logits", n, sc);
         }
         for (t = 0; t < (size_t)c->T; ++t) {
@@ -1048,7 +1053,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* The total label count and the inputs size, when the call may get
      * that far. */
     c.total_labels = 0;
-    if (!prefix_known) {
+    /* The workspace queries read neither inputs nor labels: they run
+     * whatever the sizes (huge lengths reach their overflow checks). */
+    if (!prefix_known && c.entry != E_WS_LOSS && c.entry != E_WS_ALIGN &&
+        c.entry != E_WS_BEAM) {
         for (n = 0; n < nalloc; ++n) {
             c.total_labels += (size_t)c.lab_len[n];
         }
@@ -1094,7 +1102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (n = 0; n < nalloc; ++n) {
         bad[n] = 0;
     }
-    if (!prefix_known && layout >= 0 && layout <= 1) {
+    if (!prefix_known && in_elems > 0 && layout >= 0 && layout <= 1) {
         fill_inputs(&c, &s, &g_in, layout, bad);
     }
     gb_alloc(&g_opt, c.opt_bytes, 0);
@@ -1577,7 +1585,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         FAIL("greedy score[%zu] = %g (NaN input %d)", n, sc,
                              bad[n] & BAD_NAN);
                     }
-                    if (kind == CTCC_INPUT_LOGITS && sc > 1e-3) {
+                    if (kind == CTCC_INPUT_LOGITS && sc > 1e-3 &&
+                        !(bad[n] & BAD_HUGE)) {
                         FAIL("greedy score[%zu] = %g > 0", n, sc);
                     }
                 }
