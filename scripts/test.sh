@@ -3,9 +3,11 @@
 #   0. formatting and lint (clang-format, ruff);
 #   1. the C library: CMake build, ctest (golden values, status codes,
 #      header compiled as C99 and C++), then the same under
-#      AddressSanitizer + UndefinedBehaviorSanitizer, the release C tests
-#      under valgrind memcheck (when valgrind is installed), then an install
-#      into a temporary prefix consumed through find_package and pkg-config;
+#      AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzz target
+#      (tests/fuzz: the inputs that once failed, the seeds, and about 30 s
+#      of coverage-guided fuzzing), the release C tests under valgrind
+#      memcheck (when valgrind is installed), then an install into a
+#      temporary prefix consumed through find_package and pkg-config;
 #   2. the Python package: editable install with the test extras
 #      (pytest, TensorFlow); a short smoke run of the benchmark harness
 #      (python -m ctcc bench --quick: every installed implementation must
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${CTCC_VENV:-.venv}
 JOBS=${JOBS:-2}
+FUZZ_SECONDS=${CTCC_FUZZ_SECONDS:-30}
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
@@ -39,6 +42,16 @@ echo "== C library: AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DCTCC_SANITIZE=ON >/dev/null
 cmake --build build/asan -j "$JOBS" >/dev/null
 ctest --test-dir build/asan --output-on-failure
+
+echo "== C library: fuzzing (regression inputs, then ${FUZZ_SECONDS} s of fuzzing)"
+# With GCC: the driver tests/fuzz/driver.c, coverage-guided when the
+# compiler has -fsanitize-coverage=trace-pc (CMake says which it built).
+fuzz_config=$(cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug \
+    -DCTCC_BUILD_FUZZER=ON -DCTCC_BUILD_TESTS=OFF -DCTCC_BUILD_EXAMPLES=OFF \
+    -DCTCC_FUZZ_SMOKE_SECONDS="$FUZZ_SECONDS")
+printf '%s\n' "$fuzz_config" | grep 'ctcc: fuzzer' || true
+cmake --build build/fuzz -j "$JOBS" --target ctcc_fuzz >/dev/null
+ctest --test-dir build/fuzz --output-on-failure -R '^fuzz_'
 
 echo "== C library: valgrind memcheck on the C tests"
 if command -v valgrind >/dev/null 2>&1; then

@@ -590,17 +590,20 @@ static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
                 largest_gain(row, input + t * stride, C,
                              log_probs ? (DP)0 : frame_max[t],
                              log_probs ? (DP)0 : log_norm[t], log_probs);
-            weight[t] = w > 0.0 ? pow(w, gamma) : 0.0;
+            /* A gain is at most 1, but rounding can push it just above,
+             * and (1 + eps)^gamma overflows for a large gamma. */
+            weight[t] = w > 0.0 ? pow(w < 1.0 ? w : 1.0, gamma) : 0.0;
             total += weight[t];
         } else {
             weight[t] = 1.0;
         }
     }
     if (gamma != 0.0) {
-        /* Normalised to average 1 over the valid frames. */
-        const double inv = total > 0.0 ? (double)T / total : 0.0;
+        /* Normalised to average 1 over the valid frames. Divided by the
+         * total first: with a large gamma the total can be subnormal, and
+         * T / total would overflow (0 * inf = NaN weights). */
         for (t = 0; t < T; ++t) {
-            weight[t] *= inv;
+            weight[t] = total > 0.0 ? weight[t] / total * (double)T : 0.0;
         }
     }
     if (grad == NULL) {

@@ -429,6 +429,54 @@ static void test_options(void) {
     batch_free(&b);
 }
 
+/* A large gamma: the frame weights w^gamma / mean stay finite. (1) Every
+ * gain is 1/6 and gamma = 410, so each w^gamma is subnormal (1e-319) and
+ * T / total overflows; the weights must still be 1. (2) A gain that
+ * rounding puts just above 1 (a posterior of 1 against a softmax of 0)
+ * with gamma = 1e300 must not overflow to inf (inf / inf = NaN). Both
+ * were found by the fuzzer (tests/fuzz/regressions). */
+static void test_large_gamma(void) {
+    static const double x2[4] = {0, 0, 0, 0};
+    static const double x5[20] = {-1547, 130,  -728, -507, 1183, -195, -130,
+                                  364,   1651, 1651, -13,  -689, 0,    -195,
+                                  -780,  -923, -442, 1339, 767,  936};
+    const int T[2] = {2, 5}, C[2] = {2, 4};
+    const int32_t label[2] = {1, 3};
+    const double gamma[2] = {410.0, 1e300};
+    int k;
+    for (k = 0; k < 2; ++k) {
+        const int len = T[k], one = 1;
+        batch b = batch_new(T[k], 1, C[k], &len, &one);
+        double grad[20], post[20], w[5], cost, sum = 0.0;
+        int i, finite = 1;
+        ctcc_options o;
+        ctcc_status st;
+        ctcc_options_init(&o);
+        o.gamma = gamma[k];
+        memcpy(b.x, k == 0 ? x2 : x5, sizeof(double) * (size_t)(T[k] * C[k]));
+        b.labels[0] = label[k];
+        st = run64(&b, &o, grad, post, w, &cost);
+        check(st == CTCC_STATUS_SUCCESS, "large gamma %g: status %d", gamma[k],
+              (int)st);
+        for (i = 0; i < T[k] * C[k]; ++i) {
+            finite &= isfinite(grad[i]) != 0;
+        }
+        for (i = 0; i < T[k]; ++i) {
+            finite &= isfinite(w[i]) && w[i] >= 0.0;
+            sum += w[i];
+        }
+        check(finite, "large gamma %g: non-finite weight or gradient",
+              gamma[k]);
+        check(fabs(sum - T[k]) < 1e-9, "large gamma %g: weights sum to %g",
+              gamma[k], sum);
+        if (k == 0) {
+            check(w[0] == 1.0 && w[1] == 1.0,
+                  "gamma 410: equal gains give weights %g %g", w[0], w[1]);
+        }
+        batch_free(&b);
+    }
+}
+
 int main(void) {
     const double alphas[4] = {CTCC_ALPHA_NONE, 0.0, 0.5, 1.0};
     const double gammas[3] = {0.0, 0.5, 2.0};
@@ -441,6 +489,7 @@ int main(void) {
     }
     test_threads();
     test_options();
+    test_large_gamma();
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }
