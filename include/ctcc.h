@@ -300,8 +300,8 @@ CTCC_API void ctcc_options_init(ctcc_options *options);
  *
  * Returns CTCC_STATUS_SUCCESS or the status of the first failed check, in
  * this order: NULL pointers, batch_size, alphabet_size, max_time, input
- * lengths, label lengths, options (blank, then alpha and gamma), dtype, size overflow.
- * *size_bytes is written only on success. */
+ * lengths, label lengths, options (blank, then alpha and gamma), dtype,
+ * size overflow. *size_bytes is written only on success. */
 CTCC_API ctcc_status ctcc_workspace_size(const int32_t *label_lengths,
                                          const int32_t *input_lengths,
                                          int32_t max_time, int32_t batch_size,
@@ -343,9 +343,10 @@ CTCC_API ctcc_status ctcc_workspace_size(const int32_t *label_lengths,
  * Returns CTCC_STATUS_SUCCESS, or an error status (see ctcc_status) before
  * anything is written. The checks run in this order and the first failure
  * is returned: NULL pointers, batch_size, alphabet_size, max_time, input
- * lengths, label lengths, options (blank, then alpha and gamma), size overflow of the
- * arrays, NULL flat_labels, label values (an out-of-range label anywhere
- * before a blank one), size overflow of the workspace, workspace size. */
+ * lengths, label lengths, options (blank, then alpha and gamma), size
+ * overflow of the arrays, NULL flat_labels, label values (an out-of-range
+ * label anywhere before a blank one), size overflow of the workspace,
+ * workspace size. */
 CTCC_API ctcc_status ctcc_loss_f32(const float *inputs, float *gradients,
                                    const int32_t *flat_labels,
                                    const int32_t *label_lengths,
