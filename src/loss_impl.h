@@ -22,8 +22,10 @@
  *   from the start and still reach the end; nothing outside is computed.
  *
  * Scaling: after each frame, the row maximum is subtracted from the row and
- *   added to a per-frame offset kept in double, so the stored values stay
- *   near zero.
+ *   added to the running log-scale (kept in double, it gives log P), so the
+ *   stored values stay near zero. The backward pass scales beta the same
+ *   way and normalises each frame's alpha + beta over its states, so the
+ *   posteriors never depend on the size of the scales.
  *
  * Vectorisation: rows carry two -inf entries of padding at each end
  *   (ROW_PAD), so that the neighbours s - 2 .. s + 2 of every state in the
@@ -33,8 +35,9 @@
  *
  * Gradient: the forward pass writes each frame's softmax (logits input) or
  *   zeros (log-probabilities input) into the gradient row; the backward pass
- *   subtracts the posterior of each state from its class. No frame is
- *   exponentiated twice.
+ *   subtracts the posterior of each state from its class (and adds it to
+ *   the posteriors output when asked). The training modifications (alpha,
+ *   gamma) then run as a separate pass over the posteriors (run_batch).
  */
 #include "fast_math.h"
 #include "internal.h"
