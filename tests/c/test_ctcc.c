@@ -24,38 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define TESTING_RNG_SEED 0x2545F4914F6CDD1DULL
+#include "testing.h"
 
 /* ------------------------------------------------------------------------ */
-/* Check bookkeeping                                                        */
+/* Comparisons                                                              */
 /* ------------------------------------------------------------------------ */
-
-static int g_passed = 0;
-static int g_failed = 0;
-
-static int check(int ok, const char *fmt, ...) {
-    va_list ap;
-    printf("%s: ", ok ? "PASS" : "FAIL");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    if (ok) {
-        ++g_passed;
-    } else {
-        ++g_failed;
-    }
-    return ok;
-}
-
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes > 0 ? bytes : 1);
-    if (p == NULL) {
-        fprintf(stderr, "out of memory (%lu bytes)\n", (unsigned long)bytes);
-        exit(2);
-    }
-    return p;
-}
 
 /* Loss comparison: equal infinities, or |got - want| <= atol + rtol |want|. */
 static int loss_close(double got, double want, double rtol, double atol) {
@@ -73,35 +47,6 @@ static double rel_err(double got, double want) {
         return 0.0;
     }
     return fabs(got - want) / (fabs(want) > 1.0 ? fabs(want) : 1.0);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Deterministic random numbers (xorshift64*)                                */
-/* ------------------------------------------------------------------------ */
-
-static uint64_t g_rng = 0x2545F4914F6CDD1DULL;
-
-static uint64_t rng_next(void) {
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545F4914F6CDD1DULL;
-}
-
-/* Uniform in [0, 1). */
-static double rng_uniform(void) {
-    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Uniform integer in [lo, hi]. */
-static int rng_int(int lo, int hi) {
-    return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1));
-}
-
-/* A random value that is exactly representable in float, so that the f32
- * and f64 entry points see the very same inputs. */
-static double rng_value(double lo, double hi) {
-    return (double)(float)(lo + (hi - lo) * rng_uniform());
 }
 
 /* ------------------------------------------------------------------------ */

@@ -21,62 +21,13 @@
  */
 #include "ctcc.h"
 
+#include "testing.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int g_passed = 0;
-static int g_failed = 0;
-
-static int check(int ok, const char *fmt, ...) {
-    va_list ap;
-    printf("%s: ", ok ? "PASS" : "FAIL");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    if (ok) {
-        ++g_passed;
-    } else {
-        ++g_failed;
-    }
-    return ok;
-}
-
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes > 0 ? bytes : 1);
-    if (p == NULL) {
-        fprintf(stderr, "out of memory (%lu bytes)\n", (unsigned long)bytes);
-        exit(2);
-    }
-    return p;
-}
-
-static uint64_t g_rng = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t rng_next(void) {
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545F4914F6CDD1DULL;
-}
-
-static double rng_uniform(void) {
-    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static int rng_int(int lo, int hi) {
-    return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1));
-}
-
-/* Exactly representable in float: f32 and f64 calls see the same data. */
-static double rng_value(double lo, double hi) {
-    return (double)(float)(lo + (hi - lo) * rng_uniform());
-}
 
 /* |got - want| <= tol (1 + |want|), or the same infinity. */
 static int close_to(double got, double want, double tol) {

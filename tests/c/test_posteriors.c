@@ -9,49 +9,13 @@
  */
 #include <ctcc.h>
 
+#include "testing.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int g_passed = 0;
-static int g_failed = 0;
-
-static void check(int ok, const char *fmt, ...) {
-    if (ok) {
-        ++g_passed;
-        return;
-    }
-    {
-        va_list ap;
-        va_start(ap, fmt);
-        printf("FAIL: ");
-        vprintf(fmt, ap);
-        printf("\n");
-        va_end(ap);
-    }
-    ++g_failed;
-}
-
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes > 0 ? bytes : 1);
-    if (p == NULL) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static uint64_t g_rng = 0x9E3779B97F4A7C15ULL;
-
-static double uniform(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (double)(g_rng >> 11) / 9007199254740992.0;
-}
 
 /* A batch: logits [T, N, C] (time-major), labels avoiding blank 0. */
 typedef struct batch {
@@ -69,7 +33,7 @@ static batch batch_new(int T, int N, int C, const int *lens, const int *lab) {
     b.C = C;
     b.x = (double *)xmalloc(sizeof(double) * (size_t)(T * N * C));
     for (i = 0; i < T * N * C; ++i) {
-        b.x[i] = 3.0 * uniform() - 1.5;
+        b.x[i] = 3.0 * rng_uniform() - 1.5;
     }
     b.label_lengths = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)N);
     b.input_lengths = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)N);
@@ -81,7 +45,7 @@ static batch batch_new(int T, int N, int C, const int *lens, const int *lab) {
     }
     b.labels = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)b.total_labels + 1);
     for (i = 0; i < b.total_labels; ++i) {
-        b.labels[i] = 1 + (int32_t)(uniform() * (C - 1));
+        b.labels[i] = 1 + (int32_t)(rng_uniform() * (C - 1));
     }
     return b;
 }

@@ -19,6 +19,7 @@
 #error "this test must see warp-ctc's API only"
 #endif
 
+#include "testing.h"
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -28,36 +29,8 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------------ */
-/* Check bookkeeping                                                        */
+/* Comparisons                                                              */
 /* ------------------------------------------------------------------------ */
-
-static int g_passed = 0;
-static int g_failed = 0;
-
-static int check(int ok, const char *fmt, ...) {
-    va_list ap;
-    printf("%s: ", ok ? "PASS" : "FAIL");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    if (ok) {
-        ++g_passed;
-    } else {
-        ++g_failed;
-    }
-    return ok;
-}
-
-static void *xmalloc(size_t bytes) {
-    void *p = malloc(bytes > 0 ? bytes : 1);
-    if (p == NULL) {
-        fprintf(stderr, "out of memory (%lu bytes)\n", (unsigned long)bytes);
-        exit(2);
-    }
-    return p;
-}
 
 static ctcOptions cpu_options(unsigned int num_threads, int blank) {
     ctcOptions o;
@@ -77,27 +50,6 @@ static int close_to(double got, double want, double rtol, double atol) {
         return 0;
     }
     return fabs(got - want) <= atol + rtol * fabs(want);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Deterministic random numbers (xorshift64*)                                */
-/* ------------------------------------------------------------------------ */
-
-static uint64_t g_rng = 0x9E3779B97F4A7C15ULL;
-
-static uint64_t rng_next(void) {
-    g_rng ^= g_rng >> 12;
-    g_rng ^= g_rng << 25;
-    g_rng ^= g_rng >> 27;
-    return g_rng * 0x2545F4914F6CDD1DULL;
-}
-
-static double rng_uniform(void) {
-    return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static int rng_int(int lo, int hi) {
-    return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1));
 }
 
 /* ------------------------------------------------------------------------ */
