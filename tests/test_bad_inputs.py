@@ -1,4 +1,4 @@
-"""One test per row of the README's "Bad input" table: what each bad input
+"""One test per row of the "Bad input" table of docs/bad_input.md: what each bad input
 gets from the C API (a status code, through ctypes on the shared library
 shipped in the package) and from the Python API (an exception naming the
 argument and the value, or the defined result for non-finite inputs and
@@ -355,9 +355,9 @@ def test_row(row):
     ROWS[row]()
 
 
-def test_readme_table_lists_exactly_these_rows():
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+def test_docs_table_lists_exactly_these_rows():
+    with open(os.path.join(ROOT, "docs", "bad_input.md"), encoding="utf-8") as f:
         text = f.read()
-    section = text.split("## Bad input", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## Bad input\n", 1)[1].split("\n## ", 1)[0]
     ids = re.findall(r"^\|.*\| `([a-z-]+)` \|$", section, re.M)
     assert sorted(ids) == sorted(ROWS), (sorted(ids), sorted(ROWS))
