@@ -80,6 +80,10 @@ bash tests/install/check_install.sh
 echo "== Python package: install"
 python -m pip install -q -e ".[test]"
 
+echo "== Docs (Sphinx, warnings are errors)"
+python -m pip install -q -r docs/requirements.txt
+python -m sphinx -W --keep-going -q -b html docs build/docs
+
 echo "== Benchmark harness smoke run (no timing is asserted)"
 python -m ctcc bench --quick --no-json
 
