@@ -2,7 +2,8 @@
 
 The harness itself is ``ctcc/_bench.py`` (so that ``python -m ctcc bench``
 works from an installed package too); this wrapper only makes the results
-go to ``bench/results/latest.json`` unless ``--json``/``--no-json`` is given.
+go to ``bench/results/latest.json`` unless ``--json``/``--no-json`` is given
+(``--help`` names that default).
 """
 
 import os
@@ -11,11 +12,8 @@ import sys
 from ctcc._bench import main
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if not any(a in ("--json", "--no-json") or a.startswith("--json=") for a in argv):
-        here = os.path.dirname(os.path.abspath(__file__))
-        target = os.path.join(here, "results", "latest.json")
-        # Relative when possible: the path is recorded in the JSON itself.
-        relative = os.path.relpath(target)
-        argv += ["--json", target if relative.startswith("..") else relative]
-    raise SystemExit(main(argv))
+    here = os.path.dirname(os.path.abspath(__file__))
+    target = os.path.join(here, "results", "latest.json")
+    # Relative when possible: the path is recorded in the JSON itself.
+    relative = os.path.relpath(target)
+    raise SystemExit(main(sys.argv[1:], target if relative.startswith("..") else relative))

@@ -1237,13 +1237,13 @@ def machine_line(report: dict[str, Any]) -> str:
 
 
 def default_json_path() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    if os.path.basename(here) == "bench":
-        return os.path.join(here, "results", "latest.json")
-    return "ctcc_bench_results.json"  # e.g. inside an installed package
+    """Where ``python -m ctcc bench`` writes its results without --json: a
+    file in the current directory (bench/ctcc_bench.py, the checkout's entry
+    point, passes its own default, bench/results/latest.json)."""
+    return "ctcc_bench_results.json"
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None, default_json: str | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m ctcc bench",
         description="Time ctcc against TensorFlow and PyTorch CTC losses (loss + gradient "
@@ -1317,7 +1317,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--json",
         default=None,
         metavar="PATH",
-        help="where to write all results (default: bench/results/latest.json next to this script)",
+        help="where to write all results (default: "
+        + (default_json or f"{default_json_path()} in the current directory")
+        + ")",
     )
     p.add_argument("--no-json", action="store_true", help="write no JSON file")
     # Internal: worker mode.
@@ -1327,6 +1329,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--worker-seed", type=int, help=argparse.SUPPRESS)
     p.add_argument("--worker-impls", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.default_json = default_json or default_json_path()
     if args.worker:
         return args
 
@@ -1372,11 +1375,13 @@ def _write_json(path: str, report: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, default_json: str | None = None) -> int:
     """Runs the benchmark (or, with --worker, one worker); returns the exit
-    status: 0 success, 1 disagreement or failure, 2 usage error."""
+    status: 0 success, 1 disagreement or failure, 2 usage error.
+    ``default_json`` is the results file used without --json/--no-json
+    (default: ``ctcc_bench_results.json`` in the current directory)."""
     try:
-        args = parse_args(argv)
+        args = parse_args(argv, default_json)
     except SystemExit as exc:  # --help, or a usage error argparse reported
         return exc.code if isinstance(exc.code, int) else 2
     if args.worker:
@@ -1414,7 +1419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "implementations": {k: v[1] for k, v in IMPLEMENTATIONS.items()},
     }
     report["workloads"] = []
-    json_path = None if args.no_json else (args.json or default_json_path())
+    json_path = None if args.no_json else (args.json or args.default_json)
     progress(
         f"ctcc benchmark: {len(args.workload_list)} workload(s), threads "
         f"{args.threads}, {args.repeats} repeat(s), frameworks {', '.join(args.frameworks)}"
