@@ -1,0 +1,1 @@
+"""JAX adapter of ctcc (work in progress)."""

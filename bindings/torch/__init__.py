@@ -1,0 +1,1 @@
+"""PyTorch adapter of ctcc (work in progress)."""
