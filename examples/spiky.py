@@ -26,7 +26,7 @@ gradient fits them to, dotted) and a summary PNG are written to --out.
 
     python examples/spiky.py                 # a few seconds; PNGs in docs/img/
     python examples/spiky.py --out /tmp/spiky --iters 3000
-    python examples/spiky.py --quick         # smoke test: 60 iterations, plots to a temp dir
+    python examples/spiky.py --quick         # smoke test: 60 iterations, plots not kept
     python examples/spiky.py --no-plot       # table only, no matplotlib needed
 """
 
@@ -118,15 +118,27 @@ def _colours(C):
 
 def _draw(ax, y, target, colours):
     frames = np.arange(y.shape[0])
-    ax.plot(frames, y[:, BLANK], color="0.35", ls="--", lw=1.2)
+    ax.plot(frames, y[:, BLANK], color="0.35", ls="--", lw=1.2, label="blank")
     if target is not None:
         ax.plot(frames, target[:, BLANK], color="0.35", ls=":", lw=0.9)
     for k, c in colours.items():
-        ax.plot(frames, y[:, k], color=c, lw=1.4)
+        ax.plot(frames, y[:, k], color=c, lw=1.4, label=f"label {k}")
         if target is not None:
             ax.plot(frames, target[:, k], color=c, ls=":", lw=0.9)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlim(0, y.shape[0] - 1)
+
+
+def _class_legend(fig, ax, dotted=False):
+    """One legend for the figure: a line per label, the blank, and (for the
+    snapshot figures) what the dotted lines are."""
+    handles, names = ax.get_legend_handles_labels()
+    if dotted:
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="0.35", ls=":", lw=0.9))
+        names.append("pseudo ground truth (targets)")
+    fig.legend(handles, names, loc="outside lower center", ncol=len(names), fontsize=9)
 
 
 def plot_setting(path, title, outputs, losses, labels, kw, snapshots, dpi):
@@ -135,48 +147,68 @@ def plot_setting(path, title, outputs, losses, labels, kw, snapshots, dpi):
     colours = _colours(C)
     cols = 4
     rows = -(-len(snapshots) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 1.9 * rows), sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(2.9 * cols, 2.0 * rows + 0.9),
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+    )
     axes = np.atleast_1d(axes).ravel()
     for ax, it in zip(axes, snapshots):
         y = outputs[it]
         _draw(ax, y, pseudo_gt(y, labels, kw), colours)
-        ax.set_title(f"iteration {it}: p(labels) = {np.exp(-losses[it]):.2f}", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(f"iteration {it}: p(labels) = {np.exp(-losses[it]):.2f}", fontsize=9)
+        ax.tick_params(labelsize=8)
     for ax in axes[len(snapshots) :]:
         ax.axis("off")
     fig.suptitle(
         f"{title}: outputs (solid: labels, dashed: blank), pseudo ground truth dotted",
-        fontsize=9,
+        fontsize=10,
     )
-    fig.supxlabel("frame", fontsize=8)
-    fig.tight_layout()
+    for ax in axes[(rows - 1) * cols :]:
+        ax.set_xlabel("frame", fontsize=9)
+    fig.supylabel("output probability", fontsize=9)
+    _class_legend(fig, axes[0], dotted=True)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
 
 
 def plot_summary(path, results, labels, dpi):
     plt = _pyplot()
-    fig, axes = plt.subplots(len(results) + 1, 1, figsize=(7.5, 1.5 * (len(results) + 1) + 0.6))
+    n = len(results)
+    fig, axes = plt.subplots(
+        n + 1,
+        1,
+        figsize=(8, 2.3 + 1.5 * n + 0.5),
+        height_ratios=[1.6] + [1] * n,
+        layout="constrained",
+    )
     ax = axes[0]
     styles = [("black", "-"), ("tab:cyan", "-"), ("tab:olive", "--"), ("tab:pink", "--")]
     for (_, title, _), (_outputs, losses, _, _), (c, ls) in zip(SETTINGS, results, styles):
         steps = np.arange(1, len(losses) + 1)
-        ax.loglog(steps, np.maximum(losses, 1e-12), label=title, color=c, ls=ls, lw=1.2)
-    ax.set_ylabel("CTC loss", fontsize=8)
-    ax.set_xlabel("iteration + 1", fontsize=8)
-    ax.legend(fontsize=7, ncol=len(results))
-    ax.tick_params(labelsize=7)
+        ax.loglog(steps, np.maximum(losses, 1e-12), label=title, color=c, ls=ls, lw=1.5)
+    ax.set_ylabel("CTC loss", fontsize=10)
+    ax.set_xlabel("iteration + 1", fontsize=10)
+    ax.set_title("loss during training (log-log)", fontsize=10)
+    ax.legend(fontsize=10, loc="lower left")
+    ax.tick_params(labelsize=9)
     colours = _colours(results[0][0].shape[-1])
     for ax, (_, title, _), (outputs, losses, _, _) in zip(axes[1:], SETTINGS, results):
         y = outputs[-1]
         _draw(ax, y, None, colours)
         share = 1.0 - y[:, BLANK].mean()
         ax.set_title(
-            f"{title}, iteration {len(losses) - 1}: non-blank share {share:.2f}", fontsize=8
+            f"{title}, iteration {len(losses) - 1}: non-blank share {share:.2f}", fontsize=10
         )
-        ax.tick_params(labelsize=7)
-    axes[-1].set_xlabel("frame", fontsize=8)
-    fig.tight_layout()
+        ax.set_ylabel("output\nprobability", fontsize=9)
+        ax.tick_params(labelsize=9)
+        if ax is not axes[-1]:
+            ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel("frame", fontsize=10)
+    _class_legend(fig, axes[1])
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
 
@@ -190,7 +222,11 @@ def main(argv=None):
     ap.add_argument("--labels", default="1,2,3,4,5", help="label sequence (default 1,2,3,4,5)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dpi", type=int, default=80)
-    ap.add_argument("--quick", action="store_true", help="60 iterations, plots to a temp dir")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="60 iterations; the plots are drawn but kept only with --out",
+    )
     ap.add_argument("--no-plot", action="store_true", help="print the table only")
     args = ap.parse_args(argv)
 
@@ -246,15 +282,21 @@ def main(argv=None):
 
     if plot:
         snapshots = [s for s in SNAPSHOTS if s < iters] + [iters]
+        paths = []
         for (name, title, kw), (outputs, losses, _, _) in zip(SETTINGS, results):
-            path = os.path.join(out, f"spiky_{name}.png")
-            plot_setting(path, title, outputs, losses, labels, kw, snapshots, args.dpi)
-            print(f"wrote {path}")
-        path = os.path.join(out, "spiky_summary.png")
-        plot_summary(path, results, labels, args.dpi)
-        print(f"wrote {path}")
-    if tmp is not None:
-        tmp.cleanup()
+            paths.append(os.path.join(out, f"spiky_{name}.png"))
+            plot_setting(paths[-1], title, outputs, losses, labels, kw, snapshots, args.dpi)
+        paths.append(os.path.join(out, "spiky_summary.png"))
+        plot_summary(paths[-1], results, labels, args.dpi)
+        if tmp is None:
+            for path in paths:
+                print(f"wrote {path}")
+        else:
+            tmp.cleanup()
+            print(
+                f"drew the {len(paths)} figures and discarded them "
+                "(--quick keeps no files; add --out DIR to keep them)"
+            )
 
 
 if __name__ == "__main__":
