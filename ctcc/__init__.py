@@ -21,6 +21,32 @@ probable alignment (Viterbi path) of each sample's labels.
 beam search) decode the same inputs into label sequences.
 """
 
+# The compiled core first: when it cannot be imported, say why. The usual
+# cause is Python running in the root of a source checkout, whose folder
+# ctcc/ (without a compiled extension unless it was built in place) comes
+# first on sys.path and hides the installed package.
+try:
+    from ctcc import _core  # noqa: F401 - the modules below import it too
+except ImportError as _error:
+    import os as _os
+    from importlib.machinery import EXTENSION_SUFFIXES as _suffixes
+
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    _root = _os.path.dirname(_here)
+    _built = any(_os.path.exists(_os.path.join(_here, "_core" + s)) for s in _suffixes)
+    if not _built and _os.path.isfile(_os.path.join(_root, "setup.py")):
+        raise ImportError(
+            f"ctcc is being imported from its source tree, {_here}, which has no compiled "
+            f"extension: it hides any installed ctcc because Python looks in the current "
+            f"directory ({_root}) first. Run Python from another directory to use the "
+            f"installed ctcc, or install this checkout in place with "
+            f"'pip install -e .' in {_root}."
+        ) from None
+    raise ImportError(
+        f"ctcc's compiled core (ctcc._core, in {_here}) cannot be imported: {_error}. "
+        f"Reinstall ctcc (in a checkout: pip install -e .)."
+    ) from _error
+
 from ctcc._align import Alignment, forced_align
 from ctcc._core import CTCCError, clear_workspace_cache, default_num_threads, status_string
 from ctcc._core import openmp_enabled as _openmp_enabled

@@ -20,7 +20,18 @@ import time
 import numpy as np
 
 import ctcc
-from ctcc import _egg
+
+if getattr(ctcc, "__file__", None) is None:
+    # A namespace package: a folder named ctcc without __init__.py in the
+    # current directory (typically a checkout of ctcc, seen from its parent)
+    # comes first on sys.path and hides the package of an editable install.
+    raise SystemExit(
+        f"python -m ctcc: 'ctcc' is the folder {', '.join(ctcc.__path__)} here, not the "
+        f"ctcc package: a folder named ctcc in the current directory hides the installed "
+        f"package from Python. Run from another directory (e.g. the checkout itself)."
+    )
+
+from ctcc import _egg  # noqa: E402
 
 
 def show_egg() -> bool:
