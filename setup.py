@@ -10,13 +10,23 @@ For downstream C and Cython code, the build also puts into the package
 (wheel, regular or editable install, and ``build_ext --inplace`` alike):
 - ``ctcc/include/ctcc.h``, a copy of include/ctcc.h (``ctcc.get_include()``);
 - on Linux, ``ctcc/lib/libctcc.so.0`` (SONAME libctcc.so.0, only the
-  ``ctcc_`` API exported) and ``ctcc/lib/libctcc.so`` for the linker
-  (``ctcc.get_library_dirs()``, ``ctcc.get_libraries()``), built from the
-  same sources with the same flags as the extension.
+  ``ctcc_`` API exported), built from the same sources with the same flags
+  as the extension. It is stored once: wheels cannot hold symbolic links,
+  so there is no ``libctcc.so`` beside it, and downstream code links it by
+  its file name (``ctcc.get_libraries()`` is ``[":libctcc.so.0"]``, which
+  GNU ld, gold, lld and mold accept as ``-l:libctcc.so.0``).
 Both are build outputs (git-ignored): include/ctcc.h stays the only header.
+
+The shared objects are portable: on Linux they are stripped (set
+CTCC_NO_STRIP=1 to keep the symbols, e.g. for a debugger), and they carry
+no run-time search path from the build machine's Python configuration
+(a Python built into a home directory adds ``-Wl,-rpath,<its lib>`` to
+every link); search paths given in the LDFLAGS environment variable are
+kept.
 """
 
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -58,6 +68,42 @@ def _compiler_accepts(compiler, flags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _rpath_options(args):
+    """Positions of the run-time search path options in the linker command
+    `args`, as (index, directories) pairs: ``-Wl,-rpath,DIR``,
+    ``-Wl,-rpath=DIR``, ``-Wl,--rpath,DIR`` and ``-Wl,-R,DIR``."""
+    found = []
+    for i, arg in enumerate(args):
+        if not arg.startswith("-Wl,"):
+            continue
+        parts = arg.split(",")[1:]
+        dirs = []
+        j = 0
+        while j < len(parts):
+            part = parts[j]
+            if part in ("-rpath", "--rpath", "-R") and j + 1 < len(parts):
+                dirs.append(parts[j + 1])
+                j += 2
+                continue
+            for prefix in ("-rpath=", "--rpath="):
+                if part.startswith(prefix):
+                    dirs.append(part[len(prefix) :])
+            j += 1
+        if dirs:
+            found.append((i, dirs))
+    return found
+
+
+def _without_foreign_rpaths(args):
+    """The linker command `args` without the ``-Wl,...`` options that set a
+    run-time search path, except those the user's LDFLAGS asks for."""
+    wanted = set()
+    for _, dirs in _rpath_options(shlex.split(os.environ.get("LDFLAGS", ""))):
+        wanted.update(dirs)
+    drop = {i for i, dirs in _rpath_options(args) if not set(dirs) <= wanted}
+    return [arg for i, arg in enumerate(args) if i not in drop]
+
+
 class BuildExt(build_ext):
     def run(self):
         # setuptools clears `inplace` while it builds (then copies the
@@ -79,13 +125,18 @@ class BuildExt(build_ext):
                 link_flags += omp
             else:
                 print("ctcc: compiler has no OpenMP; building single-threaded", file=sys.stderr)
+        linux = sys.platform.startswith("linux") and unix
+        if linux:
+            self.compiler.linker_so = _without_foreign_rpaths(self.compiler.linker_so)
+            if os.environ.get("CTCC_NO_STRIP") != "1":
+                link_flags = link_flags + ["-s"]
         for ext in self.extensions:
             ext.extra_compile_args = compile_flags + ext.extra_compile_args
             ext.extra_link_args = link_flags + ext.extra_link_args
         super().build_extensions()
         for package_dir in self._package_dirs():
             _copy_if_changed(HEADER, os.path.join(package_dir, "include", "ctcc.h"))
-        if sys.platform.startswith("linux") and unix:
+        if linux:
             self._build_shared_library(compile_flags, link_flags)
         else:
             print("ctcc: no shared library for downstream code on this platform", file=sys.stderr)
@@ -122,16 +173,11 @@ class BuildExt(build_ext):
         for package_dir in self._package_dirs():
             lib_dir = os.path.join(package_dir, "lib")
             _copy_if_changed(built, os.path.join(lib_dir, SONAME))
-            # The name the linker looks for (-lctcc). A symlink in the
-            # source tree; a wheel stores it as a copy, which is as good
-            # (the SONAME makes programs load libctcc.so.0 either way).
-            link = os.path.join(lib_dir, "libctcc.so")
-            if os.path.lexists(link):
-                os.remove(link)
-            try:
-                os.symlink(SONAME, link)
-            except OSError:
-                shutil.copyfile(built, link)
+            # Earlier builds put a second copy (or a link) here as
+            # libctcc.so; the library is linked by its file name now.
+            stale = os.path.join(lib_dir, "libctcc.so")
+            if os.path.lexists(stale):
+                os.remove(stale)
 
 
 def _copy_if_changed(src, dst):

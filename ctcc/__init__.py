@@ -88,7 +88,16 @@ def get_library_dirs() -> list:
 
 
 def get_libraries() -> list:
-    """The libraries to link downstream extensions with: ``["ctcc"]``."""
+    """The libraries to link downstream extensions with, for ``libraries``:
+    ``[":libctcc.so.0"]`` when the package ships the shared library (Linux;
+    linked by its file name, ``-l:libctcc.so.0``, since a wheel holds no
+    ``libctcc.so`` link), else ``["ctcc"]`` (a libctcc installed with CMake
+    on the linker's search path)."""
+    import os
+
+    dirs = get_library_dirs()
+    if dirs and os.path.isfile(os.path.join(dirs[0], "libctcc.so.0")):
+        return [":libctcc.so.0"]
     return ["ctcc"]
 
 

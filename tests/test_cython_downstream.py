@@ -40,12 +40,39 @@ def test_pxd_files_are_in_the_package():
 
 
 def test_library_helpers():
-    assert ctcc.get_libraries() == ["ctcc"]
     if not sys.platform.startswith("linux"):
+        assert ctcc.get_libraries() == ["ctcc"]
         pytest.skip("the shared library is built on Linux only")
+    # The library is stored once, under its SONAME (a wheel cannot hold the
+    # libctcc.so link), and linked by that file name.
     (lib_dir,) = ctcc.get_library_dirs()
-    assert os.path.isfile(os.path.join(lib_dir, "libctcc.so.0"))
-    assert os.path.isfile(os.path.join(lib_dir, "libctcc.so"))
+    assert os.listdir(lib_dir) == ["libctcc.so.0"]
+    assert ctcc.get_libraries() == [":libctcc.so.0"]
+
+
+def _dynamic_section(path):
+    readelf = shutil.which("readelf")
+    if readelf is None:
+        pytest.skip("readelf is not installed")
+    return subprocess.run([readelf, "-d", "-S", "-W", path], capture_output=True, text=True).stdout
+
+
+def test_shared_objects_are_portable():
+    """The extension and libctcc carry no run-time search path of the build
+    machine (only $ORIGIN-relative ones, as auditwheel sets) and are
+    stripped unless the build was asked to keep the symbols."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("ELF shared objects on Linux only")
+    objects = [ctcc._core.__file__] + [
+        os.path.join(d, "libctcc.so.0") for d in ctcc.get_library_dirs()
+    ]
+    for path in objects:
+        text = _dynamic_section(path)
+        for match in re.finditer(r"\((?:RUNPATH|RPATH)\)\s+Library r\w*path: \[(.*)\]", text):
+            for entry in match.group(1).split(":"):
+                assert entry.startswith("$ORIGIN"), f"{path}: run-time search path {entry}"
+        if os.environ.get("CTCC_NO_STRIP") != "1":
+            assert ".symtab" not in text, f"{path} is not stripped"
 
 
 PYX = textwrap.dedent(
