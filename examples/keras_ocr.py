@@ -9,8 +9,9 @@ and emits 11 classes per frame: the blank (0) and the digits (1-10).
 Both runs start from the same weights and see the same batches in the same
 order, so their loss curves should lie on top of each other. The script
 prints the loss and time of every epoch for both, the greedy-decoding
-accuracy on held-out lines, and saves a plot of the loss curves and of the
-per-frame output probabilities of one held-out line.
+accuracy on held-out lines, and saves a plot of the loss curves, of one
+held-out input line (its digits marked) and of the per-frame output
+probabilities the ctcc-trained model gives it.
 
     python examples/keras_ocr.py              # about a minute on a laptop CPU
     python examples/keras_ocr.py --quick      # a few seconds (a smoke test)
@@ -55,9 +56,11 @@ def make_glyphs(rng: np.random.Generator) -> list[np.ndarray]:
     return glyphs
 
 
-def render(glyphs, count: int, rng: np.random.Generator, noise: float = 0.3):
+def render(glyphs, count: int, rng: np.random.Generator, noise: float = 0.3, spans=None):
     """`count` lines: features [count, WIDTH, HEIGHT] (frames first, as the
-    model reads them) and labels [count, MAX_LEN] padded with PAD."""
+    model reads them) and labels [count, MAX_LEN] padded with PAD. When
+    `spans` is a list, one list of (first column, end column, digit) per
+    line is appended to it (for the plot)."""
     x = np.zeros((count, WIDTH, HEIGHT), np.float32)
     y = np.full((count, MAX_LEN), PAD, np.int32)
     for i in range(count):
@@ -68,10 +71,14 @@ def render(glyphs, count: int, rng: np.random.Generator, noise: float = 0.3):
             if start + sum(glyphs[d].shape[1] for d in digits) + gaps.sum() <= WIDTH:
                 break
         col = start
+        placed = []
         for d, gap in zip(digits, gaps):
             w = glyphs[d].shape[1]
             x[i, col : col + w] = glyphs[d].T
+            placed.append((col, col + w, int(d)))
             col += w + gap
+        if spans is not None:
+            spans.append(placed)
         y[i, : len(digits)] = digits + 1
     x += rng.normal(scale=noise, size=x.shape).astype(np.float32)
     return x, y
@@ -148,7 +155,7 @@ def text(classes: list[int]) -> str:
     return "".join(str(c - 1) for c in classes)
 
 
-def plot(path, histories, sample_x, probs, truth, decoded) -> bool:
+def plot(path, histories, sample_x, sample_spans, probs, truth, decoded) -> bool:
     try:
         import matplotlib
     except ImportError:
@@ -156,35 +163,60 @@ def plot(path, histories, sample_x, probs, truth, decoded) -> bool:
         return False
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
-    fig, axes = plt.subplots(3, 1, figsize=(9, 10), gridspec_kw={"height_ratios": [1.3, 0.8, 1.1]})
+    fig, axes = plt.subplots(
+        3, 1, figsize=(9, 10.5), height_ratios=[1.2, 0.9, 1.2], layout="constrained"
+    )
     ax = axes[0]
     for (name, losses), style in zip(histories.items(), ["-o", "--x", ":s"]):
         epochs = np.arange(1, len(losses) + 1)
         ax.plot(epochs, losses, style, label=name, markersize=7)
     ax.set_yscale("log")
+    ax.set_xticks(np.arange(1, max(len(v) for v in histories.values()) + 1))
     ax.set_xlabel("epoch")
     ax.set_ylabel("training CTC loss (mean per line)")
     ax.set_title("(a) loss curves, same initial weights and batches")
     ax.legend()
     ax.grid(True, alpha=0.3)
 
+    # The input as the model reads it: one column per frame, 12 features per
+    # column, glyph pixels (1) dark on the background (0), plus noise. The
+    # boxes mark where each digit was drawn.
     ax = axes[1]
     ax.imshow(
-        sample_x.T, aspect="auto", cmap="gray_r", interpolation="nearest", vmin=-0.5, vmax=1.5
+        sample_x.T, aspect="auto", cmap="gray_r", interpolation="nearest", vmin=-0.6, vmax=1.4
     )
+    for first, end, digit in sample_spans:
+        ax.add_patch(
+            Rectangle((first - 0.5, -0.5), end - first, HEIGHT, fill=False, ec="tab:red", lw=1.5)
+        )
+        ax.text(
+            (first + end - 1) / 2,
+            -0.9,
+            str(digit),
+            ha="center",
+            va="bottom",
+            color="tab:red",
+            fontsize=12,
+            fontweight="bold",
+        )
+    ax.set_ylim(HEIGHT - 0.5, -2.6)
+    ax.set_yticks([0, HEIGHT // 2, HEIGHT - 1])
     ax.set_ylabel("feature")
-    ax.set_title(f"held-out input line, text {truth!r}")
-    ax.set_xticks([])
+    ax.set_xlabel("column (= frame)")
+    ax.set_title(
+        f"(b) a held-out input line (noisy glyphs; red: where each digit is), text {truth!r}"
+    )
 
     ax = axes[2]
     im = ax.imshow(probs.T, aspect="auto", cmap="viridis", interpolation="nearest", vmin=0, vmax=1)
     ax.set_yticks(range(CLASSES), ["blank"] + [str(d) for d in range(DIGITS)])
-    ax.set_xlabel("frame (column)")
+    ax.set_xlabel("frame (= column)")
     ax.set_ylabel("class")
-    ax.set_title(f"(b) per-frame output probabilities (ctcc model), greedy decoding {decoded!r}")
-    fig.colorbar(im, ax=ax, orientation="horizontal", fraction=0.05, pad=0.18)
-    fig.tight_layout()
+    ax.set_title(f"(c) per-frame output probabilities (ctcc model), greedy decoding {decoded!r}")
+    bar = fig.colorbar(im, ax=ax, orientation="horizontal", fraction=0.05, aspect=40)
+    bar.set_label("output probability p(class | frame)")
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
@@ -221,7 +253,8 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(args.seed)
     glyphs = make_glyphs(rng)
     x_train, y_train = render(glyphs, n_train, rng)
-    x_test, y_test = render(glyphs, n_test, rng)
+    test_spans = []
+    x_test, y_test = render(glyphs, n_test, rng, spans=test_spans)
     initial = build_model(args.seed, units).get_weights()
     print(
         f"{n_train} training and {n_test} held-out lines of {WIDTH} frames, "
@@ -274,7 +307,7 @@ def main(argv=None) -> None:
     truth = text([c for c in y_test[sample] if c != PAD])
     decoded = text(greedy_decode(logits[sample : sample + 1])[0])
     print(f"\nheld-out line {sample}: text {truth}, greedy decoding {decoded}")
-    if plot(args.out, histories, x_test[sample], probs, truth, decoded):
+    if plot(args.out, histories, x_test[sample], test_spans[sample], probs, truth, decoded):
         print(f"saved the plot to {os.path.abspath(args.out)}")
 
 
