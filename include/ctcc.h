@@ -261,13 +261,26 @@ CTCC_API void ctcc_options_init(ctcc_options *options);
  *     N_k = occurrences of label k in those samples' labels. Every y'[t, k]
  *     is scaled by (1 - alpha) * (sum of N_k over labels) / V_blank for the
  *     blank and by alpha * N_k / V_k for a label, then each frame is
- *     renormalised to sum to 1. A class with V_k = 0 gets scale 0 (it has
- *     no posterior mass to scale); a frame whose scaled sum is 0 (possible
- *     only with alpha = 0 or 1) keeps its unscaled posteriors.
+ *     renormalised to sum to 1. V_k and the scaled frames are computed
+ *     from the logarithms of the posteriors, so they are exact however
+ *     small the posteriors are (far below the smallest double or float):
+ *     alpha = 1 gives a label all the target mass of every frame where
+ *     its posterior is positive, however small, and alpha = 0 the same
+ *     for the blank. A class with V_k = 0 (no alignment uses it) gets
+ *     scale 0; a frame whose scaled sum is exactly 0 (possible only with
+ *     alpha = 0 or 1, where the frame can hold only classes scaled to 0)
+ *     keeps its unscaled posteriors. Every alpha in [0, 1] gives finite
+ *     targets for finite inputs.
  *   gamma (eq. 17-18): w_t = max(0, max_k (y''[t, k] - y[t, k])), with y''
  *     the (alpha-modified) targets; the frame weight is w_t^gamma divided
- *     by its mean over the sample's valid frames (a sample whose weights
- *     are all 0 keeps weight 0).
+ *     by its mean over the sample's valid frames, which does not depend
+ *     on the scale of w and is computed as (w_t / max w)^gamma over the
+ *     mean of those: exact for every gamma, even where every w_t^gamma
+ *     would underflow (a fitted sample, gains of 1e-16, gamma = 300). The
+ *     gain of the class the model rates highest is formed from the other
+ *     classes (1 - y minus 1 - y''), so small gains keep their relative
+ *     precision. Gains below about 1e-308 count as 0, and a sample whose
+ *     gains are all 0 gets weight 0.
  *
  * The gradient becomes weight[t] * (y - y'') for logits input and
  * -weight[t] * y'' for log-probabilities input (which a log-softmax

@@ -38,6 +38,10 @@
  *   subtracts the posterior of each state from its class (and adds it to
  *   the posteriors output when asked). The training modifications (alpha,
  *   gamma) then run as a separate pass over the posteriors (run_batch).
+ *   alpha works from the log posteriors of the states, which the backward
+ *   pass leaves in the alpha table (keep_log), so that no posterior that
+ *   underflows in linear form is lost; gamma's weights are formed relative
+ *   to the largest gain, so that w^gamma never underflows.
  */
 #include "fast_math.h"
 #include "internal.h"
@@ -171,6 +175,11 @@ typedef struct sample_args {
     int zero_infinity;
     unsigned char *workspace; /* aligned to CTCC_ALIGN */
     unsigned char *state;     /* receives the sample's SAMPLE_ state */
+    /* Nonzero for the alpha modification: the backward pass then replaces
+     * each alpha row by the log posteriors of the states (see
+     * state_log_sums), which the modification reads instead of the
+     * rounded posteriors. */
+    int keep_log;
 } sample_args;
 
 static void zero_frames(REAL *grad, size_t stride, size_t C, size_t from,
@@ -212,6 +221,38 @@ static inline void gather_emissions(DP *emit, const REAL *x, const int32_t *ext,
     }
     for (s = lo; s < hi; ++s) {
         emit[s] = ((DP)x[ext[s]] - shift) - lse;
+    }
+}
+
+/* For the alpha modification, once the backward pass has turned the alpha
+ * table ([T] rows of stride SP) into log posteriors: out[s] = log of the
+ * posterior of state s summed over the frames (-inf for a state never
+ * occupied), with tmp as scratch; both hold S entries. */
+static void state_log_sums(const DP *table, size_t SP, size_t S, size_t T,
+                           DP *out, DP *tmp) {
+    size_t s, t;
+    fill_dp(out, S, NEG_INF);
+    fill_dp(tmp, S, 0);
+    for (t = 0; t < T; ++t) {
+        const DP *lp = table + t * SP + CTCC_ROW_PAD;
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+        for (s = lo; s < hi; ++s) {
+            out[s] = lp[s] > out[s] ? lp[s] : out[s];
+        }
+    }
+    for (t = 0; t < T; ++t) {
+        const DP *lp = table + t * SP + CTCC_ROW_PAD;
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+        for (s = lo; s < hi; ++s) {
+            /* exp(-inf - -inf) would be NaN: a state whose maximum is -inf
+             * has nothing to add. */
+            tmp[s] += out[s] > NEG_INF ? DP_EXP_NEG(lp[s] - out[s]) : (DP)0;
+        }
+    }
+    for (s = 0; s < S; ++s) {
+        if (out[s] > NEG_INF) {
+            out[s] += (DP)log((double)tmp[s]);
+        }
     }
 }
 
@@ -373,7 +414,7 @@ static REAL compute_sample(const sample_args *a) {
             cur[S - 2] = 0;
         }
         for (t = T; t-- > 0;) {
-            const DP *row = alpha + t * SP + CTCC_ROW_PAD;
+            DP *row = alpha + t * SP + CTCC_ROW_PAD;
             REAL *g = a->grad != NULL ? a->grad + t * a->frame_stride : NULL;
             REAL *p = a->post != NULL ? a->post + t * a->frame_stride : NULL;
             const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
@@ -397,6 +438,15 @@ static REAL compute_sample(const sample_args *a) {
                 total += (double)gam[s];
             }
             inv = (DP)(1.0 / total);
+            if (a->keep_log) {
+                /* alpha_t(s) is read for the last time here: it becomes
+                 * the log posterior of state s at frame t, which no
+                 * underflow can round to 0. */
+                const DP offset = top + (DP)log(total);
+                for (s = lo; s < hi; ++s) {
+                    row[s] = (row[s] + cur[s]) - offset;
+                }
+            }
             /* Then subtracted from its class: the blank states summed
              * first, each label state on its own. */
             for (s = lo + (lo & 1); s < hi; s += 2) {
@@ -444,54 +494,68 @@ static REAL compute_sample(const sample_args *a) {
             cur = next;
             next = tmp;
         }
+        if (a->keep_log) {
+            state_log_sums(alpha, SP, S, T, gam, emit);
+        }
     }
     return (REAL)(-log_p);
 }
 
-/* Class sums of the alpha modification over the good samples:
- * v[c] = sum of the targets (posteriors) of class c over their valid
- * frames, counts[c] = occurrences of c in their labels; then turns v into
- * the scale factors of eq. 15. Each class is summed by one thread in
- * sample and frame order, so the result does not depend on the thread
- * count. */
-static void alpha_scales(const REAL *targets, const int32_t *flat_labels,
-                         const int32_t *label_lengths,
-                         const int32_t *input_lengths,
-                         const size_t *label_offset, const unsigned char *state,
-                         size_t T, size_t N, size_t C, int layout, int blank,
-                         double alpha, int threads, double *v, double *counts) {
-    const size_t block = 64;
-    const long blocks = (long)((C + block - 1) / block);
+/* The scale factors of eq. 15 over the good samples, as logarithms:
+ * log_scale[c] = log(numerator_c / V_c), where V_c is the posterior of
+ * class c summed over their valid frames and the numerator is (1 - alpha)
+ * times the number of labels for the blank, alpha * N_c (the occurrences
+ * of c in their labels) for a label; -inf for a class with nothing to
+ * scale (V_c = 0 or a numerator of 0). V_c is summed from the per-state
+ * sums that compute_sample left in each sample's posterior array
+ * (state_log_sums), in logarithms, so that it is exact however small the
+ * posteriors are. counts is [C] of scratch. One thread visits the samples
+ * in order, so the result does not depend on the thread count. */
+static void
+alpha_log_scales(const unsigned char *base, const size_t *ws_offset,
+                 const int32_t *flat_labels, const int32_t *label_lengths,
+                 const int32_t *input_lengths, const size_t *label_offset,
+                 const unsigned char *state, size_t N, size_t C, int blank,
+                 double alpha, double *log_scale, double *counts) {
     double label_total = 0.0;
-    long b;
-    size_t n, c;
-    (void)threads;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads)
-#endif
-    for (b = 0; b < blocks; ++b) {
-        const size_t c0 = (size_t)b * block;
-        const size_t c1 = c0 + block < C ? c0 + block : C;
-        size_t nn, t, cc;
-        for (cc = c0; cc < c1; ++cc) {
-            v[cc] = 0.0;
-        }
-        for (nn = 0; nn < N; ++nn) {
-            const size_t first =
-                layout == CTCC_LAYOUT_TIME_MAJOR ? nn * C : nn * T * C;
-            const size_t stride = layout == CTCC_LAYOUT_TIME_MAJOR ? N * C : C;
-            if (state[nn] != SAMPLE_OK) {
+    size_t n, c, s;
+    int pass;
+    /* log V_c = m_c + log sum exp(v - m_c) over the states of class c, with
+     * m_c their maximum: pass 0 finds m_c (in log_scale), pass 1 sums (in
+     * counts). */
+    for (c = 0; c < C; ++c) {
+        log_scale[c] = -INFINITY;
+        counts[c] = 0.0;
+    }
+    for (pass = 0; pass < 2; ++pass) {
+        for (n = 0; n < N; ++n) {
+            ctcc_sample_layout lay;
+            const int32_t *ext;
+            const DP *sums;
+            size_t S;
+            if (state[n] != SAMPLE_OK || input_lengths[n] == 0) {
                 continue;
             }
-            for (t = 0; t < (size_t)input_lengths[nn]; ++t) {
-                const REAL *row = targets + first + t * stride;
-                for (cc = c0; cc < c1; ++cc) {
-                    v[cc] += (double)row[cc];
+            ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
+                                       DP_SIZE, 1, &lay);
+            ext = (const int32_t *)(base + ws_offset[n] + lay.ext_labels);
+            sums = (const DP *)(base + ws_offset[n] + lay.posterior);
+            S = 2 * (size_t)label_lengths[n] + 1;
+            for (s = 0; s < S; ++s) {
+                const double v = (double)sums[s];
+                double *m = log_scale + ext[s];
+                if (pass == 0) {
+                    *m = v > *m ? v : *m;
+                } else if (*m > -INFINITY) {
+                    counts[ext[s]] += exp(v - *m);
                 }
             }
         }
     }
     for (c = 0; c < C; ++c) {
+        if (log_scale[c] > -INFINITY) {
+            log_scale[c] += log(counts[c]);
+        }
         counts[c] = 0.0;
     }
     for (n = 0; n < N; ++n) {
@@ -504,37 +568,79 @@ static void alpha_scales(const REAL *targets, const int32_t *flat_labels,
         }
         label_total += (double)label_lengths[n];
     }
-    /* Eq. 15; a class without posterior mass has nothing to scale. */
+    /* Eq. 15. log(alpha) + log(N_c) rather than log(alpha * N_c): alpha
+     * may be subnormal. */
     for (c = 0; c < C; ++c) {
-        const double numerator =
+        const double share =
             (int)c == blank ? (1.0 - alpha) * label_total : alpha * counts[c];
-        v[c] = v[c] > 0.0 ? numerator / v[c] : 0.0;
+        const double log_share =
+            (int)c == blank ? log(share) : log(alpha) + log(counts[c]);
+        log_scale[c] = share > 0.0 && log_scale[c] > -INFINITY
+                           ? log_share - log_scale[c]
+                           : -INFINITY;
     }
 }
 
-/* The largest gain max(0, max_c (row[c] - y[c])) of the targets over the
- * model's probabilities y: the softmax (logits; shift and norm are the
- * frame's log_normaliser parts) or exp (log-probabilities) of the input
- * frame x. */
+/* Eq. 16 for one frame, from the log posteriors lp[lo, hi) of its states
+ * (classes ext) rather than from the rounded posteriors: row[c] = the sum
+ * over the states of class c of exp(lp[s] + log_scale[c]), divided by that
+ * sum over all states. Every term is taken relative to the largest, so
+ * the divisor is at least 1 and a posterior far below the smallest double
+ * still counts. A frame in which every state has scale 0 or posterior 0
+ * (0 / 0) keeps its posteriors. e is scratch for [lo, hi). */
+static inline void alpha_frame(REAL *row, size_t C, const DP *lp,
+                               const int32_t *ext, size_t lo, size_t hi,
+                               int blank, const double *log_scale, DP *e) {
+    DP top = NEG_INF;
+    double z = 0.0, blank_sum = 0.0;
+    size_t s;
+    for (s = lo; s < hi; ++s) {
+        e[s] = lp[s] + (DP)log_scale[ext[s]];
+        top = e[s] > top ? e[s] : top;
+    }
+    if (top == NEG_INF) {
+        return;
+    }
+    for (s = lo; s < hi; ++s) {
+        e[s] = DP_EXP_NEG(e[s] - top);
+        z += (double)e[s];
+    }
+    memset(row, 0, C * sizeof(REAL));
+    for (s = lo + (lo & 1); s < hi; s += 2) {
+        blank_sum += (double)e[s];
+    }
+    row[blank] = (REAL)(blank_sum / z);
+    for (s = lo | 1; s < hi; s += 2) {
+        row[ext[s]] += (REAL)((double)e[s] / z);
+    }
+}
+
+/* The gain of eq. 18, max(0, max_c (row[c] - y[c])), of the targets row
+ * over the model's probabilities y: the softmax (logits; shift and norm
+ * are the frame's log_normaliser parts) or exp (log-probabilities) of the
+ * input frame x. For the class d the model rates highest, row[d] and y[d]
+ * can both be close to 1, and row[d] - y[d] would cancel to rounding
+ * noise: its gain is taken as (1 - y[d]) - (1 - row[d]), each from the
+ * other classes (a row of targets and a softmax sum to 1; 1 - exp(x[d]) is
+ * -expm1(x[d])), which keeps a small gain to its relative precision. */
 static inline double largest_gain(const REAL *row, const REAL *x, size_t C,
                                   DP shift, DP norm, int log_probs) {
-    double w = 0.0;
-    size_t c;
-    if (log_probs) {
-        for (c = 0; c < C; ++c) {
-            const double d = (double)row[c] - exp((double)x[c]);
-            w = d > w ? d : w;
-        }
-        return w;
+    double w = 0.0, rest_y = 0.0, rest_t = 0.0, gain_d;
+    size_t c, d = 0;
+    for (c = 1; c < C; ++c) {
+        d = x[c] > x[d] ? c : d;
     }
-#pragma omp simd reduction(max : w)
     for (c = 0; c < C; ++c) {
-        const double d =
-            (double)row[c] -
-            (double)REAL_EXP_NEG((REAL)(((DP)x[c] - shift) - norm));
-        w = d > w ? d : w;
+        const double y = log_probs
+                             ? exp((double)x[c])
+                             : (double)DP_EXP_NEG(((DP)x[c] - shift) - norm);
+        const double g = c == d ? 0.0 : (double)row[c] - y;
+        w = g > w ? g : w;
+        rest_y += c == d ? 0.0 : y;
+        rest_t += c == d ? 0.0 : (double)row[c];
     }
-    return w;
+    gain_d = (log_probs ? -expm1((double)x[d]) : rest_y) - rest_t;
+    return gain_d > w ? gain_d : w;
 }
 
 /* g = w * (y - row) (logits) or -w * row (log-probabilities); g may be
@@ -558,66 +664,82 @@ static inline void weighted_gradient(REAL *g, const REAL *row, const REAL *x,
     }
 }
 
-/* Applies alpha (scale != NULL) and gamma to one good sample: turns its
- * posteriors in `targets` into the modified targets, writes its gradient
- * (when grad is not NULL; it may equal targets) and returns its frame
- * weights in weight[0, T). */
+/* One good sample's part of the alpha / gamma pass. */
+typedef struct modify_args {
+    const REAL *input;   /* frame 0 of the sample */
+    REAL *targets;       /* its posteriors, turned into its targets */
+    REAL *grad;          /* its gradient (may equal targets), or NULL */
+    size_t stride;       /* elements between consecutive frames */
+    size_t alphabet;     /* C */
+    size_t time;         /* T, its input length */
+    int log_probs;       /* the input kind */
+    const DP *log_norm;  /* [T], the kernel's log_normaliser parts */
+    const DP *frame_max; /* [T] */
+    /* alpha (log_scale not NULL): log_scale [C] from alpha_log_scales,
+     * the log posteriors of the S states at [T] rows of stride SP (the
+     * alpha table after keep_log), their classes ext, and S entries of
+     * scratch. */
+    const double *log_scale;
+    const DP *log_post;
+    const int32_t *ext;
+    size_t states, row_stride;
+    int blank;
+    DP *scratch;
+    double gamma;
+    double *weight; /* [T], receives the frame weights */
+} modify_args;
+
+/* Applies alpha and gamma to one good sample: turns its posteriors into
+ * the modified targets, writes its gradient (when m->grad is not NULL)
+ * and its frame weights. */
 CTCC_DISPATCH
-static void modify_sample(const REAL *input, REAL *targets, REAL *grad,
-                          size_t stride, size_t C, size_t T,
-                          const double *scale, double gamma, int log_probs,
-                          const DP *log_norm, const DP *frame_max,
-                          double *weight) {
-    size_t t, c;
-    double total = 0.0;
+static void modify_sample(const modify_args *m) {
+    const size_t T = m->time, C = m->alphabet;
+    double top = 0.0, total = 0.0;
+    size_t t;
     for (t = 0; t < T; ++t) {
-        REAL *row = targets + t * stride;
-        if (scale != NULL) {
-            double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-            for (c = 0; c < C; ++c) {
-                sum += (double)row[c] * scale[c];
-            }
-            /* Eq. 16; a frame scaled to nothing keeps its posteriors. */
-            if (sum > 0.0) {
-                const double inv = 1.0 / sum;
-#pragma omp simd
-                for (c = 0; c < C; ++c) {
-                    row[c] = (REAL)((double)row[c] * scale[c] * inv);
-                }
-            }
+        REAL *row = m->targets + t * m->stride;
+        if (m->log_scale != NULL) {
+            alpha_frame(row, C, m->log_post + t * m->row_stride + CTCC_ROW_PAD,
+                        m->ext, ctcc_band_lo(m->states, T, t),
+                        ctcc_band_hi(m->states, t), m->blank, m->log_scale,
+                        m->scratch);
         }
-        if (gamma != 0.0) {
+        if (m->gamma != 0.0) {
             /* Eq. 18: the largest gain of any class over the output. */
-            const double w =
-                largest_gain(row, input + t * stride, C,
-                             log_probs ? (DP)0 : frame_max[t],
-                             log_probs ? (DP)0 : log_norm[t], log_probs);
-            /* A gain is at most 1, but rounding can push it just above,
-             * and (1 + eps)^gamma overflows for a large gamma. */
-            weight[t] = w > 0.0 ? pow(w < 1.0 ? w : 1.0, gamma) : 0.0;
-            total += weight[t];
+            m->weight[t] = largest_gain(row, m->input + t * m->stride, C,
+                                        m->log_probs ? (DP)0 : m->frame_max[t],
+                                        m->log_probs ? (DP)0 : m->log_norm[t],
+                                        m->log_probs);
+            top = m->weight[t] > top ? m->weight[t] : top;
         } else {
-            weight[t] = 1.0;
+            m->weight[t] = 1.0;
         }
     }
-    if (gamma != 0.0) {
-        /* Normalised to average 1 over the valid frames. Divided by the
-         * total first: with a large gamma the total can be subnormal, and
-         * T / total would overflow (0 * inf = NaN weights). */
+    if (m->gamma != 0.0) {
+        /* w^gamma / mean(w^gamma) does not depend on the scale of w: it is
+         * computed as (w / max w)^gamma over the mean of those. Each ratio
+         * is at most 1 and the largest is 1, so no power overflows and the
+         * total, at least 1, never underflows, however large gamma is and
+         * however small the gains. A sample whose gains are all 0 keeps
+         * weight 0. */
         for (t = 0; t < T; ++t) {
-            weight[t] = total > 0.0 ? weight[t] / total * (double)T : 0.0;
+            m->weight[t] = top > 0.0 ? pow(m->weight[t] / top, m->gamma) : 0.0;
+            total += m->weight[t];
+        }
+        for (t = 0; t < T; ++t) {
+            m->weight[t] = top > 0.0 ? m->weight[t] / total * (double)T : 0.0;
         }
     }
-    if (grad == NULL) {
+    if (m->grad == NULL) {
         return;
     }
     for (t = 0; t < T; ++t) {
-        weighted_gradient(grad + t * stride, targets + t * stride,
-                          input + t * stride, C,
-                          log_probs ? (DP)0 : frame_max[t],
-                          log_probs ? (DP)0 : log_norm[t], weight[t],
-                          log_probs);
+        weighted_gradient(m->grad + t * m->stride, m->targets + t * m->stride,
+                          m->input + t * m->stride, C,
+                          m->log_probs ? (DP)0 : m->frame_max[t],
+                          m->log_probs ? (DP)0 : m->log_norm[t], m->weight[t],
+                          m->log_probs);
     }
 }
 
@@ -720,13 +842,14 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         a.zero_infinity = opts.zero_infinity;
         a.workspace = base + ws_offset[n];
         a.state = state + n;
+        a.keep_log = opts.use_alpha && kernel_post != NULL;
         costs[n] = compute_sample(&a);
     }
 
     if (opts.use_alpha && kernel_post != NULL) {
-        alpha_scales(kernel_post, flat_labels, label_lengths, input_lengths,
-                     label_offset, state, T, N, C, (int)opts.layout, opts.blank,
-                     opts.alpha, threads, class_v, class_n);
+        alpha_log_scales(base, ws_offset, flat_labels, label_lengths,
+                         input_lengths, label_offset, state, N, C, opts.blank,
+                         opts.alpha, class_v, class_n);
     }
 
     if (frame_weights == NULL && !(modify && kernel_post != NULL)) {
@@ -750,16 +873,29 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
                                    backward, &lay);
         weight = (double *)(base + ws_offset[n] + lay.weight);
         if (state[n] == SAMPLE_OK && modify && kernel_post != NULL) {
-            REAL *separate_grad =
-                gradients != NULL && gradients != kernel_post
-                    ? gradients + first
-                    : (gradients != NULL ? kernel_post + first : NULL);
-            modify_sample(inputs + first, kernel_post + first, separate_grad,
-                          stride, C, Tn, opts.use_alpha ? class_v : NULL,
-                          opts.gamma, opts.input_kind == CTCC_INPUT_LOG_PROBS,
-                          (const DP *)(base + ws_offset[n] + lay.log_norm),
-                          (const DP *)(base + ws_offset[n] + lay.frame_max),
-                          weight);
+            unsigned char *region = base + ws_offset[n];
+            modify_args m;
+            m.input = inputs + first;
+            m.targets = kernel_post + first;
+            m.grad = gradients != NULL && gradients != kernel_post
+                         ? gradients + first
+                         : (gradients != NULL ? kernel_post + first : NULL);
+            m.stride = stride;
+            m.alphabet = C;
+            m.time = Tn;
+            m.log_probs = opts.input_kind == CTCC_INPUT_LOG_PROBS;
+            m.log_norm = (const DP *)(region + lay.log_norm);
+            m.frame_max = (const DP *)(region + lay.frame_max);
+            m.log_scale = opts.use_alpha ? class_v : NULL;
+            m.log_post = (const DP *)(region + lay.alpha);
+            m.ext = (const int32_t *)(region + lay.ext_labels);
+            m.states = 2 * (size_t)label_lengths[n] + 1;
+            m.row_stride = m.states + 2 * CTCC_ROW_PAD;
+            m.blank = opts.blank;
+            m.scratch = (DP *)(region + lay.posterior);
+            m.gamma = opts.gamma;
+            m.weight = weight;
+            modify_sample(&m);
             if (gradients != NULL && gradients != kernel_post) {
                 zero_frames(gradients + first, stride, C, Tn, T);
             }

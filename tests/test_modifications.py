@@ -41,18 +41,17 @@ TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-5, ato
 # --- independent reference -------------------------------------------------
 
 
-def ref_posteriors_one(logp, labels, blank):
+def ref_log_occupancy(logp, labels, blank):
     """Log-space forward-backward for one sample, vectorised over the states
     of the blank-extended label sequence. logp [L, C] float64 (used as
-    given). Returns (log p(labels), posteriors [L, C]); (-inf, zeros) when
-    no path emits the labels."""
+    given). Returns (log p(labels), log state posteriors [L, S], the class
+    of each state [S]); log p = -inf when no path emits the labels."""
     L, C = logp.shape
     ext = np.full(2 * len(labels) + 1, blank, dtype=np.int64)
     ext[1::2] = labels
     S = len(ext)
-    post = np.zeros((L, C))
     if L == 0:
-        return (0.0 if S == 1 else -np.inf), post
+        return (0.0 if S == 1 else -np.inf), np.zeros((0, S)), ext
     skip = np.zeros(S, dtype=bool)
     skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
     em = logp[:, ext]  # [L, S]
@@ -75,12 +74,21 @@ def ref_posteriors_one(logp, labels, blank):
             acc[:-2] = np.where(skip[2:], np.logaddexp(acc[:-2], nxt[2:]), acc[:-2])
             bwd[t] = acc
         log_p = np.logaddexp.reduce(fwd[L - 1, max(S - 2, 0) :])
-        if not np.isfinite(log_p):
-            return -np.inf, post
-        occ = np.exp(fwd + bwd - log_p)  # [L, S]
-    onehot = np.zeros((S, C))
-    onehot[np.arange(S), ext] = 1.0
-    return log_p, occ @ onehot
+        return log_p, fwd + bwd - log_p, ext
+
+
+def ref_posteriors_one(logp, labels, blank):
+    """Returns (log p(labels), posteriors [L, C]); (-inf, zeros) when no
+    path emits the labels."""
+    L, C = logp.shape
+    log_p, log_occ, ext = ref_log_occupancy(logp, labels, blank)
+    post = np.zeros((L, C))
+    if L == 0 or not np.isfinite(log_p):
+        return log_p, post
+    onehot = np.zeros((len(ext), C))
+    onehot[np.arange(len(ext)), ext] = 1.0
+    with np.errstate(under="ignore"):
+        return log_p, np.exp(log_occ) @ onehot
 
 
 def ref_modified(x, labels, lengths=None, *, blank=0, time_major=True, log_probs=False,
@@ -469,6 +477,261 @@ def test_threads_agree(num_threads):
     _, g1 = _impl_loss(x, labels, lengths, num_threads=1, **kw)
     _, g = _impl_loss(x, labels, lengths, num_threads=num_threads, **kw)
     np.testing.assert_allclose(g, g1, rtol=1e-13, atol=1e-15)
+
+
+# --- underflow: exact targets and weights, computed in log space ---------------
+#
+# Where a posterior or a class sum is below the smallest double (or float),
+# the linear reference above sees 0 where the exact value is positive. These
+# references evaluate the same equations with every quantity kept as a
+# logarithm, so they are exact for any finite input.
+
+
+def _log_sum(a, axis):
+    """log(sum(exp(a))) along axis, -inf for an empty or all -inf slice."""
+    m = np.max(a, axis=axis, keepdims=True) if a.shape[axis] else None
+    if m is None:
+        return np.full(np.delete(a.shape, axis), -np.inf)
+    m_safe = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore", under="ignore"):
+        out = np.log(np.sum(np.exp(a - m_safe), axis=axis, keepdims=True)) + m_safe
+    return np.squeeze(out, axis=axis)
+
+
+def ref_log_targets(x, labels, lengths=None, *, blank=0, log_probs=False, alpha=None):
+    """Eq. 13-16 in log space, time-major. Returns (log posteriors of every
+    class [T, N, C] (-inf past a sample's length and for infeasible
+    samples), targets [T, N, C] in float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    T, N, C = x.shape
+    blank = blank % C
+    lengths = [T] * N if lengths is None else [int(v) for v in lengths]
+    logp = x if log_probs else log_softmax(x)
+    lpost = np.full((T, N, C), -np.inf)
+    counts = np.zeros(C)
+    for n in range(N):
+        Tn = lengths[n]
+        log_p, log_occ, ext = ref_log_occupancy(logp[:Tn, n], list(labels[n]), blank)
+        if not np.isfinite(log_p):
+            continue
+        np.add.at(counts, np.asarray(labels[n], dtype=np.int64), 1.0)
+        for c in np.unique(ext):
+            lpost[:Tn, n, c] = _log_sum(log_occ[:, ext == c], axis=1)
+    with np.errstate(under="ignore"):
+        plain = np.exp(lpost)
+    if alpha is None:
+        return lpost, plain
+    log_v = _log_sum(lpost.reshape(T * N, C), axis=0)
+    with np.errstate(divide="ignore"):
+        log_num = np.log(alpha) + np.log(counts)
+        log_num[blank] = np.log((1.0 - alpha) * counts.sum())
+    usable = np.isfinite(log_v) & np.isfinite(log_num)
+    log_scale = np.where(usable, log_num - np.where(usable, log_v, 0.0), -np.inf)
+    e = lpost + log_scale
+    top = np.max(e, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", under="ignore"):
+        rel = np.exp(e - np.where(np.isfinite(top), top, 0.0))
+        targets = np.where(np.isfinite(top), rel / rel.sum(axis=-1, keepdims=True), plain)
+    return lpost, targets
+
+
+def _spike_batch(dtype, suppressed, margin):
+    """The issue's reproducer: 12 frames, 3 classes, label [1]; class
+    `suppressed` has logit 10 on the first and last four frames and -margin
+    on the middle four, the other classes 0. Its posterior on frames 4..7
+    is then near or below the smallest double (float)."""
+    x = np.zeros((12, 1, 3))
+    x[:, 0, suppressed] = -margin
+    x[:4, 0, suppressed] = x[-4:, 0, suppressed] = 10.0
+    return x.astype(dtype), [[1]]
+
+
+SPIKES = [
+    # dtype, suppressed class, margin, alpha
+    (np.float64, 1, 707.71, 1.0),  # the issue's case: label posterior subnormal
+    (np.float64, 1, 800.0, 1.0),  # label posterior below the smallest double
+    (np.float64, 0, 707.8, 0.0),  # blank posterior subnormal
+    (np.float64, 0, 707.2, 0.0),
+    (np.float64, 0, 800.0, 0.0),
+    (np.float32, 1, 100.0, 1.0),  # below the smallest float
+    (np.float32, 0, 100.0, 0.0),
+    (np.float32, 1, 90.0, 1.0),  # float subnormal
+    (np.float32, 1, 800.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("dtype,suppressed,margin,alpha", SPIKES)
+def test_alpha_extremes_with_underflowed_posteriors(dtype, suppressed, margin, alpha):
+    """alpha = 1 gives the label class all the target mass of every frame
+    where its posterior is positive (here: every frame, since every logit is
+    finite), however small that posterior; alpha = 0 the same for the blank.
+    Formerly a subnormal scaled sum made 1/sum infinite (NaN targets), and a
+    posterior that rounded to 0 kept the unscaled, opposite target."""
+    x, labels = _spike_batch(dtype, suppressed, margin)
+    _, want = ref_log_targets(x, labels, alpha=alpha)
+    keep = 0 if alpha == 0.0 else 1
+    np.testing.assert_array_equal(want[..., keep], 1.0)  # the reference itself
+    targets, weights = _impl_posteriors(x, labels, alpha=alpha)
+    loss, grad = _impl_loss(x, labels, alpha=alpha)
+    assert np.isfinite(targets).all() and np.isfinite(grad).all() and np.isfinite(loss).all()
+    _check(targets, want, dtype, "targets")
+    y = np.exp(log_softmax(x))
+    _check(grad, y - want, dtype, "grad")
+    # the same frames through gamma: finite, and the weights average 1
+    t2, w2 = _impl_posteriors(x, labels, alpha=alpha, gamma=2.0)
+    _, g2 = _impl_loss(x, labels, alpha=alpha, gamma=2.0)
+    assert np.isfinite(w2).all() and np.isfinite(g2).all()
+    np.testing.assert_allclose(w2.mean(), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("margin", [650.0, 800.0, 2000.0])
+@pytest.mark.parametrize("alpha", [0.5, 0.9])
+def test_alpha_blank_mass_below_the_smallest_double(dtype, margin, alpha):
+    """The blank's logit is -margin on every frame, so its class sum V_blank
+    (eq. 15) is about exp(-margin): below the smallest double for margins
+    past 745, yet exactly positive, and eq. 15 scales the blank by (1 -
+    alpha) sum(N) / V_blank. The exact targets give the blank a share of
+    the same order whether or not V_blank underflows; they used to drop to
+    0 past the underflow."""
+    rng = np.random.default_rng(31)
+    T, N, C = 9, 2, 4
+    x = rng.normal(size=(T, N, C))
+    x[..., 0] = -margin
+    labels = [[1, 2], [3]]
+    x = x.astype(dtype)
+    _, want = ref_log_targets(x, labels, alpha=alpha)
+    assert want[..., 0].max() > 0.05  # the blank does get a share
+    targets, _ = _impl_posteriors(x, labels, alpha=alpha)
+    _check(targets, want, dtype, "targets")
+    _, grad = _impl_loss(x, labels, alpha=alpha)
+    _check(grad, np.exp(log_softmax(x)) - want, dtype, "grad")
+
+
+ALPHAS_FULL = [0.0, 5e-324, 1e-300, 1e-9, 0.3, 0.5, 1 - 1e-12, 1 - 2**-53, 1.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scale", [30.0, 300.0, 3000.0])
+@pytest.mark.parametrize("seed", range(3))
+def test_alpha_any_value_any_scale_is_exact(dtype, scale, seed):
+    """Random logits of scale up to 3000 (posteriors far below the smallest
+    double), alpha over the whole of [0, 1] including its subnormal and
+    last-ulp ends, with and without gamma: targets are finite
+    distributions equal to the log-space reference, gradients finite."""
+    rng = np.random.default_rng(40 + seed)
+    T, N, C = 14, 4, 5
+    x = (rng.normal(size=(T, N, C)) * scale).astype(dtype)
+    labels = [[1, 2, 2], [3], [], [4, 1, 4, 3]]
+    lengths = [14, 9, 5, 12]
+    valid = np.arange(T)[:, None] < np.array(lengths)[None, :]
+    for alpha in ALPHAS_FULL:
+        _, want = ref_log_targets(x, labels, lengths, alpha=alpha)
+        for gamma in (0.0, 3.0):
+            targets, weights = _impl_posteriors(x, labels, lengths, alpha=alpha, gamma=gamma)
+            _, grad = _impl_loss(x, labels, lengths, alpha=alpha, gamma=gamma)
+            what = f"alpha={alpha!r}, gamma={gamma}"
+            assert np.isfinite(targets).all() and np.isfinite(weights).all(), what
+            assert np.isfinite(grad).all(), what
+            np.testing.assert_allclose(targets.sum(-1)[valid], 1.0, atol=1e-5, err_msg=what)
+            _check(targets, want, dtype, what)
+
+
+def ref_gamma_weights(log_gain, gamma):
+    """Eq. 18's weights w^gamma / mean(w^gamma) of one sample from the
+    logarithms of its gains [T], evaluated in log space (exact for any
+    gamma and any gain)."""
+    log_gain = np.asarray(log_gain, dtype=np.float64)
+    if not np.isfinite(log_gain).any():
+        return np.zeros_like(log_gain)
+    z = gamma * (log_gain - log_gain.max())
+    with np.errstate(under="ignore"):
+        return len(z) * np.exp(z - _log_sum(z, axis=0))
+
+
+def _fitted_sample(base, dtype, seed=50):
+    """One sample with exactly one alignment (its 6 labels need all 6
+    frames, so the posteriors are one-hot) and logits that favour it by
+    base + a little: a fitted model. The gain of frame t is 1 - y[t, l_t],
+    the probability of the other classes, about exp(-base); its logarithm
+    is computed here exactly, as a log-sum-exp."""
+    rng = np.random.default_rng(seed)
+    labels = [1, 2, 3, 4, 1, 2]
+    T, C = len(labels), 5
+    x = rng.normal(size=(T, 1, C))
+    for t, lab in enumerate(labels):
+        x[t, 0, lab] = base + 0.01 * t * (-1) ** t
+    x = x.astype(dtype).astype(np.float64)
+    others = np.array([[c != lab for c in range(C)] for lab in labels])
+    log_gain = np.array([_log_sum(x[t, 0][others[t]], axis=0) for t in range(T)]) - _log_sum(
+        x[:, 0], axis=1
+    )
+    onehot = (~others).astype(np.float64)[:, None, :]
+    return x.astype(dtype), [labels], log_gain, onehot
+
+
+GAMMAS_LARGE = [1.0, 20.0, 50.0, 150.0, 300.0]
+
+
+@pytest.mark.parametrize("dtype,base", [(np.float64, b) for b in (2.0, 7.0, 37.0, 300.0)]
+                         + [(np.float32, b) for b in (2.0, 7.0, 15.0)])  # fmt: skip
+@pytest.mark.parametrize("gamma", GAMMAS_LARGE)
+@pytest.mark.parametrize("alpha", [None, 0.5])
+def test_gamma_weights_exact_on_a_fitted_sample(dtype, base, gamma, alpha):
+    """Gains from about 0.1 down to 1e-130 and gamma up to 300: every
+    w^gamma underflows, but the weights w^gamma / mean(w^gamma) do not
+    depend on the scale of w and are compared with their exact values. They
+    used to be all 0 (no gradient at all) once w^gamma underflowed, and the
+    gains of a fitted model were rounding noise (1 - y computed from a y
+    rounded near 1)."""
+    x, labels, log_gain, onehot = _fitted_sample(base, dtype)
+    want = ref_gamma_weights(log_gain, gamma)
+    assert want.max() <= 6 and want.max() > 1  # the reference's own sanity
+    targets, weights = _impl_posteriors(x, labels, alpha=alpha, gamma=gamma)
+    _, grad = _impl_loss(x, labels, alpha=alpha, gamma=gamma)
+    np.testing.assert_array_equal(targets, onehot)
+    rtol = 1e-9 if dtype == np.float64 else 2e-5
+    # weights below the smallest normal number of the dtype lose precision
+    np.testing.assert_allclose(weights[:, 0], want, rtol=rtol, atol=8 * np.finfo(dtype).tiny)
+    y = np.exp(log_softmax(x))
+    # the label entries of y - onehot are 1 - y rounded: only absolutely close
+    atol = 6 * (4e-16 if dtype == np.float64 else 2e-7)
+    np.testing.assert_allclose(grad, want[:, None, None] * (y - onehot), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("gamma", [50.0, 150.0, 300.0])
+def test_gamma_large_on_a_confident_batch(dtype, gamma):
+    """The issue's case: gains of about 1e-3 and gamma = 150 made every
+    w^gamma 0, and so every weight and the whole gradient. Several
+    alignments per sample (plain posteriors, not one-hot); the gains come
+    from the log-space reference targets and are well-conditioned at this
+    size."""
+    rng = np.random.default_rng(60)
+    T, N, C = 12, 3, 4
+    labels = [[1, 2], [3], [2, 2]]
+    path = [[0, 0, 1, 1, 0, 0, 0, 2, 2, 0, 0, 0], [0] * 5 + [3] * 3 + [0] * 4,
+            [0, 2, 2, 0, 0, 0, 2, 2, 0, 0, 0, 0]]  # fmt: skip
+    x = rng.normal(size=(T, N, C))
+    for n in range(N):
+        x[np.arange(T), n, path[n]] += 8.0
+    x = x.astype(dtype)
+    _, targets_ref = ref_log_targets(x, labels)
+    y = np.exp(log_softmax(x))
+    gain = np.max(targets_ref - y, axis=-1)
+    assert (gain > 1e-5).all() and (gain < 5e-2).all()
+    want = np.stack([ref_gamma_weights(np.log(gain[:, n]), gamma) for n in range(N)], axis=1)
+    _, weights = _impl_posteriors(x, labels, gamma=gamma)
+    _, grad = _impl_loss(x, labels, gamma=gamma)
+    rtol = 1e-7 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(weights, want, rtol=rtol, atol=8 * np.finfo(dtype).tiny)
+    assert (np.abs(grad).max(axis=(0, 2)) > 0.1 * np.abs(y - targets_ref).max(axis=(0, 2))).all()
+    np.testing.assert_allclose(
+        grad,
+        want[..., None] * (y - targets_ref),
+        rtol=rtol,
+        atol=1e-12 if dtype == np.float64 else 1e-6,
+    )
 
 
 # --- edge cases ----------------------------------------------------------------

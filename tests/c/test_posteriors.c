@@ -441,6 +441,161 @@ static void test_large_gamma(void) {
     }
 }
 
+/* alpha = 0 or 1 where the posteriors underflow (issue: the frame sum of
+ * eq. 16 was subnormal, 1 / sum infinite, and the targets NaN; a posterior
+ * rounded to 0 kept the opposite target). 12 frames, 3 classes, label
+ * [1]; class `sup` has logit 10 on the first and last four frames, -margin
+ * on the middle four, the others 0. Every logit is finite, so both the
+ * blank and the label have a positive posterior on every frame, and the
+ * exact targets are the one-hot of class 1 (alpha = 1) or of the blank
+ * (alpha = 0) on every frame; the gradient is softmax - target. Both
+ * precisions, targets and gradient. */
+static void test_alpha_underflow(void) {
+    const struct {
+        int f32, sup;
+        double margin, alpha;
+    } cases[7] = {{0, 1, 707.71, 1.0}, {0, 1, 800.0, 1.0}, {0, 0, 707.8, 0.0},
+                  {0, 0, 900.0, 0.0},  {1, 1, 90.0, 1.0},  {1, 1, 100.0, 1.0},
+                  {1, 0, 100.0, 0.0}};
+    const int T = 12, C = 3, len = 12, one = 1;
+    int k;
+    for (k = 0; k < 7; ++k) {
+        batch b = batch_new(T, 1, C, &len, &one);
+        double post[36], grad[36], worst_t = 0.0, worst_g = 0.0;
+        float postf[36], gradf[36], xf[36];
+        int i, t, c, finite = 1;
+        const int keep = cases[k].alpha == 1.0 ? 1 : 0;
+        ctcc_options o;
+        ctcc_status st;
+        ctcc_options_init(&o);
+        o.alpha = cases[k].alpha;
+        b.labels[0] = 1;
+        for (t = 0; t < T; ++t) {
+            for (c = 0; c < C; ++c) {
+                b.x[t * C + c] = c != cases[k].sup   ? 0.0
+                                 : (t < 4 || t >= 8) ? 10.0
+                                                     : -cases[k].margin;
+            }
+        }
+        if (cases[k].f32) {
+            size_t bytes = 0;
+            void *ws;
+            float cost;
+            for (i = 0; i < T * C; ++i) {
+                xf[i] = (float)b.x[i];
+            }
+            ctcc_workspace_size(b.label_lengths, b.input_lengths, T, 1, C,
+                                CTCC_FLOAT32, 1, &o, &bytes);
+            ws = xmalloc(bytes);
+            st = ctcc_loss_posteriors_f32(xf, gradf, postf, NULL, b.labels,
+                                          b.label_lengths, b.input_lengths, T,
+                                          1, C, &cost, ws, bytes, &o);
+            free(ws);
+            for (i = 0; i < T * C; ++i) {
+                post[i] = postf[i];
+                grad[i] = gradf[i];
+            }
+        } else {
+            double cost;
+            st = run64(&b, &o, grad, post, NULL, &cost);
+        }
+        for (t = 0; t < T; ++t) {
+            for (c = 0; c < C; ++c) {
+                const double want = c == keep ? 1.0 : 0.0;
+                const double y = softmax_at(&b, t, 0, c);
+                finite &=
+                    isfinite(post[t * C + c]) && isfinite(grad[t * C + c]);
+                worst_t = fmax(worst_t, fabs(post[t * C + c] - want));
+                worst_g = fmax(worst_g, fabs(grad[t * C + c] - (y - want)));
+            }
+        }
+        check(st == CTCC_STATUS_SUCCESS && finite && worst_t < 1e-6 &&
+                  worst_g < 1e-6,
+              "alpha %g, %s, class %d at -%g: finite, exact targets (%.3g) "
+              "and gradient (%.3g)",
+              cases[k].alpha, cases[k].f32 ? "float32" : "float64",
+              cases[k].sup, cases[k].margin, worst_t, worst_g);
+        batch_free(&b);
+    }
+}
+
+/* log(sum exp(v[i])) over i < n with i != skip. */
+static double log_sum_except(const double *v, int n, int skip) {
+    double m = -INFINITY, s = 0.0;
+    int i;
+    for (i = 0; i < n; ++i) {
+        m = i != skip && v[i] > m ? v[i] : m;
+    }
+    for (i = 0; i < n; ++i) {
+        s += i != skip ? exp(v[i] - m) : 0.0;
+    }
+    return m + log(s);
+}
+
+/* Gamma up to 300 on a fitted sample: 6 labels in 6 frames (one
+ * alignment, one-hot posteriors), the label's logit base + 0.01 t (-1)^t
+ * above random others. The gain of frame t is then exactly the softmax
+ * mass of the other classes, about exp(-base), and the weights
+ * w^gamma / mean(w^gamma) are computed here from log w in log space.
+ * w^gamma underflows for every frame (formerly: all weights and the
+ * gradient 0), and 1 - y rounded near 1 is no gain (formerly: weights of
+ * rounding noise). */
+static void test_fitted_gamma(void) {
+    const int labels[6] = {1, 2, 3, 4, 1, 2};
+    const double bases[3] = {7.0, 37.0, 300.0};
+    const double gammas[4] = {1.0, 20.0, 150.0, 300.0};
+    const int T = 6, C = 5, len = 6, six = 6;
+    int k, j;
+    for (k = 0; k < 3; ++k) {
+        for (j = 0; j < 4; ++j) {
+            batch b = batch_new(T, 1, C, &len, &six);
+            double post[30], grad[30], w[6], want[6], lw[6], z[6], cost;
+            double top = -INFINITY, m = -INFINITY, s = 0.0, worst = 0.0;
+            int t, c;
+            ctcc_options o;
+            ctcc_status st;
+            ctcc_options_init(&o);
+            o.gamma = gammas[j];
+            for (t = 0; t < T; ++t) {
+                b.labels[t] = labels[t];
+                b.x[t * C + labels[t]] =
+                    bases[k] + 0.01 * t * (t % 2 == 0 ? 1.0 : -1.0);
+                lw[t] = log_sum_except(b.x + t * C, C, labels[t]) -
+                        log_sum_except(b.x + t * C, C, -1);
+                top = lw[t] > top ? lw[t] : top;
+            }
+            for (t = 0; t < T; ++t) {
+                z[t] = gammas[j] * (lw[t] - top);
+                m = z[t] > m ? z[t] : m;
+            }
+            for (t = 0; t < T; ++t) {
+                s += exp(z[t] - m);
+            }
+            for (t = 0; t < T; ++t) {
+                want[t] = T * exp(z[t] - m - log(s));
+            }
+            st = run64(&b, &o, grad, post, w, &cost);
+            for (t = 0; t < T; ++t) {
+                const double err = fabs(w[t] - want[t]);
+                worst = fmax(worst, err / fmax(want[t], 1e-290));
+                for (c = 0; c < C; ++c) {
+                    const double y = softmax_at(&b, t, 0, c);
+                    const double g = want[t] * (y - (c == labels[t]));
+                    if (c != labels[t]) {
+                        worst = fmax(worst, fabs(grad[t * C + c] - g) /
+                                                fmax(fabs(g), 1e-290));
+                    }
+                }
+            }
+            check(st == CTCC_STATUS_SUCCESS && worst < 1e-9,
+                  "fitted sample, gains ~exp(-%g), gamma %g: weights and "
+                  "gradient exact (relative error %.3g)",
+                  bases[k], gammas[j], worst);
+            batch_free(&b);
+        }
+    }
+}
+
 int main(void) {
     const double alphas[4] = {CTCC_ALPHA_NONE, 0.0, 0.5, 1.0};
     const double gammas[3] = {0.0, 0.5, 2.0};
@@ -454,6 +609,8 @@ int main(void) {
     test_threads();
     test_options();
     test_large_gamma();
+    test_alpha_underflow();
+    test_fitted_gamma();
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;
 }
