@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ctcc import _core
+from ctcc._checks import as_flag
 from ctcc._loss import ArrayLike, _prepare
 
 
@@ -55,6 +56,8 @@ def forced_align(
     final blank rather than on the last label. Returns an
     :class:`Alignment` (frames, scores, spans).
     """
+    time_major = as_flag(time_major, "time_major")
+    log_probs = as_flag(log_probs, "log_probs")
     b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
     T, N, C = b.T, b.N, b.C
     frames = np.empty((N, T), np.int32)
@@ -73,7 +76,7 @@ def forced_align(
         C,
         b.blank,
         b.threads,
-        bool(log_probs),
+        log_probs,
         not time_major,
     )
     ends = np.cumsum(b.label_lengths.astype(np.int64))

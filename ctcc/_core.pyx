@@ -9,6 +9,7 @@ import threading
 import numpy as np
 
 from libc.stdint cimport int32_t
+cimport cython
 from cython cimport floating
 
 from ctcc.libctcc cimport (
@@ -95,8 +96,15 @@ def default_num_threads() -> int:
     return ctcc_default_num_threads()
 
 
-def status_string(int status) -> str:
-    return ctcc_status_string(<ctcc_status>status).decode("ascii")
+@cython.annotation_typing(False)  # a bool must reach as_int, not become 1
+def status_string(status: int) -> str:
+    from ctcc._checks import INT32_MAX, INT32_MIN, as_int
+
+    cdef long long value = -1  # any value outside int32 is no status
+    code = as_int(status, "status")
+    if INT32_MIN <= code <= INT32_MAX:
+        value = code
+    return ctcc_status_string(<ctcc_status>value).decode("ascii")
 
 
 cdef inline const int32_t *int_ptr(const int32_t[::1] a) noexcept nogil:

@@ -7,14 +7,20 @@ again) runs.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
 
 from ctcc import _core
-from ctcc._loss import _INT32_MAX, ArrayLike, _as_int, _check_lengths, _check_logits
+from ctcc._checks import INT32_MAX, as_flag, as_int, as_real
+from ctcc._loss import (
+    ArrayLike,
+    _as_array,
+    _check_blank,
+    _check_lengths,
+    _check_logits,
+    _check_threads,
+)
 
 
 def _common(
@@ -27,18 +33,8 @@ def _common(
     """(flat C-contiguous inputs, T, N, C, blank index, threads, int32
     input lengths) after the checks the two decoders share."""
     arr, T, N, C = _check_logits(logits, time_major)
-    blank = _as_int(blank, "blank")
-    if not -C <= blank < C:
-        raise ValueError(f"blank = {blank} is outside [-{C}, {C}) for an alphabet of {C} classes")
-    blank_index = blank + C if blank < 0 else blank
-    if num_threads is None:
-        threads = 0
-    else:
-        threads = _as_int(num_threads, "num_threads")
-        if not 0 <= threads <= _INT32_MAX:
-            raise ValueError(
-                f"num_threads must be in [0, {_INT32_MAX}] (0 = all available), got {threads}"
-            )
+    blank_index = _check_blank(blank, C)
+    threads = _check_threads(num_threads)
     if logit_lengths is None:
         lengths = np.full(N, T, dtype=np.int32)
     else:
@@ -68,6 +64,8 @@ def greedy_decode(
     ``log_probs=True``) log-probabilities. Returns a list of N int32
     arrays, the decoded labels of each sample.
     """
+    time_major = as_flag(time_major, "time_major")
+    log_probs = as_flag(log_probs, "log_probs")
     flat, T, N, C, blank_index, threads, lengths = _common(
         logits, logit_lengths, blank, time_major, num_threads
     )
@@ -85,20 +83,11 @@ def greedy_decode(
         C,
         blank_index,
         threads,
-        bool(log_probs),
+        log_probs,
         not time_major,
     )
     rows = decoded[: N * T].reshape(N, T)
     return [rows[n, : decoded_lengths[n]].copy() for n in range(N)]
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    v = _as_int(value, name)
-    if not 1 <= v <= _INT32_MAX:
-        raise ValueError(f"{name} must be in [1, {_INT32_MAX}], got {v}")
-    return v
 
 
 def beam_search_decode(
@@ -133,33 +122,28 @@ def beam_search_decode(
     with score ``-inf``. The search is exact when ``beam_width`` is at
     least the number of distinct prefixes.
     """
+    time_major = as_flag(time_major, "time_major")
+    log_probs = as_flag(log_probs, "log_probs")
     flat, T, N, C, blank_index, threads, lengths = _common(
         logits, logit_lengths, blank, time_major, num_threads
     )
-    width = _positive_int(beam_width, "beam_width")
-    paths_wanted = _positive_int(top_paths, "top_paths")
+    width = as_int(beam_width, "beam_width", low=1, high=INT32_MAX)
+    paths_wanted = as_int(top_paths, "top_paths", low=1, high=INT32_MAX)
     if paths_wanted > width:
         raise ValueError(
             f"top_paths = {paths_wanted} must not exceed beam_width = {width} "
             "(the beam holds at most beam_width prefixes)"
         )
-    if T * width + 1 > _INT32_MAX:
+    if T * width + 1 > INT32_MAX:
         raise ValueError(
             f"beam_width = {width} is too large for T = {T} frames: T * beam_width + 1 "
-            f"must not exceed {_INT32_MAX}"
+            f"must not exceed {INT32_MAX}"
         )
-    if isinstance(blank_penalty, (bool, np.bool_)) or not isinstance(blank_penalty, numbers.Real):
-        raise TypeError(
-            f"blank_penalty must be a real number, got {type(blank_penalty).__name__} "
-            f"{blank_penalty!r}"
-        )
-    penalty = float(blank_penalty)
-    if not math.isfinite(penalty):
-        raise ValueError(f"blank_penalty must be finite, got {penalty}")
+    penalty = as_real(blank_penalty, "blank_penalty")
     if log_prior is None:
         prior = np.zeros(0, np.float64)
     else:
-        p = np.asarray(log_prior)
+        p = _as_array(log_prior, "log_prior")
         if p.dtype == np.bool_ or not (
             np.issubdtype(p.dtype, np.floating) or np.issubdtype(p.dtype, np.integer)
         ):
@@ -193,7 +177,7 @@ def beam_search_decode(
         penalty,
         blank_index,
         threads,
-        bool(log_probs),
+        log_probs,
         not time_major,
     )
     rows = out[: N * K * T].reshape(N, K, T)

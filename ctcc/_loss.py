@@ -8,33 +8,53 @@ two surfaces as an exception too, never as garbage.
 
 from __future__ import annotations
 
-import math
 import numbers
-import operator
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ctcc import _core
+from ctcc._checks import (
+    INT32_MAX,
+    as_choice,
+    as_flag,
+    as_int,
+    as_num_threads,
+    as_real,
+    describe,
+    reject_masked,
+    short,
+)
 
-_INT32_MAX = np.iinfo(np.int32).max
 _REDUCTIONS = ("none", "sum", "mean")
+# The C core refuses a larger gamma (src/validate.c).
+GAMMA_MAX = 1e300
+
+# The forms of labels every function that takes labels accepts.
+LABEL_FORMS = (
+    "labels must be a list (or tuple) of N integer sequences, a padded 2-D integer "
+    "array [N, S] (lengths from label_lengths or the first negative entry), or a flat "
+    "1-D integer array with label_lengths"
+)
 
 ArrayLike = Any
 
 
-def _as_int(value: Any, name: str) -> int:
+def _as_array(value: Any, name: str) -> np.ndarray:
+    """np.asarray(value), refusing masked arrays and naming the argument
+    when NumPy cannot make an array of it (ragged nesting)."""
+    reject_masked(value, name)
     try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an integer, got {type(value).__name__} {value!r}"
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"{name} cannot be made into an array ({e}): got {describe(value)}"
         ) from None
 
 
 def _check_logits(logits: ArrayLike, time_major: bool) -> tuple[np.ndarray, int, int, int]:
-    arr = np.asarray(logits)
+    arr = _as_array(logits, "logits")
     if arr.dtype not in (np.float32, np.float64):
         raise TypeError(
             f"logits must be float32 or float64, got dtype {arr.dtype} "
@@ -52,13 +72,13 @@ def _check_logits(logits: ArrayLike, time_major: bool) -> tuple[np.ndarray, int,
     if C < 1:
         raise ValueError(f"logits: the alphabet size C must be at least 1, got shape {arr.shape}")
     for dim, value in (("T", T), ("N", N), ("C", C)):
-        if value > _INT32_MAX:
+        if value > INT32_MAX:
             raise ValueError(f"logits: {dim} = {value} exceeds the int32 range")
     return arr, T, N, C
 
 
 def _int_array(value: ArrayLike, name: str) -> np.ndarray:
-    arr = np.asarray(value)
+    arr = _as_array(value, name)
     if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     return arr
@@ -75,18 +95,53 @@ def _check_lengths(value: ArrayLike, name: str, N: int, upper: int, upper_name: 
     return arr.astype(np.int32)
 
 
+def _label_row(seq: Any, n: int) -> np.ndarray:
+    """Sample n of labels given as a sequence of sequences, as a 1-D array."""
+    name = f"labels[{n}]"
+    reject_masked(seq, name)
+    if isinstance(seq, (str, bytes, dict, set)) or seq is None:
+        raise TypeError(
+            f"{name} must be a sequence of integers, got {describe(seq)}; {LABEL_FORMS}"
+        )
+    try:
+        row = np.asarray(seq)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name} must be a flat sequence of integers, got {describe(seq)}; {LABEL_FORMS}"
+        ) from None
+    if row.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {row.shape}; {LABEL_FORMS}")
+    if row.dtype == np.bool_ or not (np.issubdtype(row.dtype, np.integer) or row.size == 0):
+        raise TypeError(
+            f"{name} must hold integers, got dtype {row.dtype} ({short(seq)}); {LABEL_FORMS}"
+        )
+    return row
+
+
 def _labels_from_list(labels: Sequence, N: int) -> tuple[list, np.ndarray]:
     if len(labels) != N:
         raise ValueError(
             f"labels: got a list of {len(labels)} sequences for a batch of {N} samples"
         )
-    rows = []
-    for n, seq in enumerate(labels):
-        row = _int_array(seq, f"labels[{n}]")
-        if row.ndim != 1:
-            raise ValueError(f"labels[{n}] must be 1-D, got shape {row.shape}")
-        rows.append(row)
+    rows = [_label_row(seq, n) for n, seq in enumerate(labels)]
     return rows, np.array([r.shape[0] for r in rows], dtype=np.int64)
+
+
+def _labels_array(labels: Any) -> np.ndarray:
+    """Labels that are not a list of sequences, as an integer array."""
+    if (
+        labels is None
+        or isinstance(labels, (str, bytes, dict, set, numbers.Number))
+        or hasattr(labels, "__next__")  # a generator or an iterator
+    ):
+        raise TypeError(f"{LABEL_FORMS}; got {describe(labels)}")
+    try:
+        arr = np.asarray(labels)
+    except (ValueError, TypeError):
+        raise ValueError(f"{LABEL_FORMS}; got {describe(labels)}") from None
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
+        raise TypeError(f"labels must hold integers, got dtype {arr.dtype}; {LABEL_FORMS}")
+    return arr
 
 
 def _first_bad(bad: np.ndarray) -> tuple[int, ...] | None:
@@ -120,10 +175,13 @@ def _normalise_labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Checks the labels in any accepted form and returns them as (flat
     int32 labels, int32 lengths), warp-ctc's layout."""
-    if isinstance(labels, (list, tuple)):
+    reject_masked(labels, "labels")
+    if isinstance(labels, (list, tuple)) or (
+        isinstance(labels, np.ndarray) and labels.dtype == object and labels.ndim == 1
+    ):
         rows, lengths = _labels_from_list(labels, N)
         if label_lengths is not None:
-            given = _check_lengths(label_lengths, "label_lengths", N, _INT32_MAX, "int32")
+            given = _check_lengths(label_lengths, "label_lengths", N, INT32_MAX, "int32")
             mismatch = np.flatnonzero(given != lengths)
             if mismatch.size:
                 n = int(mismatch[0])
@@ -136,7 +194,7 @@ def _normalise_labels(
         flat = np.concatenate([r.astype(np.int32) for r in rows]) if rows else np.zeros(0, np.int32)
         return flat, lengths.astype(np.int32)
 
-    arr = _int_array(labels, "labels")
+    arr = _labels_array(labels)
     if arr.ndim == 2:
         if arr.shape[0] != N:
             raise ValueError(
@@ -163,7 +221,7 @@ def _normalise_labels(
                 "labels is a flat 1-D array: pass label_lengths to split it "
                 "into samples (or pass a 2-D padded array or a list of sequences)"
             )
-        lengths = _check_lengths(label_lengths, "label_lengths", N, _INT32_MAX, "int32")
+        lengths = _check_lengths(label_lengths, "label_lengths", N, INT32_MAX, "int32")
         total = int(lengths.astype(np.int64).sum())
         if total != arr.shape[0]:
             raise ValueError(f"labels has {arr.shape[0]} entries but label_lengths sums to {total}")
@@ -176,10 +234,7 @@ def _normalise_labels(
         _check_values(arr, np.ones(arr.shape, bool), where, C, blank)
         return arr.astype(np.int32), lengths
 
-    raise ValueError(
-        f"labels must be a 2-D padded array [N, S], a flat 1-D array with "
-        f"label_lengths, or a list of sequences; got shape {arr.shape}"
-    )
+    raise ValueError(f"{LABEL_FORMS}; got an array of shape {arr.shape}")
 
 
 class _Batch(NamedTuple):
@@ -198,39 +253,33 @@ class _Batch(NamedTuple):
 
 
 def _check_threads(num_threads: Any) -> int:
-    if num_threads is None:
-        return 0
-    threads = _as_int(num_threads, "num_threads")
-    if not 0 <= threads <= _INT32_MAX:
-        raise ValueError(
-            f"num_threads must be in [0, {_INT32_MAX}] (0 = all available), got {threads}"
-        )
-    return threads
+    threads = as_num_threads(num_threads)
+    return 0 if threads is None else threads
 
 
 def _check_blank(blank: Any, C: int) -> int:
-    blank = _as_int(blank, "blank")
+    blank = as_int(blank, "blank")
     if not -C <= blank < C:
         raise ValueError(f"blank = {blank} is outside [-{C}, {C}) for an alphabet of {C} classes")
     return blank + C if blank < 0 else blank
 
 
-def _check_modifications(alpha: Any, gamma: Any) -> tuple[float, float]:
-    """alpha as a float in [0, 1] (-1 for None) and gamma as a float >= 0."""
-    if alpha is None:
-        a = -1.0
-    else:
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-            raise TypeError(f"alpha must be None or a real number, got {alpha!r}")
-        a = float(alpha)
-        if not 0.0 <= a <= 1.0:
-            raise ValueError(f"alpha must be None or in [0, 1], got {alpha!r}")
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise TypeError(f"gamma must be a real number, got {gamma!r}")
-    g = float(gamma)
-    if not (g >= 0.0 and math.isfinite(g)):
-        raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
-    return a, g
+def _check_modifications(alpha: Any, gamma: Any, fn: str | None = None) -> tuple[float, float]:
+    """alpha as a float in [0, 1] (-1 for None) and gamma as a float in
+    [0, GAMMA_MAX]."""
+    a = as_real(alpha, "alpha", fn, optional=True, low=0, high=1)
+    g = as_real(gamma, "gamma", fn, finite=False)
+    prefix = f"{fn}: " if fn else ""
+    # an int or a Fraction is finite even beyond the float range (g is inf then)
+    given_finite = not isinstance(gamma, (float, np.floating)) or np.isfinite(gamma)
+    if not (g >= 0.0 and given_finite):
+        raise ValueError(f"{prefix}gamma must be a finite number >= 0, got {short(gamma)}")
+    if g > GAMMA_MAX:
+        raise ValueError(
+            f"{prefix}gamma must be at most {GAMMA_MAX:g}, the largest value the C core "
+            f"accepts, got {short(gamma)}"
+        )
+    return (-1.0 if a is None else a), g
 
 
 def _prepare(
@@ -286,9 +335,9 @@ def _run(
         b.C,
         b.blank,
         b.threads,
-        bool(log_probs),
+        log_probs,
         not time_major,
-        bool(zero_infinity),
+        zero_infinity,
         gradient is not None,
         posteriors.reshape(-1) if posteriors is not None else empty,
         weights.reshape(-1) if weights is not None else empty,
@@ -328,8 +377,11 @@ def ctc_loss(
     gradient only; the returned loss is always the plain CTC loss.
     ``alpha`` is computed over the whole batch of the call.
     """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    time_major = as_flag(time_major, "time_major")
+    log_probs = as_flag(log_probs, "log_probs")
+    zero_infinity = as_flag(zero_infinity, "zero_infinity")
+    grad = as_flag(grad, "grad")
+    reduction = as_choice(reduction, "reduction", _REDUCTIONS)
     a, g = _check_modifications(alpha, gamma)
     b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
     dtype = b.data.dtype
@@ -384,6 +436,9 @@ def ctc_posteriors(
     also returns those weights ([T, N] if ``time_major`` else [N, T]), so
     that ``ctc_loss``'s gradient is ``weights * (softmax - targets)``.
     """
+    time_major = as_flag(time_major, "time_major")
+    log_probs = as_flag(log_probs, "log_probs")
+    return_weights = as_flag(return_weights, "return_weights")
     a, g = _check_modifications(alpha, gamma)
     b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
     dtype = b.data.dtype
@@ -420,17 +475,19 @@ def workspace_size(
 
     It grows with ``sum(logit_lengths[n] * (2 * label_lengths[n] + 1))``
     with ``grad=True`` and with ``sum(label_lengths)`` without."""
-    C = _as_int(alphabet_size, "alphabet_size")
-    if C < 1:
-        raise ValueError(f"alphabet_size must be at least 1, got {C}")
-    dt = np.dtype(dtype)
+    C = as_int(alphabet_size, "alphabet_size", low=1, high=INT32_MAX)
+    grad = as_flag(grad, "grad")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {describe(dtype)}") from None
     if dt not in (np.float32, np.float64):
         raise TypeError(f"dtype must be float32 or float64, got {dt}")
     frames = _int_array(logit_lengths, "logit_lengths").reshape(-1)
     N = frames.shape[0]
     if N < 1:
         raise ValueError("logit_lengths: the batch must hold at least one sample")
-    T = int(frames.max())
-    inputs = _check_lengths(frames, "logit_lengths", N, _INT32_MAX, "int32")
-    labels = _check_lengths(label_lengths, "label_lengths", N, _INT32_MAX, "int32")
-    return int(_core.workspace_size_raw(labels, inputs, T, C, dt == np.float64, bool(grad)))
+    inputs = _check_lengths(frames, "logit_lengths", N, INT32_MAX, "int32")
+    labels = _check_lengths(label_lengths, "label_lengths", N, INT32_MAX, "int32")
+    T = int(inputs.max())
+    return int(_core.workspace_size_raw(labels, inputs, T, C, dt == np.float64, grad))

@@ -353,3 +353,145 @@ def test_zero_width_padded_labels_need_no_lengths():
     x, _, lengths = _good()
     loss, _ = ctcc.ctc_loss(x, np.zeros((N, 0), dtype=np.int64), lengths, grad=False)
     assert np.all(np.isfinite(loss))
+
+
+# --- limits the C core sets, forms of labels, masked arrays ------------------
+
+
+@pytest.mark.parametrize("fn", ["ctc_loss", "ctc_posteriors"])
+@pytest.mark.parametrize("gamma", [1e301, 1.7e308, 10**400], ids=["1e301", "1.7e308", "1e400"])
+def test_gamma_above_the_c_limit_names_gamma_and_the_limit(fn, gamma):
+    """The C core accepts gamma <= 1e300 (src/validate.c); above it the
+    error used to come from C as 'an option has an invalid value (ctcc
+    status 12)'."""
+    x, labels, lengths = _good()
+    _check(
+        ValueError,
+        lambda: getattr(ctcc, fn)(x, labels, lengths, gamma=gamma),
+        r"^gamma\b",
+        r"1e\+300",
+    )
+    # the limit itself is accepted
+    getattr(ctcc, fn)(x, labels, lengths, gamma=1e300)
+
+
+@pytest.mark.parametrize("size", [2**31, 2**40, 2**64])
+def test_workspace_size_huge_alphabet_names_the_argument(size):
+    """It used to raise a bare OverflowError from the Cython call."""
+    _check(
+        ValueError,
+        lambda: ctcc.workspace_size([5], [1], size),
+        r"alphabet_size",
+        _num(size),
+        r"2147483647",
+    )
+
+
+@pytest.mark.parametrize("name", ["logit_lengths", "label_lengths"])
+def test_workspace_size_huge_lengths_name_the_argument(name):
+    kwargs = {"logit_lengths": [5], "label_lengths": [1], name: [2**40]}
+    _check(
+        ValueError,
+        lambda: ctcc.workspace_size(kwargs["logit_lengths"], kwargs["label_lengths"], 4),
+        name,
+        _num(2**40),
+    )
+
+
+_ACCEPTED_FORMS = r"a list .*sequences.*padded 2-D .*\[N, S\].*flat 1-D"
+
+
+@pytest.mark.parametrize(
+    "labels, where",
+    [
+        ([[1, [2, 3]], [3], [], [4], [1]], r"labels\[0\]"),  # ragged inside a sample
+        ([[[1, 2], [3]], [3], [], [4], [1]], r"labels\[0\]"),
+        ((lab for lab in [[1], [2], [], [4], [1]]), r"labels"),  # a generator
+        (iter([[1], [2], [], [4], [1]]), r"labels"),
+        ({0: [1]}, r"labels"),
+        ("12345", r"labels"),
+        (None, r"labels"),
+    ],
+    ids=["ragged", "nested", "generator", "iterator", "dict", "str", "none"],
+)
+def test_labels_in_an_unknown_form_name_labels_and_the_accepted_forms(labels, where):
+    """Nested ragged or generator labels used to give NumPy's 'inhomogeneous
+    shape' or a dtype message that named neither labels nor the forms."""
+    x, _, lengths = _good()
+    for fn in (ctcc.ctc_loss, ctcc.ctc_posteriors, ctcc.forced_align):
+        msg = _check((TypeError, ValueError), lambda f=fn: f(x, labels, lengths), where)
+        assert re.search(_ACCEPTED_FORMS, msg, re.S), msg
+
+
+def test_labels_as_a_tuple_or_an_object_array_of_sequences_work():
+    x, labels, lengths = _good()
+    want = ctcc.ctc_loss(x, labels, lengths)[0]
+    rows = np.empty(len(labels), dtype=object)
+    rows[:] = [np.array(lab, np.int64) for lab in labels]
+    np.testing.assert_array_equal(ctcc.ctc_loss(x, tuple(labels), lengths)[0], want)
+    np.testing.assert_array_equal(ctcc.ctc_loss(x, rows, lengths)[0], want)
+    tuples = [tuple(lab) for lab in labels]
+    np.testing.assert_array_equal(ctcc.ctc_loss(x, tuples, lengths)[0], want)
+
+
+def _masked_cases():
+    x, labels, lengths = _good()
+    padded = np.full((N, 3), -1, np.int64)
+    for n, lab in enumerate(labels):
+        padded[n, : len(lab)] = lab
+    mask_x = np.zeros(x.shape, bool)
+    mask_x[-1] = True
+    return {
+        "logits": (lambda f: f(np.ma.array(x, mask=mask_x), labels, lengths), "logits"),
+        "labels": (lambda f: f(x, np.ma.masked_less(padded, 0), lengths), "labels"),
+        "labels-row": (
+            lambda f: f(x, [np.ma.array(labels[0])] + labels[1:], lengths),
+            r"labels\[0\]",
+        ),
+        "logit_lengths": (
+            lambda f: f(x, labels, np.ma.array(lengths, mask=[0, 0, 1, 0, 0])),
+            "logit_lengths",
+        ),
+        "label_lengths": (
+            lambda f: f(x, padded, lengths, np.ma.array([2, 1, 0, 2, 3])),
+            "label_lengths",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", list(_masked_cases()))
+@pytest.mark.parametrize("fn", ["ctc_loss", "ctc_posteriors", "forced_align"])
+def test_masked_arrays_are_refused(fn, case):
+    """np.ma arrays used to lose their mask silently: the masked entries were
+    read as valid values."""
+    call, name = _masked_cases()[case]
+    _check(TypeError, lambda: call(getattr(ctcc, fn)), rf"^{name} is a numpy\.ma\.MaskedArray")
+
+
+@pytest.mark.parametrize("fn", ["greedy_decode", "beam_search_decode"])
+def test_masked_arrays_are_refused_by_the_decoders(fn):
+    x, _, lengths = _good()
+    f = getattr(ctcc, fn)
+    _check(TypeError, lambda: f(np.ma.array(x)), r"^logits is a numpy\.ma\.MaskedArray")
+    _check(
+        TypeError, lambda: f(x, np.ma.array(lengths)), r"^logit_lengths is a numpy\.ma\.MaskedArray"
+    )
+    if fn == "beam_search_decode":
+        _check(
+            TypeError,
+            lambda: f(x, log_prior=np.ma.zeros(C)),
+            r"^log_prior is a numpy\.ma\.MaskedArray",
+        )
+
+
+def test_masked_arrays_are_refused_by_workspace_size():
+    _check(
+        TypeError,
+        lambda: ctcc.workspace_size(np.ma.array([5]), [1], 4),
+        r"^logit_lengths is a numpy\.ma\.MaskedArray",
+    )
+    _check(
+        TypeError,
+        lambda: ctcc.workspace_size([5], np.ma.array([1]), 4),
+        r"^label_lengths is a numpy\.ma\.MaskedArray",
+    )
