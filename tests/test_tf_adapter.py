@@ -636,7 +636,7 @@ def test_static_errors_raise_at_once():
         f(dense.astype(np.float32), x, lens, frames)
     with pytest.raises(TypeError, match="logit_length must hold integers"):
         f(dense, x, lens, frames.astype(np.float32))
-    with pytest.raises(TypeError, match="blank_index must be a Python integer"):
+    with pytest.raises(TypeError, match="blank_index must be an integer, got float 1.0"):
         f(dense, x, lens, frames, blank_index=1.0)
     with pytest.raises(ValueError, match="2-D SparseTensor"):
         f(tf.sparse.from_dense(dense[None]), x, None, frames, blank_index=0)
@@ -656,7 +656,8 @@ def test_sparse_index_errors():
         ctcc_tf.ctc_loss(sp, x, None, frames, blank_index=0).numpy(),
     )
     outside = tf.SparseTensor([[0, 0], [7, 0]], [1, 2], [5, 1])
-    with pytest.raises(InvalidArgument, match=r"batch index is outside \[0, 5\)"):
+    message = r"entry 1 has index \[7, 0\], outside the dense_shape \[5, 1\]"
+    with pytest.raises(InvalidArgument, match=message):
         ctcc_tf.ctc_loss(outside, x, None, frames, blank_index=0)
 
 
@@ -738,3 +739,235 @@ def test_bad_alpha_gamma_raise_at_trace_time(kwargs, exc, message):
     for fn in (ctcc_tf.ctc_loss, ctcc_tf.ctc_posteriors):
         with pytest.raises(exc, match=message):
             fn(dense, x, lengths, frames, **kwargs)
+
+
+# --- v1: the length check comes before collapsing, as in TensorFlow -------------
+
+
+def _collapse_case():
+    """Sample 0 has 5 labels [1, 1, 1, 1, 2] and 4 frames: too many before
+    collapsing, enough after ([1, 2]); sample 1 is plain."""
+    x = np.random.default_rng(40).normal(size=(4, 2, 4)).astype(np.float32)
+    sp = _sparse([[1, 1, 1, 1, 2], [2, 0]])
+    return x, sp, np.array([4, 4], np.int32)
+
+
+def test_v1_collapse_raises_like_tf_when_the_uncollapsed_labels_are_too_long():
+    """TensorFlow compares the label count before collapsing with the
+    frames; ctcc used to compare after, and returned 4.056 here."""
+    x, sp, frames = _collapse_case()
+    kw = dict(preprocess_collapse_repeated=True)
+    with pytest.raises(InvalidArgument, match="Not enough time"):
+        tf.compat.v1.nn.ctc_loss(sp, x, frames, **kw)
+    with pytest.raises(InvalidArgument, match=r"sample 0 has 5 labels .*sequence_length\[0\] = 4"):
+        ctcc_tf.ctc_loss_v1(sp, x, frames, **kw)
+
+
+def test_v1_collapse_with_ignore_matches_tf():
+    """With ignore_longer_outputs_than_inputs=True TensorFlow gives such a
+    sample loss 0 and gradient 0 (judged on the labels before collapsing)."""
+    x, sp, frames = _collapse_case()
+    kw = dict(preprocess_collapse_repeated=True, ignore_longer_outputs_than_inputs=True)
+    want = _v1_loss_and_grad(tf.compat.v1.nn.ctc_loss, x, sp, frames, **kw)
+    got = _v1_loss_and_grad(ctcc_tf.ctc_loss_v1, x, sp, frames, **kw)
+    assert want[0][0] == 0 and not want[1][:, 0].any()
+    np.testing.assert_allclose(got[0], want[0], rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(got[1], want[1], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("collapse", [False, True])
+def test_v1_length_rule_matches_tf_over_random_batches(collapse):
+    """Random short frame counts and runs of repeats: the same samples are
+    refused (or zeroed) as by TensorFlow, and the rest agree."""
+    rng = np.random.default_rng(41)
+    for _ in range(6):
+        # runs of 1 to 3 equal labels
+        labels = [
+            np.repeat(rng.choice([0, 1, 2], size=k), rng.integers(1, 4, size=k)).tolist()
+            for k in rng.integers(1, 4, size=N)
+        ]
+        frames = rng.integers(1, 8, size=N).astype(np.int32)
+        x = rng.normal(size=(8, N, 4)).astype(np.float32)
+        sp = _sparse(labels)
+        kw = dict(preprocess_collapse_repeated=collapse, ignore_longer_outputs_than_inputs=True)
+        want = _v1_loss_and_grad(tf.compat.v1.nn.ctc_loss, x, sp, frames, **kw)
+        got = _v1_loss_and_grad(ctcc_tf.ctc_loss_v1, x, sp, frames, **kw)
+        finite = np.isfinite(want[0])  # TF's dense path gives inf where ctcc does too
+        np.testing.assert_array_equal(np.isfinite(got[0]), finite)
+        np.testing.assert_allclose(got[0][finite], want[0][finite], rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(got[1][:, finite], want[1][:, finite], rtol=RTOL, atol=ATOL)
+        plain = dict(preprocess_collapse_repeated=collapse)
+        try:
+            tf.compat.v1.nn.ctc_loss(sp, x, frames, **plain)
+        except InvalidArgument:
+            with pytest.raises(InvalidArgument, match=r"has \d+ labels.* but only"):
+                ctcc_tf.ctc_loss_v1(sp, x, frames, **plain)
+        else:
+            ctcc_tf.ctc_loss_v1(sp, x, frames, **plain)
+
+
+# --- SparseTensor labels with indices out of bounds --------------------------------
+
+
+_BAD_INDICES = {
+    "negative-row": [[-1, 0], [0, 1], [1, 0]],
+    "negative-column": [[0, -1], [0, 0], [1, 0]],
+    "row-past-the-batch": [[0, 0], [0, 1], [2, 0]],
+}
+
+
+def _bad_sparse(indices, shape=(2, 5)):
+    return tf.SparseTensor(
+        tf.constant(indices, tf.int64),
+        tf.constant([1, 2, 3], tf.int32),
+        tf.constant(shape, tf.int64),
+    )
+
+
+@pytest.mark.parametrize("case", list(_BAD_INDICES))
+def test_sparse_indices_out_of_bounds_raise_like_tf(case):
+    """TensorFlow raises InvalidArgumentError for these; ctcc accepted a
+    negative column index and computed a loss."""
+    x = np.random.default_rng(42).normal(size=(6, 2, 5)).astype(np.float32)
+    frames = np.array([6, 6], np.int32)
+    sp = _bad_sparse(_BAD_INDICES[case])
+    with pytest.raises(InvalidArgument, match="out of bounds"):
+        tf.compat.v1.nn.ctc_loss(sp, x, frames)
+    with pytest.raises(InvalidArgument, match="out of bounds"):
+        tf.nn.ctc_loss(sp, x, None, frames, blank_index=-1)
+    pattern = r"labels: SparseTensor entry \d has index \[-?\d, -?\d\], outside"
+    with pytest.raises(InvalidArgument, match=r"^ctcc\.tensorflow\.ctc_loss_v1: " + pattern):
+        ctcc_tf.ctc_loss_v1(sp, x, frames)
+    with pytest.raises(InvalidArgument, match=r"^ctcc\.tensorflow\.ctc_loss: " + pattern):
+        ctcc_tf.ctc_loss(sp, x, None, frames, blank_index=-1)
+    with pytest.raises(InvalidArgument, match=r"^ctcc\.tensorflow\.ctc_posteriors: " + pattern):
+        ctcc_tf.ctc_posteriors(sp, x, None, frames, blank_index=-1)
+
+    @tf.function(
+        input_signature=[
+            tf.SparseTensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None, None, 5], tf.float32),
+        ]
+    )
+    def graph(labels, logits):
+        return ctcc_tf.ctc_loss_v1(labels, logits, frames)
+
+    with pytest.raises(InvalidArgument, match=pattern):
+        graph(sp, x)
+
+
+def test_sparse_indices_outside_the_dense_shape_are_refused():
+    """A column index at or past dense_shape[1], or a dense_shape[0] that is
+    not the batch size, make an invalid SparseTensor (tf.sparse.to_dense
+    refuses it). TensorFlow's CTC kernels ignore dense_shape and accept it;
+    ctcc refuses it (a documented difference)."""
+    x = np.random.default_rng(43).normal(size=(6, 2, 5)).astype(np.float32)
+    frames = np.array([6, 6], np.int32)
+    sp = _bad_sparse([[0, 0], [0, 5], [1, 0]])
+    with pytest.raises(InvalidArgument):
+        tf.sparse.to_dense(sp)
+    with pytest.raises(InvalidArgument, match=r"entry 1 has index \[0, 5\], outside .*\[2, 5\]"):
+        ctcc_tf.ctc_loss_v1(sp, x, frames)
+
+    @tf.function(
+        input_signature=[
+            tf.SparseTensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None, None, 5], tf.float32),
+        ]
+    )
+    def graph(labels, logits):
+        return ctcc_tf.ctc_loss(labels, logits, None, frames, blank_index=-1)
+
+    small = _bad_sparse([[0, 0], [0, 1], [1, 0]], shape=(1, 5))
+    with pytest.raises(InvalidArgument, match=r"dense_shape \[1, 5\] .* batch of 2"):
+        graph(small, x)
+    # the valid tensor with the same entries agrees with TensorFlow
+    good = _bad_sparse([[0, 0], [0, 1], [1, 0]])
+    np.testing.assert_allclose(
+        graph(good, x).numpy(),
+        tf.nn.ctc_loss(good, x, None, frames, blank_index=-1).numpy(),
+        rtol=RTOL,
+    )
+
+
+# --- RaggedTensor labels -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("time_major", [True, False], ids=["TNC", "NTC"])
+def test_ragged_labels_equal_dense_labels(time_major):
+    """ctc_loss used to fail with "object of type 'RaggedTensor' has no
+    len()" while forced_align accepted RaggedTensor labels."""
+    x, labels, frames = _batch(44, 0)
+    dense, lengths = _dense(labels)
+    ragged = tf.ragged.constant(labels, dtype=tf.int32, ragged_rank=1)
+    xl = _layout(x, time_major)
+    kw = dict(logits_time_major=time_major)
+    want = _loss_and_grad(
+        ctcc_tf.ctc_loss, xl, labels=dense, label_length=lengths, logit_length=frames, **kw
+    )
+    got = _loss_and_grad(
+        ctcc_tf.ctc_loss, xl, labels=ragged, label_length=None, logit_length=frames, **kw
+    )
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    given = ctcc_tf.ctc_loss(ragged, xl, lengths, frames, **kw)  # the row lengths, again
+    np.testing.assert_array_equal(given.numpy(), want[0])
+    tfs = tf.nn.ctc_loss(dense, xl, lengths, frames, **kw).numpy()
+    np.testing.assert_allclose(got[0], tfs, rtol=RTOL, atol=ATOL)
+    for a, b in zip(
+        ctcc_tf.ctc_posteriors(ragged, xl, None, frames, **kw),
+        ctcc_tf.ctc_posteriors(dense, xl, lengths, frames, **kw),
+    ):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for a, b in zip(
+        ctcc_tf.forced_align(xl, ragged, frames, **kw),
+        ctcc_tf.forced_align(xl, dense, frames, lengths, **kw),
+    ):
+        np.testing.assert_array_equal(
+            a.to_tensor().numpy() if hasattr(a, "to_tensor") else a.numpy(),
+            b.to_tensor().numpy() if hasattr(b, "to_tensor") else b.numpy(),
+        )
+
+
+def test_ragged_labels_in_a_graph_and_their_errors():
+    x, labels, frames = _batch(45, 0)
+    dense, lengths = _dense(labels)
+    ragged = tf.ragged.constant(labels, dtype=tf.int64, ragged_rank=1)
+
+    @tf.function(
+        input_signature=[
+            tf.RaggedTensorSpec([None, None], tf.int64, ragged_rank=1),
+            tf.TensorSpec([None, None, C], tf.float32),
+        ]
+    )
+    def graph(lab, logits):
+        return ctcc_tf.ctc_loss(lab, logits, None, frames)
+
+    np.testing.assert_array_equal(
+        graph(ragged, x).numpy(), ctcc_tf.ctc_loss(dense, x, lengths, frames).numpy()
+    )
+    wrong = lengths.copy()
+    wrong[1] -= 1
+    for fn in (ctcc_tf.ctc_loss, ctcc_tf.ctc_posteriors):
+        with pytest.raises(InvalidArgument, match=r"label_length\[1\] = 2 .*row length 3"):
+            fn(ragged, x, wrong, frames)
+    with pytest.raises(InvalidArgument, match=r"label_length\[1\] = 2 .*row length 3"):
+        ctcc_tf.forced_align(x, ragged, frames, wrong)
+    with pytest.raises(TypeError, match="labels must hold integers"):
+        ctcc_tf.ctc_loss(tf.ragged.constant([[1.0]] * N), x, None, frames)
+    with pytest.raises(ValueError, match=r"labels must be a 2-D RaggedTensor"):
+        ctcc_tf.ctc_loss(tf.ragged.constant([[[1]]] * N), x, None, frames)
+    bad = tf.ragged.constant([[1], [9], [], [2], [1]], dtype=tf.int32)
+    with pytest.raises(InvalidArgument, match=r"sample 1, position 0 holds 9, outside"):
+        ctcc_tf.ctc_loss(bad, x, None, frames)
+
+
+# --- gamma above the C core's limit ------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", ["ctc_loss", "ctc_posteriors"])
+def test_gamma_above_the_limit_names_gamma_and_the_limit(fn):
+    x, labels, frames = _batch(46, 0)
+    dense, lengths = _dense(labels)
+    with pytest.raises(ValueError, match=rf"^ctcc\.tensorflow\.{fn}: gamma .*1e\+300"):
+        getattr(ctcc_tf, fn)(dense, x, lengths, frames, gamma=1e301)

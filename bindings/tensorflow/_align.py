@@ -16,19 +16,20 @@ import numpy as np
 import tensorflow as tf
 
 import ctcc
+from ctcc._checks import as_flag, as_int, as_num_threads
 from ctcc.tensorflow._loss import (
     _HALF_DTYPES,
-    _as_bool,
-    _as_int,
     _Batch,
     _check_blank,
     _check_lengths,
+    _check_ragged_lengths,
     _check_rank,
     _dim,
     _HostError,
     _in_xla_context,
     _lengths_tensor,
     _prepare_logits,
+    _ragged_labels,
     _to_tensor,
 )
 
@@ -44,9 +45,12 @@ def _host(
     log_probs: bool,
     has_label_length: bool,
     has_logit_length: bool,
+    check_ragged: bool,
     num_threads: int | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Checks the arrays and calls ctcc; runs on the host when the op runs."""
+    """Checks the arrays and calls ctcc; runs on the host when the op runs.
+    aux: [label_length] if has_label_length, [the label_length given with
+    RaggedTensor labels] if check_ragged, [logit_length] if has_logit_length."""
     T, N = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
     rest = list(aux)
     label_length = rest.pop(0) if has_label_length else None
@@ -63,6 +67,8 @@ def _host(
             labels.shape[1],
             "max_label_length, the width of labels",
         )
+    if check_ragged:
+        _check_ragged_lengths(rest.pop(0), label_length, N)
     frames = None
     if has_logit_length:
         frames = _check_lengths(rest.pop(0), "logit_length", N, T, "max_time, the frames in logits")
@@ -117,10 +123,10 @@ def forced_align(
       first frame and one past the last frame of each label.
     """
     fn = _FN
-    blank = _as_int(blank_index, "blank_index", fn)
-    time_major = _as_bool(logits_time_major, "logits_time_major", fn)
-    lp = _as_bool(log_probs, "log_probs", fn)
-    threads = None if num_threads is None else _as_int(num_threads, "num_threads", fn)
+    blank = as_int(blank_index, "blank_index", fn)
+    time_major = as_flag(logits_time_major, "logits_time_major", fn)
+    lp = as_flag(log_probs, "log_probs", fn)
+    threads = as_num_threads(num_threads, fn)
     if _in_xla_context():
         raise RuntimeError(
             f"{fn} cannot be compiled with XLA (jit_compile=True): it runs as C code "
@@ -135,18 +141,18 @@ def forced_align(
             x = tf.cast(x, tf.float32)
         batch = _Batch(fn)
         batch.add(n, "logits")
+        check_ragged = False
         if isinstance(labels, tf.RaggedTensor):
-            if not labels.dtype.is_integer:
-                raise TypeError(f"{fn}: labels must hold integers, got dtype {labels.dtype.name}")
-            if label_length is None:
-                label_length = labels.row_lengths()
-            labels = labels.to_tensor(default_value=-1)
-        lab = _to_tensor(labels, "labels", fn, integer=True)
-        _check_rank(lab, 2, "labels", "[batch_size, max_label_length]", fn)
-        batch.add(_dim(lab, 0), "labels")
-        aux = [lab]
-        if label_length is not None:
-            aux.append(_lengths_tensor(label_length, "label_length", batch, fn))
+            aux, check_ragged = _ragged_labels(labels, label_length, batch, fn)
+            has_label_length = True
+        else:
+            lab = _to_tensor(labels, "labels", fn, integer=True)
+            _check_rank(lab, 2, "labels", "[batch_size, max_label_length]", fn)
+            batch.add(_dim(lab, 0), "labels")
+            aux = [lab]
+            has_label_length = label_length is not None
+            if has_label_length:
+                aux.append(_lengths_tensor(label_length, "label_length", batch, fn))
         if logit_length is not None:
             aux.append(_lengths_tensor(logit_length, "logit_length", batch, fn))
 
@@ -158,8 +164,9 @@ def forced_align(
                     time_major=time_major,
                     blank=blank,
                     log_probs=lp,
-                    has_label_length=label_length is not None,
+                    has_label_length=has_label_length,
                     has_logit_length=logit_length is not None,
+                    check_ragged=check_ragged,
                     num_threads=threads,
                 )
             except (ValueError, TypeError) as e:

@@ -13,18 +13,15 @@ raise ``ValueError``/``TypeError`` at once; those that depend on values
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 import ctcc
+from ctcc._checks import as_flag, as_int, as_num_threads, as_real
 from ctcc.tensorflow._loss import (
     _HALF_DTYPES,
-    _as_bool,
-    _as_int,
     _Batch,
     _check_blank,
     _check_lengths,
@@ -75,9 +72,9 @@ def _frames(x: np.ndarray, lengths: np.ndarray, time_major: bool) -> np.ndarray:
 
 
 def _setup(logits, logit_length, logits_time_major, blank_index, num_threads, fn):
-    blank = _as_int(blank_index, "blank_index", fn)
-    time_major = _as_bool(logits_time_major, "logits_time_major", fn)
-    threads = None if num_threads is None else _as_int(num_threads, "num_threads", fn)
+    blank = as_int(blank_index, "blank_index", fn)
+    time_major = as_flag(logits_time_major, "logits_time_major", fn)
+    threads = as_num_threads(num_threads, fn)
     x, n, classes = _prepare_logits(logits, time_major, fn)
     _check_blank(blank, classes, fn)
     batch = _Batch(fn)
@@ -187,20 +184,11 @@ def beam_search_decode(
       ``log_prior`` is None). Missing paths are empty with score ``-inf``.
     """
     fn = _BEAM
-    width = _as_int(beam_width, "beam_width", fn)
-    k = _as_int(top_paths, "top_paths", fn)
-    if width < 1:
-        raise ValueError(f"{fn}: beam_width must be at least 1, got {width}")
-    if not 1 <= k <= width:
+    width = as_int(beam_width, "beam_width", fn, low=1)
+    k = as_int(top_paths, "top_paths", fn, low=1)
+    if k > width:
         raise ValueError(f"{fn}: top_paths = {k} must be in [1, beam_width = {width}]")
-    if isinstance(blank_penalty, (bool, np.bool_)) or not isinstance(blank_penalty, numbers.Real):
-        raise TypeError(
-            f"{fn}: blank_penalty must be a Python float, got "
-            f"{type(blank_penalty).__name__} {blank_penalty!r}"
-        )
-    penalty = float(blank_penalty)
-    if not math.isfinite(penalty):
-        raise ValueError(f"{fn}: blank_penalty must be finite, got {penalty}")
+    penalty = as_real(blank_penalty, "blank_penalty", fn)
     with tf.name_scope(name or "ctcc_beam_search_decode"):
         x, out_dtype, aux, blank, time_major, threads, batch = _setup(
             logits, logit_length, logits_time_major, blank_index, num_threads, fn

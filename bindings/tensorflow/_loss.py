@@ -15,13 +15,13 @@ message that names the function, the argument, the sample and the value.
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 import ctcc
+from ctcc._checks import as_flag, as_num_threads, as_optional_int
 from ctcc._loss import _check_modifications
 
 _V2 = "ctcc.tensorflow.ctc_loss"
@@ -60,24 +60,6 @@ def _in_xla_context() -> bool:
     except ImportError:  # pragma: no cover - TF moved it; XLA then reports PyFunc itself
         return False
     return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
-
-
-def _as_int(value: Any, name: str, fn: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{fn}: {name} must be an integer, got {value!r}")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{fn}: {name} must be a Python integer (it is needed when the graph is "
-            f"built), got {type(value).__name__} {value!r}"
-        ) from None
-
-
-def _as_bool(value: Any, name: str, fn: str) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{fn}: {name} must be a Python bool, got {type(value).__name__} {value!r}")
 
 
 def _to_tensor(value: Any, name: str, fn: str, integer: bool) -> tf.Tensor:
@@ -131,21 +113,35 @@ def _check_lengths(value: np.ndarray, name: str, N: int, upper: int, what: str) 
     return arr
 
 
-def _sparse_rows(indices: np.ndarray, values: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
+def _sparse_rows(
+    indices: np.ndarray, values: np.ndarray, shape: np.ndarray, N: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(flat values in sample order, batch index of each value) of a
-    SparseTensor's labels, after checking the indices."""
-    if indices.ndim != 2 or indices.shape[1] != 2 or values.shape != (indices.shape[0],):
+    SparseTensor's labels, after checking the indices: inside the dense
+    shape, whose first dimension is the batch size, and in row-major order."""
+    if (
+        indices.ndim != 2
+        or indices.shape[1] != 2
+        or values.shape != (indices.shape[0],)
+        or shape.shape != (2,)
+    ):
         raise ValueError(
             f"labels must be a 2-D SparseTensor [batch_size, max_label_length], got "
-            f"indices of shape {list(indices.shape)} and values of shape {list(values.shape)}"
+            f"indices of shape {list(indices.shape)}, values of shape {list(values.shape)} "
+            f"and dense_shape {shape.tolist()}"
+        )
+    if int(shape[0]) != N:
+        raise ValueError(
+            f"labels: the SparseTensor's dense_shape {shape.tolist()} does not match the "
+            f"batch of {N} samples (dense_shape[0] must be the batch size)"
         )
     rows, cols = indices[:, 0], indices[:, 1]
-    bad = np.flatnonzero((rows < 0) | (rows >= N))
+    bad = np.flatnonzero((rows < 0) | (rows >= N) | (cols < 0) | (cols >= shape[1]))
     if bad.size:
         k = int(bad[0])
         raise ValueError(
-            f"labels: SparseTensor entry {k} has index {indices[k].tolist()}, whose batch "
-            f"index is outside [0, {N})"
+            f"labels: SparseTensor entry {k} has index {indices[k].tolist()}, outside the "
+            f"dense_shape {shape.tolist()} (out of bounds: need 0 <= index < dense_shape)"
         )
     later = (rows[1:] > rows[:-1]) | ((rows[1:] == rows[:-1]) & (cols[1:] > cols[:-1]))
     bad = np.flatnonzero(~later)
@@ -159,12 +155,29 @@ def _sparse_rows(indices: np.ndarray, values: np.ndarray, N: int) -> tuple[np.nd
     return values, rows
 
 
+def _check_ragged_lengths(given: np.ndarray, rows: np.ndarray, N: int) -> None:
+    """label_length given with RaggedTensor labels must be their row lengths."""
+    given = _check_lengths(given, "label_length", N, int(np.iinfo(np.int64).max), "int64")
+    bad = np.flatnonzero(given != rows)
+    if bad.size:
+        n = int(bad[0])
+        raise ValueError(
+            f"label_length[{n}] = {int(given[n])} but labels (a RaggedTensor) has row "
+            f"length {int(rows[n])} there: with RaggedTensor labels, pass label_length=None "
+            "or the row lengths"
+        )
+
+
 class _Spec:
     """What the host function needs to know besides the arrays."""
 
     def __init__(self, **kw: Any) -> None:
         self.fn: str = kw["fn"]
-        self.sparse: bool = kw["sparse"]
+        # "dense", "sparse" or "ragged": the aux arrays of the labels are
+        # [labels, label_length], [indices, values, dense_shape] and
+        # [padded labels, row lengths] (+ the given label_length to check)
+        self.form: str = kw["form"]
+        self.check_ragged: bool = kw.get("check_ragged", False)
         self.time_major: bool = kw["time_major"]
         self.blank: int = kw["blank"]
         self.has_logit_length: bool = kw["has_logit_length"]
@@ -201,36 +214,43 @@ def _host(spec: _Spec, x: np.ndarray, *aux: np.ndarray) -> tuple[np.ndarray, np.
     if not -C <= spec.blank < C:
         raise ValueError(f"blank_index = {spec.blank} is outside [-{C}, {C}) for {C} classes")
 
+    rest = list(aux)
     if spec.has_logit_length:
         frames = _check_lengths(
-            aux[-1], spec.length_name, N, T, f"max_time, the frames in {spec.logits_name}"
+            rest.pop(), spec.length_name, N, T, f"max_time, the frames in {spec.logits_name}"
         )
     else:
         frames = np.full(N, T, np.int64)
 
-    if spec.sparse:
-        labels, rows = _sparse_rows(aux[0], aux[1], N)
+    if spec.form == "sparse":
+        labels, rows = _sparse_rows(rest[0], rest[1], rest[2], N)
+        # TensorFlow compares the number of labels before collapsing with the frames
+        raw_lengths = np.bincount(rows, minlength=N)
         if spec.collapse and labels.size:
             keep = np.ones(labels.shape, bool)
             keep[1:] = (rows[1:] != rows[:-1]) | (labels[1:] != labels[:-1])
             labels, rows = labels[keep], rows[keep]
         label_lengths = np.bincount(rows, minlength=N)
     else:
-        labels = aux[0]
+        labels = rest[0]
         if labels.ndim != 2 or labels.shape[0] != N:
             raise ValueError(
                 f"labels must be a 2-D tensor [batch_size, max_label_length] with "
                 f"batch_size = {N}, got shape {list(labels.shape)}"
             )
         label_lengths = _check_lengths(
-            aux[1], "label_length", N, labels.shape[1], "max_label_length, the width of labels"
+            rest[1], "label_length", N, labels.shape[1], "max_label_length, the width of labels"
         )
+        if spec.check_ragged:
+            _check_ragged_lengths(rest[2], label_lengths, N)
+        raw_lengths = label_lengths
 
-    too_long = label_lengths > frames
+    too_long = raw_lengths > frames
     if spec.longer == "error" and too_long.any():
         n = int(np.flatnonzero(too_long)[0])
+        before = " (counted before collapsing repeats, as TensorFlow does)" if spec.collapse else ""
         raise ValueError(
-            f"labels: sample {n} has {int(label_lengths[n])} labels but only "
+            f"labels: sample {n} has {int(raw_lengths[n])} labels{before} but only "
             f"{spec.length_name}[{n}] = {int(frames[n])} frames (not enough time for the "
             "label sequence; ignore_longer_outputs_than_inputs=True gives such samples "
             "loss 0 and gradient 0)"
@@ -261,9 +281,14 @@ def _host(spec: _Spec, x: np.ndarray, *aux: np.ndarray) -> tuple[np.ndarray, np.
         alpha=spec.alpha,
         gamma=spec.gamma,
     )
-    if spec.longer == "ignore":
-        # Such a sample is infeasible: ctcc already gave it gradient 0.
+    if spec.longer == "ignore" and too_long.any():
+        # As TensorFlow: loss 0 and gradient 0, even where collapsing the
+        # repeats left few enough labels for the frames.
         loss[too_long] = 0
+        if spec.time_major:
+            grad[:, too_long] = 0
+        else:
+            grad[too_long] = 0
     return loss, grad
 
 
@@ -369,7 +394,8 @@ def _check_blank(blank: int, classes: int | None, fn: str) -> None:
 
 
 def _sparse_labels(labels: tf.SparseTensor, batch: _Batch, fn: str) -> list[tf.Tensor]:
-    """[indices, values] of SparseTensor labels, after the static checks."""
+    """[indices, values, dense_shape] of SparseTensor labels, after the
+    static checks."""
     if not labels.values.dtype.is_integer:
         raise TypeError(f"{fn}: labels must hold integers, got dtype {labels.values.dtype.name}")
     if labels.shape.rank is not None and labels.shape.rank != 2:
@@ -379,7 +405,27 @@ def _sparse_labels(labels: tf.SparseTensor, batch: _Batch, fn: str) -> list[tf.T
         )
     if labels.shape.rank is not None:
         batch.add(tf.compat.dimension_value(labels.shape[0]), "labels")
-    return [labels.indices, labels.values]
+    return [labels.indices, labels.values, labels.dense_shape]
+
+
+def _ragged_labels(
+    labels: tf.RaggedTensor, label_length: Any, batch: _Batch, fn: str
+) -> tuple[list[tf.Tensor], bool]:
+    """([padded labels, row lengths] + [label_length] when given, whether it
+    was given) of RaggedTensor labels, after the static checks."""
+    if not labels.dtype.is_integer:
+        raise TypeError(f"{fn}: labels must hold integers, got dtype {labels.dtype.name}")
+    if labels.shape.rank != 2 or labels.ragged_rank != 1:
+        raise ValueError(
+            f"{fn}: labels must be a 2-D RaggedTensor [batch_size, None] (ragged_rank 1), "
+            f"got shape {labels.shape} with ragged_rank {labels.ragged_rank}"
+        )
+    batch.add(tf.compat.dimension_value(labels.shape[0]), "labels")
+    # the padding is never read: the row lengths say where each row ends
+    aux = [labels.to_tensor(default_value=0), labels.row_lengths()]
+    if label_length is None:
+        return aux, False
+    return aux + [_lengths_tensor(label_length, "label_length", batch, fn)], True
 
 
 def _lengths_tensor(value: Any, name: str, batch: _Batch, fn: str) -> tf.Tensor:
@@ -530,37 +576,43 @@ def _v2_op(
         raise ValueError(
             "Argument `blank_index` must be provided when `labels` is a `SparseTensor`."
         )
-    blank = 0 if blank_index is None else _as_int(blank_index, "blank_index", fn)
-    time_major = _as_bool(logits_time_major, "logits_time_major", fn)
-    zero_inf = _as_bool(zero_infinity, "zero_infinity", fn)
-    threads = None if num_threads is None else _as_int(num_threads, "num_threads", fn)
-    try:
-        alpha, gamma = _check_modifications(alpha, gamma)
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"{fn}: {e}") from None
+    blank = as_optional_int(blank_index, "blank_index", fn)
+    blank = 0 if blank is None else blank
+    time_major = as_flag(logits_time_major, "logits_time_major", fn)
+    zero_inf = as_flag(zero_infinity, "zero_infinity", fn)
+    threads = as_num_threads(num_threads, fn)
+    alpha, gamma = _check_modifications(alpha, gamma, fn)
 
     with tf.name_scope(name):
         x, n, classes = _prepare_logits(logits, time_major, fn)
         _check_blank(blank, classes, fn)
         batch = _Batch(fn)
         batch.add(n, "logits")
+        check_ragged = False
         if sparse:
+            form = "sparse"
             aux = _sparse_labels(labels, batch, fn)
+        elif isinstance(labels, tf.RaggedTensor):
+            form = "ragged"
+            aux, check_ragged = _ragged_labels(labels, label_length, batch, fn)
         else:
+            form = "dense"
             lab = _to_tensor(labels, "labels", fn, integer=True)
             _check_rank(lab, 2, "labels", "[batch_size, max_label_length]", fn)
             batch.add(_dim(lab, 0), "labels")
             if label_length is None:
                 raise ValueError(
                     f"{fn}: label_length is required when labels is a dense tensor: "
-                    "pass the number of labels of each sample, shape [batch_size]"
+                    "pass the number of labels of each sample, shape [batch_size] (or pass "
+                    "a tf.RaggedTensor or a tf.SparseTensor)"
                 )
             aux = [lab, _lengths_tensor(label_length, "label_length", batch, fn)]
         if logit_length is not None:
             aux.append(_lengths_tensor(logit_length, "logit_length", batch, fn))
         spec = _Spec(
             fn=fn,
-            sparse=sparse,
+            form=form,
+            check_ragged=check_ragged,
             time_major=time_major,
             blank=blank,
             has_logit_length=logit_length is not None,
@@ -620,16 +672,16 @@ def ctc_loss_v1(
             "Expected argument `labels` to be a SparseTensor. "
             f"Received labels={labels} of type: {type(labels).__name__}"
         )
-    if not _as_bool(ctc_merge_repeated, "ctc_merge_repeated", fn):
+    if not as_flag(ctc_merge_repeated, "ctc_merge_repeated", fn):
         raise NotImplementedError(
             f"{fn}: ctc_merge_repeated=False (CTC whose repeated outputs are not merged, "
             "a different model) is not supported by ctcc; use "
             "tf.compat.v1.nn.ctc_loss for it"
         )
-    collapse = _as_bool(preprocess_collapse_repeated, "preprocess_collapse_repeated", fn)
-    ignore = _as_bool(ignore_longer_outputs_than_inputs, "ignore_longer_outputs_than_inputs", fn)
-    tm = _as_bool(time_major, "time_major", fn)
-    threads = None if num_threads is None else _as_int(num_threads, "num_threads", fn)
+    collapse = as_flag(preprocess_collapse_repeated, "preprocess_collapse_repeated", fn)
+    ignore = as_flag(ignore_longer_outputs_than_inputs, "ignore_longer_outputs_than_inputs", fn)
+    tm = as_flag(time_major, "time_major", fn)
+    threads = as_num_threads(num_threads, fn)
     if inputs is not None and logits is not None:
         raise ValueError(f"{fn}: pass inputs or its alias logits, not both")
     if inputs is None:
@@ -646,7 +698,7 @@ def ctc_loss_v1(
             aux.append(_lengths_tensor(sequence_length, "sequence_length", batch, fn))
         spec = _Spec(
             fn=fn,
-            sparse=True,
+            form="sparse",
             time_major=tm,
             blank=-1,
             has_logit_length=sequence_length is not None,
