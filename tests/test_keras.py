@@ -419,3 +419,71 @@ def test_example_quick(tmp_path):
     else:
         assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert str(out) in proc.stdout
+
+
+# --- values outside int32, gamma, importing without Keras ---------------------------
+
+
+@pytest.mark.parametrize("pad", [2**32 + 1, 2**31, -(2**31) - 1, 2**63])
+def test_padding_value_outside_int32_is_refused(pad):
+    """The labels are compared with padding_value in int32: 2**32 + 1 used to
+    wrap to 1 and cut every label sequence at its first 1."""
+    with pytest.raises(ValueError, match=r"^ctcc\.keras\.CTCLoss: padding_value must be in "):
+        CTCLoss(padding_value=pad)
+    CTCLoss(padding_value=2**31 - 1)
+    CTCLoss(padding_value=-(2**31))
+
+
+def test_labels_outside_int32_are_not_wrapped():
+    """y_true label 2**32 + 1 used to become 1 (a valid label)."""
+    x, y, labels = _batch()
+    logits = np.random.default_rng(7).normal(size=(N, T, C)).astype(np.float32)
+    y64 = y.astype(np.int64)
+    y64[1, 0] = 2**32 + 1
+    # Keras hands y_true over as floats
+    with pytest.raises(Exception, match=r"y_true holds a value outside the int32 range"):
+        CTCLoss()(y64, logits)
+    # integer labels reach ctcc as they are
+    with pytest.raises(Exception, match=r"sample 1, position 0 holds 4294967297, outside"):
+        CTCLoss().call(tf.constant(y64), tf.constant(logits))
+    yf = y.astype(np.float64)
+    yf[1, 0] = 2.0**40
+    with pytest.raises(Exception, match=r"y_true holds a value outside the int32 range"):
+        CTCLoss()(yf, logits)
+    np.testing.assert_allclose(
+        CTCLoss(reduction="none")(y.astype(np.int64), logits),
+        ctcc.ctc_loss(logits, labels, time_major=False)[0],
+        rtol=1e-5,
+    )
+
+
+def test_gamma_above_the_limit_names_gamma_and_the_limit():
+    with pytest.raises(ValueError, match=r"^ctcc\.keras\.CTCLoss: gamma .*1e\+300"):
+        CTCLoss(gamma=1e301)
+
+
+def _import_without(module, target):
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules[{module!r}] = None  # as if it were not installed
+        try:
+            import {target}
+        except ImportError as e:
+            print("IMPORT-ERROR:", e)
+        else:
+            print("IMPORTED")
+        """
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("module", ["keras", "tensorflow"])
+def test_import_without_keras_or_tensorflow_names_the_extra(module):
+    out = _import_without(module, "ctcc.keras")
+    assert "IMPORT-ERROR: ctcc.keras needs" in out, out
+    assert "pip install 'ctcc[tensorflow]'" in out, out

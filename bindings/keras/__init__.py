@@ -9,6 +9,20 @@ when there is one. The class is registered for serialization as
 `ctcc>CTCLoss`: `import ctcc.keras` before `keras.models.load_model`.
 """
 
-from ctcc.keras._loss import CTCLoss
+try:
+    import keras as _keras
+    import tensorflow as _tf  # noqa: F401
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "ctcc.keras needs Keras 3 with TensorFlow (its backend): pip install "
+        f"'ctcc[tensorflow]' ({e})"
+    ) from e
+if not _keras.__version__.startswith("3."):  # pragma: no cover - depends on the environment
+    raise ImportError(
+        f"ctcc.keras needs Keras 3, found Keras {_keras.__version__}: pip install "
+        "'ctcc[tensorflow]' (TensorFlow 2.16 and later come with Keras 3)"
+    )
+
+from ctcc.keras._loss import CTCLoss  # noqa: E402
 
 __all__ = ["CTCLoss"]

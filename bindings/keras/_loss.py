@@ -10,13 +10,16 @@ every frame counts. The loss itself and its gradient come from
 
 from __future__ import annotations
 
-import operator
+from typing import Any
 
 import keras
 import tensorflow as tf
 
+from ctcc._checks import INT32_MAX, INT32_MIN, as_flag, as_int, as_num_threads
 from ctcc._loss import _check_modifications
 from ctcc.tensorflow import ctc_loss as _tf_ctc_loss
+
+_FN = "ctcc.keras.CTCLoss"
 
 try:  # Keras 3 keeps the mask accessor private; the attribute is the fallback.
     from keras.src.backend import get_keras_mask as _get_keras_mask
@@ -24,15 +27,6 @@ except ImportError:  # pragma: no cover - depends on the Keras version
 
     def _get_keras_mask(x):
         return getattr(x, "_keras_mask", None)
-
-
-def _as_int(value, name):
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be an integer, got {type(value).__name__} {value!r}"
-        ) from None
 
 
 @keras.saving.register_keras_serializable(package="ctcc")
@@ -74,23 +68,30 @@ class CTCLoss(keras.losses.Loss):
 
     def __init__(
         self,
-        blank=0,
-        padding_value=-1,
-        zero_infinity=False,
-        num_threads=None,
-        alpha=None,
-        gamma=0.0,
-        reduction="sum_over_batch_size",
-        name="ctcc_ctc_loss",
-        dtype=None,
-    ):
+        blank: int = 0,
+        padding_value: int = -1,
+        zero_infinity: bool = False,
+        num_threads: int | None = None,
+        alpha: float | None = None,
+        gamma: float = 0.0,
+        reduction: str | None = "sum_over_batch_size",
+        name: str = "ctcc_ctc_loss",
+        dtype: Any = None,
+    ) -> None:
+        fn = _FN
+        blank = as_int(blank, "blank", fn, low=INT32_MIN, high=INT32_MAX)
+        # int32, the range of ctcc's labels: a larger value would never match a label
+        padding_value = as_int(padding_value, "padding_value", fn, low=INT32_MIN, high=INT32_MAX)
+        zero_infinity = as_flag(zero_infinity, "zero_infinity", fn)
+        num_threads = as_num_threads(num_threads, fn)
+        checked_alpha, gamma = _check_modifications(alpha, gamma, fn)
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.blank = _as_int(blank, "blank")
-        self.padding_value = _as_int(padding_value, "padding_value")
-        self.zero_infinity = bool(zero_infinity)
-        self.num_threads = None if num_threads is None else _as_int(num_threads, "num_threads")
-        checked_alpha, self.gamma = _check_modifications(alpha, gamma)
+        self.blank = blank
+        self.padding_value = padding_value
+        self.zero_infinity = zero_infinity
+        self.num_threads = num_threads
         self.alpha = None if checked_alpha < 0 else checked_alpha
+        self.gamma = gamma
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # Keras would multiply the [N] per-sample losses by the [N, T] mask
@@ -118,13 +119,23 @@ class CTCLoss(keras.losses.Loss):
                 "CTCLoss: y_true must be padded integer labels of shape "
                 f"[batch, max_label_length], got shape {labels.shape}"
             )
-        if not labels.dtype.is_integer:
-            labels = tf.round(labels)  # floats from Keras hold integer values
-        labels = tf.cast(labels, tf.int32)
+        if labels.dtype.is_integer:
+            # int64 labels beyond int32 must not wrap into valid ones: they
+            # reach ctcc as they are, which reports them
+            labels = tf.cast(labels, tf.int64)
+        else:  # floats from Keras hold integer values
+            labels = tf.round(tf.cast(labels, tf.float64))
+            outside = tf.logical_not(tf.abs(labels) <= INT32_MAX)  # NaN too
+            tf.debugging.assert_equal(
+                tf.reduce_any(outside),
+                False,
+                message=f"{_FN}: y_true holds a value outside the int32 range (or NaN)",
+            )
+            labels = tf.cast(labels, tf.int64)
 
         shape = tf.shape(logits)
         batch, frames = shape[0], shape[1]
-        is_pad = tf.equal(labels, self.padding_value)
+        is_pad = tf.equal(labels, tf.constant(self.padding_value, tf.int64))
         label_length = tf.where(
             tf.reduce_any(is_pad, axis=1),
             tf.cast(tf.argmax(tf.cast(is_pad, tf.int32), axis=1), tf.int32),
