@@ -487,3 +487,12 @@ def test_import_without_keras_or_tensorflow_names_the_extra(module):
     out = _import_without(module, "ctcc.keras")
     assert "IMPORT-ERROR: ctcc.keras needs" in out, out
     assert "pip install 'ctcc[tensorflow]'" in out, out
+
+
+def test_masked_arrays_are_refused():
+    x, y, _ = _batch()
+    logits = np.zeros((N, T, C), np.float32)
+    with pytest.raises(TypeError, match=r"CTCLoss: y_true is a numpy\.ma\.MaskedArray"):
+        CTCLoss()(np.ma.masked_less(y, 0), logits)
+    with pytest.raises(TypeError, match=r"CTCLoss: y_pred is a numpy\.ma\.MaskedArray"):
+        CTCLoss()(y, np.ma.array(logits))

@@ -971,3 +971,22 @@ def test_gamma_above_the_limit_names_gamma_and_the_limit(fn):
     dense, lengths = _dense(labels)
     with pytest.raises(ValueError, match=rf"^ctcc\.tensorflow\.{fn}: gamma .*1e\+300"):
         getattr(ctcc_tf, fn)(dense, x, lengths, frames, gamma=1e301)
+
+
+def test_masked_arrays_are_refused():
+    """tf.convert_to_tensor keeps the data of a numpy.ma array and drops its
+    mask: the adapter refuses them, as the NumPy API does."""
+    dense, x, lens, frames = _args()
+    m = np.ma.array
+    cases = [
+        (lambda: ctcc_tf.ctc_loss(dense, m(x), lens, frames), "logits"),
+        (lambda: ctcc_tf.ctc_loss(m(dense), x, lens, frames), "labels"),
+        (lambda: ctcc_tf.ctc_loss(dense, x, m(lens), frames), "label_length"),
+        (lambda: ctcc_tf.ctc_loss(dense, x, lens, m(frames)), "logit_length"),
+        (lambda: ctcc_tf.forced_align(m(x), dense, frames, lens), "logits"),
+        (lambda: ctcc_tf.greedy_decode(x, m(frames)), "logit_length"),
+        (lambda: ctcc_tf.beam_search_decode(x, log_prior=m(np.zeros(C))), "log_prior"),
+    ]
+    for call, name in cases:
+        with pytest.raises(TypeError, match=rf": {name} is a numpy\.ma\.MaskedArray"):
+            call()

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from ctcc._checks import INT32_MAX, INT32_MIN, as_flag, as_int, as_num_threads
+from ctcc._checks import INT32_MAX, INT32_MIN, as_flag, as_int, as_num_threads, reject_masked
 from ctcc._loss import _check_modifications
 from ctcc.tensorflow import ctc_loss as _tf_ctc_loss
 
@@ -94,6 +94,8 @@ class CTCLoss(keras.losses.Loss):
         self.gamma = gamma
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        reject_masked(y_true, "y_true", _FN)
+        reject_masked(y_pred, "y_pred", _FN)
         # Keras would multiply the [N] per-sample losses by the [N, T] mask
         # of y_pred. The mask gives the logit lengths instead: it travels
         # next to y_pred, and the tuple carries no mask for Keras to apply.

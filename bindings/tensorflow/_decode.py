@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 import ctcc
-from ctcc._checks import as_flag, as_int, as_num_threads, as_real
+from ctcc._checks import as_flag, as_int, as_num_threads, as_real, reject_masked
 from ctcc.tensorflow._loss import (
     _HALF_DTYPES,
     _Batch,
@@ -196,6 +196,7 @@ def beam_search_decode(
         has_length = logit_length is not None
         has_prior = log_prior is not None
         if has_prior:
+            reject_masked(log_prior, "log_prior", fn)
             prior = tf.convert_to_tensor(log_prior, name="log_prior")
             if not (prior.dtype.is_floating or prior.dtype.is_integer):
                 raise TypeError(f"{fn}: log_prior must hold real numbers, got {prior.dtype.name}")

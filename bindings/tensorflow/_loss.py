@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 import ctcc
-from ctcc._checks import as_flag, as_num_threads, as_optional_int
+from ctcc._checks import as_flag, as_num_threads, as_optional_int, reject_masked
 from ctcc._loss import _check_modifications
 
 _V2 = "ctcc.tensorflow.ctc_loss"
@@ -63,6 +63,7 @@ def _in_xla_context() -> bool:
 
 
 def _to_tensor(value: Any, name: str, fn: str, integer: bool) -> tf.Tensor:
+    reject_masked(value, name, fn)
     t = tf.convert_to_tensor(value, name=name)
     if integer and not t.dtype.is_integer:
         raise TypeError(f"{fn}: {name} must hold integers, got dtype {t.dtype.name}")
@@ -372,6 +373,7 @@ def _run_posteriors(spec: _Spec, logits: tf.Tensor, aux: list[tf.Tensor]):
 
 
 def _prepare_logits(logits: Any, time_major: bool, fn: str, name: str = "logits"):
+    reject_masked(logits, name, fn)
     t = tf.convert_to_tensor(logits, name=name)
     if t.dtype not in _FLOAT_DTYPES:
         raise TypeError(
