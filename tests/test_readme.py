@@ -1,10 +1,12 @@
 """Every ```python block of README.md and of the pages in docs/ runs as it
 stands, on its own, in a fresh interpreter (a new process whose working
-directory is an empty temporary folder). Blocks that import TensorFlow or
-Keras are skipped when TensorFlow is not installed. A failure names the file
-and the line where the block starts."""
+directory is an empty temporary folder). A block that imports an optional
+framework (TensorFlow, Keras, PyTorch, JAX, matplotlib) is skipped when that
+framework is not installed. A failure names the file and the line where the
+block starts."""
 
 import glob
+import importlib.util
 import os
 import re
 import subprocess
@@ -17,9 +19,17 @@ FILES = ["README.md"] + sorted(
     os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md"))
 )
 FENCE = re.compile(r"^(`{3,}|~{3,})\s*([^\s`]*)")
-NEEDS_TF = re.compile(
-    r"^\s*(import|from)\s+(tensorflow|keras|ctcc\.tensorflow|ctcc\.keras)\b", re.M
-)
+# Optional frameworks: a block that imports one (directly or through ctcc's
+# adapter for it) is skipped when the framework is not installed.
+OPTIONAL = {
+    "tensorflow": "tensorflow",
+    "keras": "tensorflow",
+    "torch": "torch",
+    "jax": "jax",
+    "optax": "optax",
+    "matplotlib": "matplotlib",
+}
+IMPORT = re.compile(r"^\s*(?:import|from)\s+(?:ctcc\.)?([A-Za-z_]\w*)", re.M)
 
 
 def python_blocks(path):
@@ -61,18 +71,23 @@ def test_readme_has_python_blocks():
     assert sum(1 for path, _, _ in CASES if path == "README.md") >= 6
 
 
-def _have_tensorflow():
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def missing_frameworks(code):
+    """The optional frameworks that `code` imports and that are not installed."""
+    needed = {OPTIONAL[m] for m in IMPORT.findall(code) if m in OPTIONAL}
+    return sorted(m for m in needed if importlib.util.find_spec(m) is None)
+
+
+def test_missing_frameworks():
+    code = "import numpy\nimport ctcc.tensorflow\nfrom ctcc.torch import x\nimport no_such_mod\n"
+    assert IMPORT.findall(code) == ["numpy", "tensorflow", "torch", "no_such_mod"]
+    assert missing_frameworks("import ctcc\n") == []
 
 
 @pytest.mark.parametrize("path,line,code", CASES, ids=[f"{p}:{n}" for p, n, _ in CASES])
 def test_python_block_runs(path, line, code, tmp_path):
-    if NEEDS_TF.search(code) and not _have_tensorflow():
-        pytest.skip("the block needs TensorFlow, which is not installed")
+    missing = missing_frameworks(code)
+    if missing:
+        pytest.skip(f"the block needs {', '.join(missing)}, not installed")
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("KERAS_BACKEND", "tensorflow")
