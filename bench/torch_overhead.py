@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Overhead of the PyTorch adapter over a direct ctcc call.
+
+Times loss + gradient with respect to the log-probabilities on one thread
+everywhere (``torch.set_num_threads(1)``, ctcc gets ``num_threads=1``):
+
+- ``ctcc.ctc_loss`` on NumPy arrays (the reference: the C core alone);
+- ``ctcc.torch.ctc_loss``: forward and ``backward()`` of the summed loss,
+  eagerly and in ``torch.compile(fullgraph=True)`` (backend "aot_eager");
+- ``torch.nn.functional.ctc_loss`` (torch's CPU kernel) the same way, eagerly.
+
+Each round calls every variant once, in a rotating order; the script prints
+the median, minimum and maximum per variant, the adapter/direct ratios and
+the speed-up over torch.
+
+    python bench/torch_overhead.py [--shape T N C L] [--repeats K] [--no-compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shape", type=int, nargs=4, default=[700, 32, 29, 100])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    args = parser.parse_args()
+    T, N, C, L = args.shape
+
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(1)
+
+    import ctcc
+    import ctcc.torch
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(T, N, C)).astype(np.float32)
+    lp_np = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    lp_np = lp_np.astype(np.float32)
+    targets_np = rng.integers(1, C, size=(N, L)).astype(np.int64)  # blank 0
+    target_len_np = np.full(N, L, np.int64)
+    input_len_np = np.full(N, T, np.int64)
+    lp = torch.from_numpy(lp_np)
+    targets, target_len, input_len = map(
+        torch.from_numpy, (targets_np, target_len_np, input_len_np)
+    )
+
+    def direct():
+        return ctcc.ctc_loss(
+            lp_np, targets_np, input_len_np, target_len_np, log_probs=True, num_threads=1
+        )
+
+    def autograd(fn):
+        x = lp.clone().requires_grad_()
+
+        def run():
+            x.grad = None
+            loss = fn(x, targets, input_len, target_len, reduction="none")
+            loss.sum().backward()
+            return loss.detach().numpy(), x.grad.numpy()
+
+        return run
+
+    def ours(x, *a, **kw):
+        return ctcc.torch.ctc_loss(x, *a, num_threads=1, **kw)
+
+    variants = {
+        "ctcc.ctc_loss (direct, NumPy)": direct,
+        "ctcc.torch.ctc_loss eager": autograd(ours),
+    }
+    if not args.no_compile:
+        variants["ctcc.torch.ctc_loss torch.compile"] = autograd(
+            torch.compile(ours, fullgraph=True, backend="aot_eager")
+        )
+    variants["torch.nn.functional.ctc_loss"] = autograd(F.ctc_loss)
+
+    # agreement first (also the first warm-up call); torch's gradient with
+    # respect to log-probabilities is exp(lp) - posteriors, ctcc's -posteriors
+    ref_loss, ref_grad = direct()
+    for name, fn in variants.items():
+        loss, grad = fn()
+        if name.startswith("torch.nn"):
+            grad = grad - np.exp(lp_np)
+        print(
+            f"{name}: max |loss - direct| / loss = "
+            f"{np.max(np.abs(loss - ref_loss) / np.abs(ref_loss)):.1e}, "
+            f"max |grad - direct| = {np.max(np.abs(grad - ref_grad)):.1e}"
+        )
+    for _ in range(args.warmup - 1):
+        for fn in variants.values():
+            fn()
+
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    for r in range(args.repeats):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            t0 = time.perf_counter()
+            variants[name]()
+            times[name].append(time.perf_counter() - t0)
+
+    print(
+        f"T={T} N={N} C={C} L={L} float32, loss + gradient, 1 thread "
+        f"(torch.set_num_threads(1), ctcc num_threads=1), {args.repeats} rounds; "
+        f"torch {torch.__version__}, ctcc {ctcc.__version__}"
+    )
+    print(f"{'variant':40s} {'median ms':>10s} {'min ms':>8s} {'max ms':>8s}")
+    medians = {}
+    for name in names:
+        ts = times[name]
+        medians[name] = statistics.median(ts)
+        print(f"{name:40s} {1e3 * medians[name]:10.2f} {1e3 * min(ts):8.2f} {1e3 * max(ts):8.2f}")
+    base, base_min = medians[names[0]], min(times[names[0]])
+    theirs = "torch.nn.functional.ctc_loss"
+    for name in names[1:-1]:
+        print(
+            f"ratio {name} / direct: median {medians[name] / base:.3f}, "
+            f"min {min(times[name]) / base_min:.3f}; "
+            f"speed-up over {theirs}: {medians[theirs] / medians[name]:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
