@@ -38,8 +38,39 @@ from ctcc.libctcc cimport (
 
 
 class CTCCError(RuntimeError):
-    """A status code from the C core that the Python checks did not catch
-    first. Carries the numeric ``status``."""
+    """A status code from the C core that the Python checks did not catch.
+
+    The public functions check their arguments before calling C and raise
+    ``ValueError`` or ``TypeError`` with a precise message, so a status
+    from C means the two checks disagree. Argument statuses are raised as
+    ``ValueError``, workspace and size overflow statuses as
+    ``MemoryError``; ``CTCCError`` carries the others (a NULL pointer).
+
+    Parameters
+    ----------
+    status : int
+        The ``ctcc_status`` code (see `ctcc.status_string`).
+    message : str
+        The message: the C function and the status's description.
+
+    Attributes
+    ----------
+    status : int
+        The ``ctcc_status`` code.
+
+    See Also
+    --------
+    ctcc.status_string : The description of a status code.
+
+    Examples
+    --------
+    >>> import ctcc
+    >>> error = ctcc.CTCCError(1, "ctcc_loss: " + ctcc.status_string(1))
+    >>> error.status, str(error)
+    (1, 'ctcc_loss: a required pointer argument is NULL')
+    >>> isinstance(error, RuntimeError)
+    True
+    """
 
     def __init__(self, int status, str message):
         super().__init__(message)
@@ -80,7 +111,24 @@ def _workspace(size_t nbytes):
 
 
 def clear_workspace_cache() -> None:
-    """Frees the workspace this thread keeps between calls."""
+    """Free the workspace that the calling Python thread keeps between calls.
+
+    Each Python thread keeps the scratch buffer of its last call (up to
+    1 GiB) and reuses it: a fresh mapping of tens of megabytes would be
+    faulted in page by page on every call. The results never depend on
+    it. Other threads' buffers are kept.
+
+    See Also
+    --------
+    ctcc.workspace_size : The size of the buffer a call needs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ctcc
+    >>> loss, _ = ctcc.ctc_loss(np.zeros((700, 32, 29), np.float32), [[1] * 100] * 32)
+    >>> ctcc.clear_workspace_cache()  # gives the memory back
+    """
     _local.buffer = None
 
 
@@ -93,11 +141,58 @@ def openmp_enabled() -> bool:
 
 
 def default_num_threads() -> int:
+    """The number of threads a call uses when `num_threads` is None or 0.
+
+    OpenMP's maximum (``OMP_NUM_THREADS``, else the available cores);
+    1 when the core was built without OpenMP.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    See Also
+    --------
+    ctcc.openmp_enabled : Whether the core was built with OpenMP.
+
+    Examples
+    --------
+    >>> import ctcc
+    >>> ctcc.default_num_threads() >= 1
+    True
+    """
     return ctcc_default_num_threads()
 
 
 @cython.annotation_typing(False)  # a bool must reach as_int, not become 1
 def status_string(status: int) -> str:
+    """The description of a C status code (``ctcc_status_string``).
+
+    Parameters
+    ----------
+    status : int
+        A ``ctcc_status`` value; any other integer is an unknown status.
+
+    Returns
+    -------
+    str
+        The description, ``"unknown status"`` for an unknown value.
+
+    Raises
+    ------
+    TypeError
+        If `status` is not an integer, or is a bool.
+
+    Examples
+    --------
+    >>> import ctcc
+    >>> ctcc.status_string(0)
+    'success'
+    >>> ctcc.status_string(8)
+    'a label is outside [0, alphabet_size)'
+    >>> ctcc.status_string(99)
+    'unknown status'
+    """
     from ctcc._checks import INT32_MAX, INT32_MIN, as_int
 
     cdef long long value = -1  # any value outside int32 is no status

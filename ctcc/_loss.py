@@ -365,17 +365,150 @@ def ctc_loss(
     alpha: float | None = None,
     gamma: float = 0.0,
 ) -> tuple[np.ndarray | np.floating, np.ndarray | None]:
-    """CTC loss (negative log-likelihood) and its gradient.
+    """CTC loss (negative log-likelihood) of label sequences, and its gradient.
 
-    See the package documentation (``help(ctcc)``) and README for the
-    conventions. Returns ``(loss, grad)``; ``grad`` is None when
-    ``grad=False``.
+    For each sample n, ``loss[n] = -log p(labels[n] | logits[:, n])``, the
+    probability summed over every alignment of the labels to the sample's
+    frames. The C core computes it in log space (forward-backward, float32 or
+    float64, OpenMP threads over the batch) with the GIL released.
 
-    ``alpha`` (non-blank proportion, in [0, 1]) and ``gamma`` (key-frame
-    reweighting, >= 0) are the training modifications of Li and Wang,
-    "Reinterpreting CTC training as iterative fitting": they change the
-    gradient only; the returned loss is always the plain CTC loss.
-    ``alpha`` is computed over the whole batch of the call.
+    Parameters
+    ----------
+    logits : array_like of float32 or float64
+        ``[T, N, C]`` (frames, batch, classes with the blank) when
+        `time_major`, else ``[N, T, C]``. Unnormalised scores (a log-softmax
+        is applied inside) or, with ``log_probs=True``, log-probabilities.
+        The dtype is kept; other dtypes raise ``TypeError``. Read-only and
+        non-contiguous arrays are accepted (copied only when not
+        C-contiguous).
+    labels : sequence of int sequences or array_like of int
+        The label sequences, in one of three forms: a list (or tuple) of N
+        integer sequences; a padded 2-D integer array ``[N, S]``, whose row n
+        holds ``label_lengths[n]`` labels or, without `label_lengths`, the
+        entries before its first negative value; or a flat 1-D integer array
+        of all the labels, one sample after the other, split by
+        `label_lengths`. Any integer dtype. Every label lies in ``[0, C)``
+        and differs from the blank.
+    logit_lengths : array_like of int, shape [N], optional
+        Frames of each sample, each in ``[0, T]``; default all T. Frames past
+        a sample's length are never read (they may hold NaN) and get
+        gradient 0.
+    label_lengths : array_like of int, shape [N], optional
+        Labels of each sample: required with flat labels, optional with
+        padded labels (each at most S), checked against the sequences of a
+        list.
+    blank : int, default 0
+        Index of the blank class, in ``[-C, C)``; negative values count from
+        the end (``-1`` is the last class, TensorFlow's classic convention).
+    time_major : bool, default True
+        Layout of `logits` and of the gradient: ``[T, N, C]`` if True,
+        ``[N, T, C]`` if False. Both are read in place.
+    log_probs : bool, default False
+        True if `logits` already holds log-probabilities: no log-softmax is
+        applied, and the gradient is the exact ``-posterior``.
+    reduction : {"none", "sum", "mean"}, default "none"
+        ``"none"``: the ``[N]`` losses; ``"sum"``: their sum; ``"mean"``: the
+        mean over the batch of ``loss[n] / max(label_lengths[n], 1)``
+        (PyTorch's definition). The gradient is that of the returned value.
+    zero_infinity : bool, default False
+        Infeasible samples (too few frames for their labels, or probability
+        0) get loss 0 instead of ``inf``. Their gradient is 0 either way.
+    num_threads : int, optional
+        OpenMP threads of the C core, in ``[0, 2**31 - 1]``; None or 0 uses
+        every available thread. Results are bitwise identical for every
+        thread count.
+    grad : bool, default True
+        False skips the gradient (the cheaper loss-only path) and returns
+        ``(loss, None)``.
+    alpha : float, optional
+        Non-blank proportion of the training targets, in [0, 1] (Li and
+        Wang, "Reinterpreting CTC training as iterative fitting",
+        eq. 13-16), computed over the whole batch of the call. None (the
+        default) is plain CTC. Changes the gradient only.
+    gamma : float, default 0.0
+        Key-frame reweighting exponent (eq. 17-18), in ``[0, 1e300]``; 0 is
+        plain CTC. Changes the gradient only.
+
+    Returns
+    -------
+    loss : numpy.ndarray or numpy.floating
+        ``[N]`` in the dtype of `logits` with ``reduction="none"``, else a
+        scalar of that dtype. Always the plain CTC loss, whatever `alpha`
+        and `gamma`: ``+inf`` for an infeasible sample (0 with
+        `zero_infinity`), NaN for a sample with NaN or ``+inf`` on a valid
+        frame; the other samples are unaffected.
+    grad : numpy.ndarray or None
+        ``d loss / d logits``, in the shape, layout and dtype of `logits`:
+        ``softmax(logits) - posterior`` for logits (the value TensorFlow and
+        warp-ctc return), ``-posterior`` for log-probabilities; scaled by
+        the frame weights with `alpha` or `gamma` set. None when
+        ``grad=False``.
+
+    Raises
+    ------
+    TypeError
+        If `logits` is not float32 or float64, labels or lengths do not hold
+        integers, an array is a ``numpy.ma.MaskedArray`` (its mask would be
+        ignored), `labels` is in none of the accepted forms, a flag is not a
+        bool, an integer argument is a bool or not an integer, or `alpha` or
+        `gamma` is not a real number.
+    ValueError
+        If a shape is wrong, a label is outside ``[0, C)`` or equals the
+        blank, a length is out of range, `blank` is outside ``[-C, C)``,
+        `reduction` is unknown, `alpha` is outside [0, 1], `gamma` is
+        negative, not finite or above 1e300, or `num_threads` is negative.
+        The message names the argument, the sample and the value.
+
+    See Also
+    --------
+    ctcc.ctc_posteriors : The targets that the gradient fits.
+    ctcc.forced_align : The most probable alignment of the same labels.
+    ctcc.workspace_size : The scratch memory a call allocates.
+
+    Notes
+    -----
+    Arguments follow one rule in every ctcc API: flags accept only bools
+    (``True``, ``False``, ``numpy.bool_``), integer arguments accept integers
+    (``int``, NumPy integers) but not bools, real arguments accept real
+    numbers but not bools or strings.
+
+    A sample is infeasible when it has fewer frames than its labels need
+    (the label count plus the number of adjacent repeats) or when every
+    alignment has probability 0 (``-inf`` log-probabilities). With
+    `alpha` or `gamma` set the gradient becomes ``weights * (softmax -
+    targets)``, the targets and weights that `ctcc.ctc_posteriors` returns;
+    `alpha` couples the samples of a call (a sample's gradient depends on
+    the others), `gamma` alone keeps them independent.
+
+    Each Python thread keeps its workspace between calls (a fresh mapping
+    of tens of megabytes would fault in page by page on every call);
+    `ctcc.clear_workspace_cache` frees the calling thread's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ctcc
+    >>> rng = np.random.default_rng(0)
+    >>> logits = rng.normal(size=(50, 4, 20)).astype(np.float32)  # [T, N, C]
+    >>> labels = [[3, 4, 4, 7], [1], [], [5, 6]]
+    >>> loss, grad = ctcc.ctc_loss(logits, labels, logit_lengths=[50, 42, 10, 50])
+    >>> loss.shape, loss.dtype, grad.shape
+    ((4,), dtype('float32'), (50, 4, 20))
+
+    Two uniform frames over the blank and one label: the alignments of
+    ``[1]`` are ``1 1``, ``1 -`` and ``- 1``, so ``p = 3/4``.
+
+    >>> loss, grad = ctcc.ctc_loss(np.zeros((2, 1, 2)), [[1]])
+    >>> print(loss.round(6), -np.log(3 / 4).round(6))
+    [0.287682] 0.287682
+
+    The same labels padded with -1, batch-major, reduced to the mean:
+
+    >>> padded = np.array([[3, 4, 4, 7], [1, -1, -1, -1], [-1] * 4, [5, 6, -1, -1]])
+    >>> mean, _ = ctcc.ctc_loss(np.swapaxes(logits, 0, 1), padded, [50, 42, 10, 50],
+    ...                         time_major=False, reduction="mean", grad=False)
+    >>> mean.shape
+    ()
     """
     time_major = as_flag(time_major, "time_major")
     log_probs = as_flag(log_probs, "log_probs")
@@ -425,16 +558,111 @@ def ctc_posteriors(
     num_threads: int | None = None,
     return_weights: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """The CTC posteriors y'[t, n, c] = p(frame t emits class c | labels,
-    logits): the targets the CTC gradient fits the softmax to (gradient =
-    softmax - targets). Same arguments and layout as ``ctc_loss``.
+    """CTC posteriors: the targets that the CTC gradient fits the softmax to.
 
-    Rows sum to 1 on each sample's valid frames; frames past the input
-    length, and every frame of an infeasible sample, hold 0. With ``alpha``
-    set, returns the modified targets of eq. 13-16 instead. ``gamma`` does
-    not change the targets: it weights frames, and ``return_weights=True``
-    also returns those weights ([T, N] if ``time_major`` else [N, T]), so
-    that ``ctc_loss``'s gradient is ``weights * (softmax - targets)``.
+    ``targets[t, n, c] = p(frame t emits class c | labels[n], logits[:, n])``,
+    the probability that an alignment of the labels emits class c at frame t;
+    for logits the gradient of `ctcc.ctc_loss` is ``softmax(logits) -
+    targets``. Takes the arguments of `ctcc.ctc_loss` (without `reduction`,
+    `zero_infinity` and `grad`), in the same shapes and layouts.
+
+    Parameters
+    ----------
+    logits : array_like of float32 or float64
+        ``[T, N, C]`` when `time_major`, else ``[N, T, C]``: unnormalised
+        scores, or log-probabilities with ``log_probs=True``.
+    labels : sequence of int sequences or array_like of int
+        A list of N integer sequences, a padded 2-D integer array ``[N, S]``
+        (lengths from `label_lengths` or the first negative entry), or a
+        flat 1-D integer array with `label_lengths`, as in `ctcc.ctc_loss`.
+    logit_lengths : array_like of int, shape [N], optional
+        Frames of each sample, each in ``[0, T]``; default all T.
+    label_lengths : array_like of int, shape [N], optional
+        Labels of each sample (see `ctcc.ctc_loss`).
+    blank : int, default 0
+        Index of the blank class, in ``[-C, C)``; negative values count from
+        the end.
+    time_major : bool, default True
+        Layout of `logits` and of the results: ``[T, N, C]`` if True,
+        ``[N, T, C]`` if False.
+    log_probs : bool, default False
+        True if `logits` already holds log-probabilities.
+    alpha : float, optional
+        Non-blank proportion in [0, 1] (Li and Wang, eq. 13-16): with it set
+        the modified targets are returned instead, computed over the whole
+        batch. None (the default) gives the plain posteriors.
+    gamma : float, default 0.0
+        Key-frame reweighting exponent in ``[0, 1e300]`` (eq. 17-18). It
+        does not change the targets; it sets the frame weights that
+        ``return_weights=True`` returns.
+    num_threads : int, optional
+        OpenMP threads of the C core; None or 0 uses every available thread.
+    return_weights : bool, default False
+        Also return the frame weights of the gradient.
+
+    Returns
+    -------
+    targets : numpy.ndarray
+        The shape, layout and dtype of `logits`. Each valid frame's row sums
+        to 1; frames past a sample's length and every frame of an infeasible
+        sample hold 0; a sample with NaN or ``+inf`` on a valid frame holds
+        NaN. With ``log_probs=True`` and no `alpha`, ``targets == -grad``.
+    weights : numpy.ndarray
+        Only with ``return_weights=True``: ``[T, N]`` if `time_major` else
+        ``[N, T]``, the weight of each frame in the gradient: 1 on valid
+        frames with ``gamma=0``, else ``w_t**gamma / mean(w**gamma)`` over the
+        sample's valid frames; 0 past the length.
+
+    Raises
+    ------
+    TypeError
+        As `ctcc.ctc_loss`: a wrong dtype, a masked array, labels in no
+        accepted form, or a scalar argument of the wrong type.
+    ValueError
+        As `ctcc.ctc_loss`: a wrong shape, a bad label or length, `blank`,
+        `alpha` or `gamma` out of range.
+
+    See Also
+    --------
+    ctcc.ctc_loss : The loss and its gradient.
+
+    Notes
+    -----
+    With `alpha` set, over the feasible samples of the call: ``V_k`` is the
+    sum of ``targets[..., k]`` over the valid frames and ``N_k`` the number
+    of occurrences of label k in the labels. The blank's posteriors are
+    scaled by ``(1 - alpha) * sum(N) / V_blank``, label k's by
+    ``alpha * N_k / V_k``, and each frame is renormalised to sum to 1. A
+    class with ``V_k = 0`` gets scale 0; a frame that scales to nothing
+    (possible only with alpha 0 or 1) keeps its plain posteriors.
+
+    With `gamma`, frame t gets ``w_t = max(0, max_k (targets[t, k] -
+    softmax[t, k]))`` and the gradient of `ctcc.ctc_loss` becomes
+    ``weights * (softmax(logits) - targets)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ctcc
+
+    Two uniform frames and the labels ``[1]``: the alignments ``1 1``,
+    ``1 -`` and ``- 1`` are equally likely, so each frame emits the label
+    with probability 2/3.
+
+    >>> targets = ctcc.ctc_posteriors(np.zeros((2, 1, 2)), [[1]])
+    >>> targets[:, 0].round(4)
+    array([[0.3333, 0.6667],
+           [0.3333, 0.6667]])
+
+    The gradient is the softmax minus the targets:
+
+    >>> logits = np.random.default_rng(0).normal(size=(30, 2, 6))
+    >>> targets, weights = ctcc.ctc_posteriors(logits, [[1, 2], [3]], gamma=1.0,
+    ...                                        return_weights=True)
+    >>> _, grad = ctcc.ctc_loss(logits, [[1, 2], [3]], gamma=1.0)
+    >>> softmax = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    >>> bool(np.allclose(grad, weights[..., None] * (softmax - targets)))
+    True
     """
     time_major = as_flag(time_major, "time_major")
     log_probs = as_flag(log_probs, "log_probs")
@@ -470,11 +698,54 @@ def workspace_size(
     dtype: Any = np.float32,
     grad: bool = True,
 ) -> int:
-    """Bytes of scratch memory ``ctc_loss`` allocates (and the C function
-    ``ctcc_workspace_size`` reports) for a batch with these lengths.
+    """Bytes of scratch memory that `ctcc.ctc_loss` allocates for these lengths.
 
-    It grows with ``sum(logit_lengths[n] * (2 * label_lengths[n] + 1))``
-    with ``grad=True`` and with ``sum(label_lengths)`` without."""
+    The same number the C function ``ctcc_workspace_size`` reports. With the
+    gradient it is one double per cell ``(t, s)`` of the forward-backward
+    table, ``sum(logit_lengths[n] * (2 * label_lengths[n] + 1))``, plus
+    O(S + T) per sample; without it, O(S) per sample whatever the number of
+    frames.
+
+    Parameters
+    ----------
+    logit_lengths : array_like of int, shape [N]
+        Frames of each sample, each in ``[0, 2**31 - 1]``; N >= 1.
+    label_lengths : array_like of int, shape [N]
+        Labels of each sample, each in ``[0, 2**31 - 1]``.
+    alphabet_size : int
+        Number of classes C, the blank included, in ``[1, 2**31 - 1]``.
+    dtype : numpy dtype, default numpy.float32
+        Dtype of the logits: float32 or float64.
+    grad : bool, default True
+        Whether the call computes the gradient (or posteriors).
+
+    Returns
+    -------
+    int
+        The number of bytes.
+
+    Raises
+    ------
+    TypeError
+        If `dtype` is not float32 or float64, the lengths do not hold
+        integers, or `alphabet_size` or `grad` has the wrong type.
+    ValueError
+        If a length or `alphabet_size` is out of range, or the batch is
+        empty.
+    MemoryError
+        If the size overflows ``size_t``.
+
+    Examples
+    --------
+    >>> import ctcc
+    >>> T, L = 700, 100
+    >>> size = ctcc.workspace_size([T] * 32, [L] * 32, 29)
+    >>> size >= 8 * 32 * T * (2 * L + 1)
+    True
+    >>> short = ctcc.workspace_size([10, 20], [3, 5], 29, grad=False)
+    >>> short == ctcc.workspace_size([10000, 20], [3, 5], 29, grad=False)
+    True
+    """
     C = as_int(alphabet_size, "alphabet_size", low=1, high=INT32_MAX)
     grad = as_flag(grad, "grad")
     try:
