@@ -64,23 +64,79 @@ if _c_version() != __version__:  # pragma: no cover - a broken build
 
 
 def openmp_enabled() -> bool:
-    """True if the C core was compiled with OpenMP (threads over the batch)."""
+    """Whether the C core was compiled with OpenMP (threads over the batch).
+
+    Without OpenMP every call runs on one thread, whatever `num_threads`
+    says.
+
+    Returns
+    -------
+    bool
+        True if the core was built with OpenMP.
+
+    See Also
+    --------
+    ctcc.default_num_threads : The threads a call uses by default.
+
+    Examples
+    --------
+    >>> import ctcc
+    >>> isinstance(ctcc.openmp_enabled(), bool)
+    True
+    """
     return _openmp_enabled()
 
 
 def get_include() -> str:
-    """The directory that holds ``ctcc.h`` (the C API header) in the
-    installed package: ``include_dirs=[ctcc.get_include()]`` for downstream
-    C and Cython extensions (``cimport ctcc``)."""
+    """The directory that holds ``ctcc.h``, the C API header, in the package.
+
+    For ``include_dirs=[ctcc.get_include()]`` of downstream C and Cython
+    extensions (``cimport ctcc`` declares the functions of ``ctcc.h``).
+
+    Returns
+    -------
+    str
+        The absolute path of the directory.
+
+    See Also
+    --------
+    ctcc.get_library_dirs : Where the shared library is.
+    ctcc.get_libraries : What to link with.
+
+    Examples
+    --------
+    >>> import os
+    >>> import ctcc
+    >>> os.path.isfile(os.path.join(ctcc.get_include(), "ctcc.h"))
+    True
+    """
     import os
 
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 
 
 def get_library_dirs() -> list:
-    """The directories that hold the shared library ``libctcc`` shipped in
-    the package (Linux), for ``library_dirs`` and ``runtime_library_dirs``
-    (rpath) of downstream extensions; empty where the build made none."""
+    """The directories that hold the shared library ``libctcc`` of the package.
+
+    For ``library_dirs`` and ``runtime_library_dirs`` (rpath) of downstream
+    extensions. The package ships the library on Linux.
+
+    Returns
+    -------
+    list of str
+        The directory, or an empty list where the build made no library.
+
+    See Also
+    --------
+    ctcc.get_libraries : What to link with.
+
+    Examples
+    --------
+    >>> import os
+    >>> import ctcc
+    >>> all(os.path.isdir(d) for d in ctcc.get_library_dirs())
+    True
+    """
     import os
 
     lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib")
@@ -88,11 +144,27 @@ def get_library_dirs() -> list:
 
 
 def get_libraries() -> list:
-    """The libraries to link downstream extensions with, for ``libraries``:
-    ``[":libctcc.so.0"]`` when the package ships the shared library (Linux;
-    linked by its file name, ``-l:libctcc.so.0``, since a wheel holds no
-    ``libctcc.so`` link), else ``["ctcc"]`` (a libctcc installed with CMake
-    on the linker's search path)."""
+    """The libraries to link downstream extensions with, for ``libraries``.
+
+    Returns
+    -------
+    list of str
+        ``[":libctcc.so.0"]`` when the package ships the shared library
+        (Linux; linked by its file name, ``-l:libctcc.so.0``, since a wheel
+        holds no ``libctcc.so`` link), else ``["ctcc"]`` (a libctcc
+        installed with CMake on the linker's search path).
+
+    See Also
+    --------
+    ctcc.get_library_dirs : Where the shipped library is.
+    ctcc.get_include : Where the header is.
+
+    Examples
+    --------
+    >>> import ctcc
+    >>> ctcc.get_libraries() in ([":libctcc.so.0"], ["ctcc"])
+    True
+    """
     import os
 
     dirs = get_library_dirs()
