@@ -122,6 +122,11 @@ def regular_install(tmp_path_factory, installed):
     shutil.copytree(
         package_dir, site_dir / "ctcc", ignore=shutil.ignore_patterns("__pycache__", "*.c")
     )
+    # A wheel repaired by auditwheel keeps the libraries it vendors beside
+    # the package.
+    vendored = os.path.join(os.path.dirname(package_dir), "ctcc.libs")
+    if os.path.isdir(vendored):
+        shutil.copytree(vendored, site_dir / "ctcc.libs")
     proc = _python(["-c", "import ctcc; print(ctcc.__file__)"], site_dir.parent, site_dir)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(site_dir / "ctcc" / "__init__.py")
@@ -191,6 +196,8 @@ def test_checkout_root_with_a_build_in_place_runs(tmp_path, regular_install):
     for name in os.listdir(installed_package):
         if name.startswith("_core.") and not name.endswith(".c"):
             shutil.copy2(installed_package / name, checkout / "ctcc" / name)
+    if (regular_install / "ctcc.libs").is_dir():  # what auditwheel vendored
+        shutil.copytree(regular_install / "ctcc.libs", checkout / "ctcc.libs")
 
     code = (
         "import ctcc, numpy; print(ctcc._core.__file__); "
