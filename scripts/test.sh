@@ -7,9 +7,14 @@
 #      (tests/fuzz: the inputs that once failed, the seeds, and about 30 s
 #      of coverage-guided fuzzing), the release C tests under valgrind
 #      memcheck (when valgrind is installed), then an install into a
-#      temporary prefix consumed through find_package and pkg-config;
+#      temporary prefix consumed through find_package and pkg-config,
+#      and the documented C commands run as written
+#      (tests/install/readme_c_commands.sh);
 #   2. the Python package: editable install with the test extras
-#      (pytest, TensorFlow); a short smoke run of the benchmark harness
+#      (pytest, TensorFlow); the sdist and the wheel as shipped
+#      (tests/install/check_packaging.sh: contents, C build from the
+#      sdist without a C++ compiler, a manylinux wheel tested in a fresh
+#      virtual environment); a short smoke run of the benchmark harness
 #      (python -m ctcc bench --quick: every installed implementation must
 #      agree, no timing is asserted); then pytest, last, so that its
 #      summary closes the output.
@@ -77,11 +82,17 @@ fi
 echo "== C library: installed package (cmake --install, find_package, pkg-config)"
 bash tests/install/check_install.sh
 
+echo "== C library: the documented build, install and link commands, as written"
+bash tests/install/readme_c_commands.sh
+
 echo "== Python package: install"
 # The CPU build of PyTorch, pinned: an unpinned torch resolves to a CUDA
 # build of several GB; 2.13.0 then satisfies the test extra's range.
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[test]"
+
+echo "== Packaging: sdist (C build and tests from it), wheel (auditwheel), fresh venv"
+bash tests/install/check_packaging.sh
 
 echo "== Docs (Sphinx, warnings are errors)"
 python -m pip install -q -r docs/requirements.txt
