@@ -31,39 +31,105 @@ except ImportError:  # pragma: no cover - depends on the Keras version
 
 @keras.saving.register_keras_serializable(package="ctcc")
 class CTCLoss(keras.losses.Loss):
-    """CTC loss for `model.compile(loss=ctcc.keras.CTCLoss())`.
+    """CTC loss for Keras 3 (TensorFlow backend): ``model.compile(loss=CTCLoss())``.
 
-    Args:
-        blank: index of the blank class; negative counts from the end
-            (`-1` = the last class). Default 0, as `keras.losses.CTC`.
-        padding_value: the value that pads `y_true`. The label length of a
-            sample is the number of entries before the first padding value;
-            the entries after it are ignored. Default -1.
-        zero_infinity: infeasible samples (too few frames for their labels)
-            get loss 0 instead of `inf`; their gradient is 0 either way.
-        num_threads: OpenMP threads of the C core; `None` uses all cores.
-        alpha: non-blank proportion in [0, 1] of the training targets (Li
-            and Wang, "Reinterpreting CTC training as iterative fitting",
-            eq. 13-16), computed over each batch; `None` (default) is
-            plain CTC. Changes the gradient only, not the reported loss.
-        gamma: key-frame reweighting exponent >= 0 (eq. 17-18); 0
-            (default) is plain CTC. Changes the gradient only.
-        reduction: a Keras reduction: `"sum_over_batch_size"` (the default:
-            the mean of the per-sample losses), `"sum"`, `"mean"`,
-            `"mean_with_sample_weight"`, `"none"` or `None` (the `[N]`
-            per-sample losses).
-        name: the loss name.
-        dtype: the dtype of the loss computation (default:
-            `keras.backend.floatx()`); `y_pred` is cast to it.
+    `y_pred` holds batch-major logits ``[N, T, C]`` (no softmax), `y_true`
+    padded integer labels ``[N, S]``. The number of frames of each sample
+    comes from the Keras mask of `y_pred` when the model makes one,
+    otherwise every frame counts. The loss and its gradient come from
+    `ctcc.tensorflow.ctc_loss`, which runs the C core on the host CPU.
 
-    Inputs:
-        y_true: `[N, S]` integer labels (Keras may pass them as floats:
-            they are cast to int32). No label may equal the blank.
-        y_pred: `[N, T, C]` logits. If `y_pred` carries a Keras mask
-            `[N, T]`, sample n has `sum(mask[n])` frames; the mask must be a
-            prefix (right padding), the frames past it are never read. The
-            mask selects frames here: it is not applied again to the
-            per-sample losses.
+    Parameters
+    ----------
+    blank : int, default 0
+        The blank class; negative values count from the end (``-1`` is the
+        last class). 0, as ``keras.losses.CTC``.
+    padding_value : int, default -1
+        The value that pads `y_true`, in the int32 range: a sample's label
+        length is the number of entries before its first `padding_value`;
+        the entries after it are ignored. ``keras.losses.CTC`` pads with 0:
+        ``CTCLoss(padding_value=0)`` gives its losses.
+    zero_infinity : bool, default False
+        Infeasible samples (too few frames for their labels) get loss 0
+        instead of ``inf``; their gradient is 0 either way.
+    num_threads : int, optional
+        OpenMP threads of the C core; None or 0 uses every available thread.
+    alpha : float, optional
+        Non-blank proportion in [0, 1] of the training targets (Li and Wang,
+        "Reinterpreting CTC training as iterative fitting", eq. 13-16),
+        computed over each batch; None (the default) is plain CTC. Changes
+        the gradient only, not the reported loss.
+    gamma : float, default 0.0
+        Key-frame reweighting exponent in ``[0, 1e300]`` (eq. 17-18); 0 is
+        plain CTC. Changes the gradient only.
+    reduction : str or None, default "sum_over_batch_size"
+        A Keras reduction: ``"sum_over_batch_size"`` (the mean of the
+        per-sample losses), ``"sum"``, ``"mean"``,
+        ``"mean_with_sample_weight"``, ``"none"`` or None (the ``[N]``
+        per-sample losses). ``sample_weight`` weighs samples.
+    name : str, default "ctcc_ctc_loss"
+        The loss name.
+    dtype : str or keras.DTypePolicy, optional
+        The dtype of the loss computation (default
+        ``keras.backend.floatx()``); `y_pred` is cast to it.
+
+    Raises
+    ------
+    TypeError
+        If a scalar argument has the wrong type (a flag that is not a bool,
+        an integer argument that is a bool or not an integer, a real
+        argument that is not a real number), or, when called, `y_true` or
+        `y_pred` is a ``numpy.ma`` array.
+    ValueError
+        If `padding_value` or `blank` is outside the int32 range, `alpha`
+        or `gamma` is out of range, `reduction` is unknown, or, when called,
+        `y_pred` is not 3-D or `y_true` not 2-D.
+    tf.errors.InvalidArgumentError
+        When called, for a label outside ``[0, C)`` or equal to the blank
+        (naming the sample and position), a label outside the int32 range,
+        or a mask that is not a prefix of each sample.
+
+    See Also
+    --------
+    ctcc.tensorflow.ctc_loss : The function it calls.
+
+    Notes
+    -----
+    Inputs: `y_true` ``[N, S]`` integer labels (Keras hands them over as
+    floats: they are rounded and cast, and a value outside the int32 range
+    raises an error); no label may equal the blank. `y_pred` ``[N, T, C]``
+    logits; if it carries a Keras mask ``[N, T]`` (a ``Masking`` or
+    ``Embedding(mask_zero=True)`` layer upstream), sample n has
+    ``sum(mask[n])`` frames, which must come first (right padding; another
+    mask raises an error), and the frames past them are never read. The
+    mask selects frames here: it is not applied again to the per-sample
+    losses, as Keras would otherwise do.
+
+    The class is registered for serialization as ``ctcc>CTCLoss``: a model
+    saved to ``.keras`` reloads with ``keras.models.load_model`` after
+    ``import ctcc.keras``. It trains under
+    ``tf.distribute.MirroredStrategy`` like on one device. The loss runs
+    through ``tf.numpy_function``, so the model cannot be compiled with XLA:
+    where Keras' default ``jit_compile="auto"`` turns XLA on (a visible
+    GPU), use ``model.compile(..., jit_compile=False)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ctcc.keras
+    >>> loss = ctcc.keras.CTCLoss(blank=0, padding_value=-1, reduction="none")
+    >>> y_true = np.array([[1, -1]])  # one label, then padding
+    >>> y_pred = np.zeros((1, 2, 2), np.float32)  # [N, T, C]: uniform
+    >>> print(np.asarray(loss(y_true, y_pred)).round(6))  # -log(3/4)
+    [0.287682]
+
+    In a model (frames of 40 features, 29 classes with the blank 0):
+
+    >>> import keras
+    >>> inputs = keras.Input((None, 40))
+    >>> h = keras.layers.Masking(0.0)(inputs)  # all-zero frames are padding
+    >>> model = keras.Model(inputs, keras.layers.Dense(29)(h))
+    >>> model.compile(optimizer="adam", loss=ctcc.keras.CTCLoss(), jit_compile=False)
     """
 
     def __init__(

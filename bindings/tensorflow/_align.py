@@ -100,27 +100,71 @@ def forced_align(
 ) -> ctcc.Alignment:
     """Most probable CTC alignment (Viterbi path) of each sample's labels.
 
-    Args:
-      logits: ``[frames, batch_size, num_classes]``, or ``[batch_size,
-        frames, num_classes]`` if ``logits_time_major`` is False; float32,
-        float64, or float16/bfloat16 (computed in float32).
-      labels: dense ``[batch_size, max_label_length]`` integer tensor, or a
-        ``tf.RaggedTensor`` ``[batch_size, None]``. Without
-        ``label_length``, a dense row ends at its first negative entry.
-      logit_length: ``[batch_size]`` frames per sample; ``None`` means all.
-      label_length: ``[batch_size]`` labels per sample (dense labels only).
-      blank_index: the blank class; negative values count from the end.
-      logits_time_major: the layout of ``logits``.
-      log_probs: ``logits`` already holds log-probabilities (no softmax).
-      num_threads: (keyword-only) OpenMP threads; ``None`` uses all cores.
+    The TensorFlow counterpart of `ctcc.forced_align`, eagerly and in
+    ``tf.function`` (not under XLA); the outputs have no gradient.
 
-    Returns:
-      ``ctcc.Alignment(frames, scores, spans)`` of tensors: ``frames`` int32
-      ``[batch_size, frames]`` (batch-major, -1 past each length and for a
-      sample without a path), ``scores`` ``[batch_size]`` in the dtype of
-      ``logits`` (log-probability of the path, -inf without a path), and
-      ``spans`` an int32 ``tf.RaggedTensor`` ``[batch_size, None, 2]``:
-      first frame and one past the last frame of each label.
+    Parameters
+    ----------
+    logits : tf.Tensor of float
+        ``[frames, batch_size, num_classes]``, or ``[batch_size, frames,
+        num_classes]`` if `logits_time_major` is False; float32, float64, or
+        float16/bfloat16 (computed in float32).
+    labels : tf.Tensor or tf.RaggedTensor of int
+        A dense ``[batch_size, max_label_length]`` tensor (a row ends at
+        `label_length`, or without it at its first negative entry) or a
+        ``tf.RaggedTensor`` ``[batch_size, None]``.
+    logit_length : tf.Tensor of int, shape [batch_size], optional
+        Frames of each sample; None means every frame.
+    label_length : tf.Tensor of int, shape [batch_size], optional
+        Labels of each sample; for a RaggedTensor None or its row lengths.
+    blank_index : int, default 0
+        Keyword-only: the blank class; negative values count from the end.
+    logits_time_major : bool, default True
+        Keyword-only: the layout of `logits`.
+    log_probs : bool, default False
+        Keyword-only: `logits` already holds log-probabilities (no softmax).
+    num_threads : int, optional
+        Keyword-only: OpenMP threads of the C core; None or 0 uses every
+        available thread.
+
+    Returns
+    -------
+    ctcc.Alignment
+        ``(frames, scores, spans)`` of tensors: `frames` int32
+        ``[batch_size, frames]`` (batch-major, -1 past each length and for a
+        sample without a path), `scores` ``[batch_size]`` in the dtype of
+        `logits` (the path's log-probability, ``-inf`` without a path), and
+        `spans` an int32 ``tf.RaggedTensor`` ``[batch_size, None, 2]``: the
+        first frame and one past the last frame of each label.
+
+    Raises
+    ------
+    ValueError
+        At once: wrong ranks, disagreeing batch sizes, `blank_index` out of
+        range.
+    TypeError
+        At once: non-float logits, non-integer labels or lengths, a
+        ``numpy.ma`` array, or a scalar argument of the wrong type.
+    RuntimeError
+        When traced for XLA (``jit_compile=True``).
+    tf.errors.InvalidArgumentError
+        When the op runs, for an error in the values: a label outside the
+        alphabet or equal to the blank, a length out of range.
+
+    See Also
+    --------
+    ctcc.forced_align : The NumPy function, with the tie-breaking rules.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tensorflow as tf
+    >>> import ctcc.tensorflow
+    >>> probs = np.array([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])
+    >>> logits = tf.math.log(tf.constant(probs[:, None, :], tf.float32))
+    >>> result = ctcc.tensorflow.forced_align(logits, tf.ragged.constant([[1, 2]]), log_probs=True)
+    >>> result.frames.numpy().tolist(), result.spans.to_list()
+    ([[1, 1, 0, 2]], [[[0, 2], [3, 4]]])
     """
     fn = _FN
     blank = as_int(blank_index, "blank_index", fn)

@@ -97,25 +97,61 @@ def greedy_decode(
     *,
     num_threads: int | None = None,
 ) -> tf.RaggedTensor:
-    """Best-path (greedy) CTC decoding.
+    """Best-path (greedy) CTC decoding into a ``tf.RaggedTensor``.
 
-    Args:
-      logits: ``[max_time, batch_size, num_classes]`` (or batch-major if
-        ``logits_time_major`` is False) logits; float32, float64, float16 or
+    The TensorFlow counterpart of `ctcc.greedy_decode`: the most probable
+    class of each frame (ties to the lowest index), repeats merged, blanks
+    removed. It runs on the host CPU (eagerly and in ``tf.function``, not
+    under XLA) and has no gradient.
+
+    Parameters
+    ----------
+    logits : tf.Tensor of float
+        ``[max_time, batch_size, num_classes]`` (or batch-major if
+        `logits_time_major` is False); float32, float64, float16 or
         bfloat16.
-      logit_length: ``[batch_size]`` integers, the frames of each sample;
-        ``None`` means every frame.
-      logits_time_major: the layout of ``logits``.
-      blank_index: the blank class, 0 by default; negative values count
-        from the end (``-1`` is the last class, TensorFlow's decoders'
-        blank).
-      name: a name scope for the op.
-      num_threads: (keyword-only) OpenMP threads; ``None`` uses all cores.
+    logit_length : tf.Tensor of int, shape [batch_size], optional
+        Frames of each sample; None means every frame.
+    logits_time_major : bool, default True
+        Layout of `logits`.
+    blank_index : int, default 0
+        The blank class; negative values count from the end (``-1`` is the
+        last class, the blank of TensorFlow's decoders).
+    name : str, optional
+        A name scope for the op.
+    num_threads : int, optional
+        Keyword-only: OpenMP threads of the C core; None or 0 uses every
+        available thread.
 
-    Returns:
-      An int64 ``tf.RaggedTensor`` ``[batch_size, None]``: per sample, the
-      most probable class of each frame (ties to the lowest index), repeats
-      merged, blanks removed.
+    Returns
+    -------
+    tf.RaggedTensor
+        int64 ``[batch_size, None]``: the decoded labels of each sample.
+
+    Raises
+    ------
+    ValueError
+        At once: wrong ranks, disagreeing batch sizes, `blank_index` out of
+        range.
+    TypeError
+        At once: non-float logits, non-integer lengths, a ``numpy.ma``
+        array, or a scalar argument of the wrong type.
+    RuntimeError
+        When traced for XLA (``jit_compile=True``).
+    tf.errors.InvalidArgumentError
+        When the op runs: a length out of range.
+
+    See Also
+    --------
+    ctcc.tensorflow.beam_search_decode : Prefix beam search.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> import ctcc.tensorflow
+    >>> probs = tf.constant([[[0.1, 0.9]], [[0.1, 0.9]], [[0.9, 0.1]], [[0.1, 0.9]]])
+    >>> ctcc.tensorflow.greedy_decode(tf.math.log(probs)).to_list()  # 1 1 - 1
+    [[1, 1]]
     """
     fn = _GREEDY
     with tf.name_scope(name or "ctcc_greedy_decode"):
@@ -154,34 +190,79 @@ def beam_search_decode(
     *,
     num_threads: int | None = None,
 ) -> tuple[tf.RaggedTensor, tf.Tensor]:
-    """CTC prefix beam search.
+    """CTC prefix beam search into a ``tf.RaggedTensor`` of label sequences.
 
-    Args:
-      logits: ``[max_time, batch_size, num_classes]`` (or batch-major if
-        ``logits_time_major`` is False) logits; float32, float64, float16 or
+    The TensorFlow counterpart of `ctcc.beam_search_decode` (see it for the
+    search and its exactness). It runs on the host CPU (eagerly and in
+    ``tf.function``, not under XLA) and has no gradient.
+
+    Parameters
+    ----------
+    logits : tf.Tensor of float
+        ``[max_time, batch_size, num_classes]`` (or batch-major if
+        `logits_time_major` is False); float32, float64, float16 or
         bfloat16.
-      logit_length: ``[batch_size]`` integers, the frames of each sample;
-        ``None`` means every frame.
-      beam_width: prefixes kept per frame (>= 1).
-      top_paths: label sequences returned per sample, in
-        ``[1, beam_width]``.
-      logits_time_major: the layout of ``logits``.
-      blank_index: the blank class, 0 by default; negative values count
-        from the end (``-1`` is the last class, as in
-        ``tf.nn.ctc_beam_search_decoder``).
-      blank_penalty: subtracted from the blank's log-probability at every
+    logit_length : tf.Tensor of int, shape [batch_size], optional
+        Frames of each sample; None means every frame.
+    beam_width : int, default 16
+        Prefixes kept per frame, at least 1.
+    top_paths : int, default 1
+        Label sequences returned per sample, in ``[1, beam_width]``.
+    logits_time_major : bool, default True
+        Layout of `logits`.
+    blank_index : int, default 0
+        The blank class; negative values count from the end (``-1`` is the
+        last class, as in ``tf.nn.ctc_beam_search_decoder``).
+    blank_penalty : float, default 0.0
+        Finite value subtracted from the blank's log-probability at every
         frame.
-      log_prior: ``None`` or ``[num_classes]`` finite values subtracted from
-        the log-probabilities at every frame.
-      name: a name scope for the op.
-      num_threads: (keyword-only) OpenMP threads; ``None`` uses all cores.
+    log_prior : tf.Tensor of float, shape [num_classes], optional
+        Finite values subtracted from the log-probabilities at every frame.
+    name : str, optional
+        A name scope for the op.
+    num_threads : int, optional
+        Keyword-only: OpenMP threads of the C core; None or 0 uses every
+        available thread.
 
-    Returns:
-      ``(paths, scores)``: an int64 ``tf.RaggedTensor`` ``[batch_size,
-      top_paths, None]`` of label sequences, best first, and their log
-      scores ``[batch_size, top_paths]`` in the dtype of ``logits`` (the
-      log-probability of each labelling when ``blank_penalty`` is 0 and
-      ``log_prior`` is None). Missing paths are empty with score ``-inf``.
+    Returns
+    -------
+    paths : tf.RaggedTensor
+        int64 ``[batch_size, top_paths, None]``: the label sequences of each
+        sample, best first; missing paths are empty.
+    scores : tf.Tensor
+        ``[batch_size, top_paths]`` in the dtype of `logits`: the log score
+        of each path (the log-probability of the labelling when
+        `blank_penalty` is 0 and `log_prior` is None), ``-inf`` for a missing
+        path.
+
+    Raises
+    ------
+    ValueError
+        At once: `beam_width` or `top_paths` out of range, a non-finite
+        `blank_penalty`, wrong ranks, `blank_index` out of range.
+    TypeError
+        At once: non-float logits, non-integer lengths, a ``numpy.ma``
+        array, or a scalar argument of the wrong type.
+    RuntimeError
+        When traced for XLA (``jit_compile=True``).
+    tf.errors.InvalidArgumentError
+        When the op runs: a length out of range, a non-finite `log_prior`.
+
+    See Also
+    --------
+    ctcc.beam_search_decode : The NumPy function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tensorflow as tf
+    >>> import ctcc.tensorflow
+    >>> paths, scores = ctcc.tensorflow.beam_search_decode(
+    ...     tf.zeros([2, 1, 2]), beam_width=4, top_paths=2)
+    >>> paths.to_list()
+    [[[1], []]]
+    >>> print(np.exp(scores.numpy()).round(4))
+    [[0.75 0.25]]
     """
     fn = _BEAM
     width = as_int(beam_width, "beam_width", fn, low=1)

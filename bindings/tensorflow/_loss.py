@@ -452,49 +452,139 @@ def ctc_loss(
     alpha: float | None = None,
     gamma: float = 0.0,
 ) -> tf.Tensor:
-    """CTC loss with ``tf.nn.ctc_loss``'s signature, defaults and results.
+    """CTC loss with the signature, defaults and results of ``tf.nn.ctc_loss``.
 
-    Args:
-      labels: dense ``[batch_size, max_label_length]`` integer tensor (entries
-        past ``label_length`` are padding and never read), or a
-        ``tf.SparseTensor`` (then ``label_length`` is ignored, as in TF).
-        Labels index the same classes as ``logits``, the blank excluded.
-      logits: ``[frames, batch_size, num_classes]``, or
-        ``[batch_size, frames, num_classes]`` if ``logits_time_major`` is
-        False; float32, float64, or float16/bfloat16 (computed in float32,
-        loss and gradient returned in the input dtype).
-      label_length: ``[batch_size]`` integers; required for dense labels.
-      logit_length: ``[batch_size]`` integers, frames per sample; frames past
-        it get gradient 0. ``None`` means every frame (an extension).
-      logits_time_major: the layout of ``logits``; both are read in place.
-      unique: accepted and ignored: in TensorFlow it is only a performance
-        hint (``tf.nn.ctc_unique_labels``) and never changes the result.
-      blank_index: the blank class; ``None`` means 0 for dense labels and is
-        an error for a SparseTensor (as in TF); negative values count from
-        the end (``-1`` is the last class).
-      name: a name scope for the op.
-      zero_infinity: (ctcc extension, keyword-only) infeasible samples get
-        loss 0 instead of ``inf``; their gradient is 0 either way.
-      num_threads: (ctcc extension, keyword-only) OpenMP threads for the C
-        core; ``None`` uses all available cores.
-      alpha: (ctcc extension, keyword-only) non-blank proportion in [0, 1]
-        of the training targets (Li and Wang, eq. 13-16), over the batch
-        of this call; ``None`` is plain CTC. Changes the gradient only.
-      gamma: (ctcc extension, keyword-only) key-frame reweighting exponent
-        >= 0 (eq. 17-18); 0 is plain CTC. Changes the gradient only.
+    Differentiable with respect to `logits`, eagerly, in ``tf.function``
+    (unknown batch and time dimensions included) and in Keras
+    ``model.fit``. One ``tf.numpy_function`` placed on the CPU calls
+    `ctcc.ctc_loss`, which computes the loss and the gradient in one C call
+    with the GIL released; ``tf.custom_gradient`` keeps the gradient and
+    scales it by the upstream gradient of each sample on the backward pass.
 
-    Returns:
-      The per-sample negative log-likelihood, shape ``[batch_size]``, in the
-      dtype of ``logits`` (the plain CTC loss, whatever alpha and gamma).
+    Parameters
+    ----------
+    labels : tf.Tensor, tf.SparseTensor or tf.RaggedTensor of int
+        A dense ``[batch_size, max_label_length]`` tensor (entries past
+        `label_length` are padding and never read), a ``tf.SparseTensor``
+        (indices in row-major order and inside its dense shape, whose first
+        dimension is the batch size; `label_length` is ignored, as in
+        TensorFlow) or a ``tf.RaggedTensor`` ``[batch_size, None]`` (its row
+        lengths are the label lengths). Labels index the classes of `logits`
+        and differ from the blank.
+    logits : tf.Tensor of float
+        ``[frames, batch_size, num_classes]``, or ``[batch_size, frames,
+        num_classes]`` if `logits_time_major` is False; float32 or float64,
+        or float16/bfloat16 (computed in float32, loss and gradient returned
+        in the input dtype). Unnormalised: a log-softmax is applied inside.
+    label_length : tf.Tensor of int, shape [batch_size], or None
+        Labels of each sample: required for dense labels, ignored for a
+        SparseTensor, and for a RaggedTensor None or equal to its row
+        lengths.
+    logit_length : tf.Tensor of int, shape [batch_size], or None
+        Frames of each sample; frames past it get gradient 0 and are never
+        read. None means every frame (an extension).
+    logits_time_major : bool, default True
+        Layout of `logits`; both layouts are read in place.
+    unique : object, optional
+        Accepted and ignored: in TensorFlow a performance hint
+        (``tf.nn.ctc_unique_labels``) that never changes the result.
+    blank_index : int, optional
+        The blank class; None means 0 for dense and ragged labels and is an
+        error for a SparseTensor (as in TensorFlow). Negative values count
+        from the end (``-1`` is the last class).
+    name : str, optional
+        A name scope for the op.
+    zero_infinity : bool, default False
+        Keyword-only (ctcc extension): infeasible samples get loss 0 instead
+        of ``inf``; their gradient is 0 either way.
+    num_threads : int, optional
+        Keyword-only (ctcc extension): OpenMP threads of the C core; None or
+        0 uses every available thread.
+    alpha : float, optional
+        Keyword-only (ctcc extension): non-blank proportion in [0, 1] of the
+        training targets (Li and Wang, eq. 13-16), over the batch of this
+        call; None is plain CTC. Changes the gradient only.
+    gamma : float, default 0.0
+        Keyword-only (ctcc extension): key-frame reweighting exponent in
+        ``[0, 1e300]`` (eq. 17-18); 0 is plain CTC. Changes the gradient
+        only.
 
-    Raises:
-      ValueError: ``blank_index`` missing with SparseTensor labels, wrong
-        ranks, disagreeing batch sizes, ``blank_index`` out of range.
-      TypeError: non-float logits, non-integer labels or lengths.
-      RuntimeError: when traced for XLA (``jit_compile=True``).
-      tf.errors.InvalidArgumentError: when the op runs, for a value error:
-        a label outside ``[0, num_classes)`` or equal to the blank, a length
-        outside its range.
+    Returns
+    -------
+    tf.Tensor
+        The per-sample negative log-likelihood, ``[batch_size]``, in the
+        dtype of `logits` (the plain CTC loss whatever `alpha` and `gamma`).
+
+    Raises
+    ------
+    ValueError
+        At once (or when traced): `blank_index` missing with SparseTensor
+        labels, wrong ranks, disagreeing batch sizes, `blank_index` out of
+        range, `label_length` missing for dense labels, `alpha` or `gamma`
+        out of range.
+    TypeError
+        At once: non-float logits, non-integer labels or lengths, a
+        ``numpy.ma`` array, a scalar argument of the wrong type (a flag that
+        is not a bool, an integer argument that is a bool...).
+    RuntimeError
+        When traced for XLA (``jit_compile=True``).
+    tf.errors.InvalidArgumentError
+        When the op runs (eagerly and in graphs alike), for an error in the
+        values: a label outside ``[0, num_classes)`` or equal to the blank, a
+        length out of range, a SparseTensor index outside its dense shape or
+        out of order, a `label_length` that differs from a RaggedTensor's
+        row lengths. The message names the function, the argument, the
+        sample and the value.
+
+    See Also
+    --------
+    ctcc.ctc_loss : The NumPy function that computes it.
+    ctcc.tensorflow.ctc_loss_v1 : ``tf.compat.v1.nn.ctc_loss``'s signature.
+
+    Notes
+    -----
+    Differences from ``tf.nn.ctc_loss``: an infeasible sample (too few
+    frames for its labels) gets loss ``inf`` and gradient 0, where
+    TensorFlow's dense path returns a large finite loss; labels outside the
+    alphabet raise an error, where TensorFlow's dense kernel returns a
+    finite number; empty label sequences are allowed with sparse labels
+    (TensorFlow's sparse kernel rejects them); float64 works with dense
+    labels (TensorFlow's dense path rejects it); a SparseTensor whose
+    indices lie outside its ``dense_shape`` (or whose ``dense_shape[0]`` is
+    not the batch size) is refused, where TensorFlow's kernel ignores the
+    dense shape.
+
+    The loss cannot be compiled with XLA: it is Python calling C on the
+    host. Compute it outside the ``jit_compile=True`` function, and in Keras
+    use ``model.compile(..., jit_compile=False)``. A second derivative raises
+    ``LookupError``. Scalar arguments follow ctcc's rule: flags accept only
+    bools, integer arguments integers but not bools.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import tensorflow as tf
+    >>> import ctcc.tensorflow
+
+    Two uniform frames over the blank and one label: ``p([1]) = 3/4``.
+
+    >>> loss = ctcc.tensorflow.ctc_loss(tf.constant([[1]]), tf.zeros([2, 1, 2]),
+    ...                                 label_length=[1], logit_length=[2])
+    >>> print(loss.numpy().round(6))
+    [0.287682]
+
+    Dense, sparse and ragged labels give the loss of ``tf.nn.ctc_loss``:
+
+    >>> logits = tf.random.normal([50, 2, 20], seed=1)
+    >>> dense = tf.constant([[3, 4, 4, 7], [1, 0, 0, 0]])
+    >>> ragged = tf.ragged.constant([[3, 4, 4, 7], [1]])
+    >>> with tf.GradientTape() as tape:
+    ...     tape.watch(logits)
+    ...     loss = ctcc.tensorflow.ctc_loss(ragged, logits, None, [50, 42])
+    >>> grad = tape.gradient(loss, logits)
+    >>> want = tf.nn.ctc_loss(dense, logits, [4, 1], [50, 42])
+    >>> bool(np.allclose(loss, want, rtol=1e-5)), grad.shape
+    (True, TensorShape([50, 2, 20]))
     """
     del unique  # a performance hint in TensorFlow; the result does not depend on it
     return _v2_op(
@@ -527,16 +617,84 @@ def ctc_posteriors(
     gamma: float = 0.0,
     num_threads: int | None = None,
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    """The CTC training targets and frame weights, with ``ctc_loss``'s
-    arguments (see ``ctcc.ctc_posteriors``).
+    """The CTC training targets and frame weights, with `ctc_loss`'s arguments.
 
-    Returns ``(targets, weights)``: ``targets`` has the shape and layout of
-    ``logits`` and holds the posteriors p(frame t emits class c | labels)
-    (the alpha-modified targets with ``alpha`` set); ``weights`` is
-    ``[frames, batch_size]`` (time-major) or ``[batch_size, frames]``, the
-    gradient weight of each frame (1 on valid frames unless ``gamma`` > 0).
-    ``ctc_loss``'s gradient equals ``weights * (softmax(logits) -
-    targets)``. Not differentiable (no gradient flows through it).
+    The TensorFlow counterpart of `ctcc.ctc_posteriors`: the targets the
+    gradient of `ctcc.tensorflow.ctc_loss` fits the softmax to, and the
+    weight of each frame. Not differentiable (no gradient flows through
+    it).
+
+    Parameters
+    ----------
+    labels : tf.Tensor, tf.SparseTensor or tf.RaggedTensor of int
+        Dense ``[batch_size, max_label_length]``, sparse or ragged labels, as
+        in `ctcc.tensorflow.ctc_loss`.
+    logits : tf.Tensor of float
+        ``[frames, batch_size, num_classes]``, or batch-major if
+        `logits_time_major` is False; float32, float64, float16 or bfloat16.
+    label_length : tf.Tensor of int, shape [batch_size], or None
+        Labels of each sample: required for dense labels, ignored for a
+        SparseTensor, None or the row lengths for a RaggedTensor.
+    logit_length : tf.Tensor of int, shape [batch_size], or None
+        Frames of each sample; None means every frame.
+    logits_time_major : bool, default True
+        Layout of `logits` and of the results.
+    blank_index : int, optional
+        The blank class; None means 0 (an error for a SparseTensor).
+        Negative values count from the end.
+    name : str, optional
+        A name scope for the op.
+    alpha : float, optional
+        Keyword-only: non-blank proportion in [0, 1] (eq. 13-16); with it
+        set the modified targets are returned, computed over the batch.
+    gamma : float, default 0.0
+        Keyword-only: key-frame reweighting exponent in ``[0, 1e300]``
+        (eq. 17-18); it sets the weights, not the targets.
+    num_threads : int, optional
+        Keyword-only: OpenMP threads of the C core; None or 0 uses every
+        available thread.
+
+    Returns
+    -------
+    targets : tf.Tensor
+        The shape, layout and dtype of `logits`: ``p(frame t emits class c |
+        labels)`` (the alpha-modified targets with `alpha` set). Rows sum to
+        1 on valid frames; frames past the length and infeasible samples
+        hold 0.
+    weights : tf.Tensor
+        ``[frames, batch_size]`` (time-major) or ``[batch_size, frames]``:
+        the gradient weight of each frame, 1 on valid frames unless `gamma`
+        > 0, 0 past the length. `ctcc.tensorflow.ctc_loss`'s gradient is
+        ``weights * (softmax(logits) - targets)``.
+
+    Raises
+    ------
+    ValueError
+        At once, as `ctcc.tensorflow.ctc_loss`.
+    TypeError
+        At once, as `ctcc.tensorflow.ctc_loss`.
+    RuntimeError
+        When traced for XLA (``jit_compile=True``).
+    tf.errors.InvalidArgumentError
+        When the op runs, for an error in the values, as
+        `ctcc.tensorflow.ctc_loss`.
+
+    See Also
+    --------
+    ctcc.ctc_posteriors : The NumPy function that computes them.
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> import ctcc.tensorflow
+    >>> targets, weights = ctcc.tensorflow.ctc_posteriors(
+    ...     tf.constant([[1]]), tf.zeros([2, 1, 2]), label_length=[1], logit_length=[2])
+    >>> print(targets[:, 0].numpy().round(4))
+    [[0.3333 0.6667]
+     [0.3333 0.6667]]
+    >>> print(weights.numpy())
+    [[1.]
+     [1.]]
     """
     return _v2_op(
         _POSTERIORS,
@@ -642,31 +800,93 @@ def ctc_loss_v1(
     *,
     num_threads: int | None = None,
 ) -> tf.Tensor:
-    """CTC loss with ``tf.compat.v1.nn.ctc_loss``'s signature and results.
+    """CTC loss with the signature and results of ``tf.compat.v1.nn.ctc_loss``.
 
-    The blank is the last class (``num_classes - 1``); ``labels`` is a
+    The blank is the last class (``num_classes - 1``) and `labels` is a
     ``tf.SparseTensor`` whose values lie in ``[0, num_classes - 1)``.
+    Differentiable with respect to the logits, like
+    `ctcc.tensorflow.ctc_loss`.
 
-    Args:
-      labels: integer ``tf.SparseTensor`` ``[batch_size, max_label_length]``,
-        indices in row-major order.
-      inputs: logits ``[max_time, batch_size, num_classes]`` (or batch-major
-        if ``time_major`` is False); float32, float64, float16 or bfloat16.
-      sequence_length: ``[batch_size]`` integers, frames per sample (``None``
-        means every frame, an extension).
-      preprocess_collapse_repeated: collapse runs of equal labels into one
-        label before computing the loss.
-      ctc_merge_repeated: must be True: the variant of CTC that does not
-        merge repeated outputs is not implemented (NotImplementedError).
-      ignore_longer_outputs_than_inputs: samples with more labels than
-        frames get loss 0 and gradient 0 instead of raising an error.
-      time_major: the layout of ``inputs``.
-      logits: alias for ``inputs``.
-      num_threads: (ctcc extension, keyword-only) OpenMP threads for the C
-        core; ``None`` uses all available cores.
+    Parameters
+    ----------
+    labels : tf.SparseTensor of int
+        ``[batch_size, max_label_length]``, indices in row-major order
+        (``tf.sparse.reorder``) and inside its dense shape, whose first
+        dimension is the batch size.
+    inputs : tf.Tensor of float
+        Logits ``[max_time, batch_size, num_classes]``, or batch-major if
+        `time_major` is False; float32, float64, float16 or bfloat16.
+    sequence_length : tf.Tensor of int, shape [batch_size], optional
+        Frames of each sample; None means every frame (an extension).
+    preprocess_collapse_repeated : bool, default False
+        Collapse runs of equal labels into one label before computing the
+        loss. The length check below counts the labels before collapsing,
+        as TensorFlow does.
+    ctc_merge_repeated : bool, default True
+        Must be True: the variant of CTC that does not merge repeated
+        outputs is not implemented (``NotImplementedError``).
+    ignore_longer_outputs_than_inputs : bool, default False
+        Samples with more labels than frames get loss 0 and gradient 0
+        instead of raising an error.
+    time_major : bool, default True
+        Layout of `inputs`.
+    logits : tf.Tensor of float, optional
+        Alias for `inputs` (pass one of the two).
+    num_threads : int, optional
+        Keyword-only (ctcc extension): OpenMP threads of the C core; None or
+        0 uses every available thread.
 
-    Returns:
-      The per-sample negative log-likelihood, shape ``[batch_size]``.
+    Returns
+    -------
+    tf.Tensor
+        The per-sample negative log-likelihood, ``[batch_size]``, in the
+        dtype of the logits.
+
+    Raises
+    ------
+    TypeError
+        If `labels` is not a SparseTensor, the logits are not floats, the
+        labels or lengths are not integers, or a scalar argument has the
+        wrong type (a flag that is not a bool...).
+    NotImplementedError
+        With ``ctc_merge_repeated=False``.
+    ValueError
+        At once: both `inputs` and `logits`, or neither; wrong ranks or
+        disagreeing batch sizes.
+    tf.errors.InvalidArgumentError
+        When the op runs: a sample with more labels (before collapsing) than
+        frames without `ignore_longer_outputs_than_inputs`, a label outside
+        ``[0, num_classes - 1)``, a length out of range, a SparseTensor
+        index outside its dense shape or out of order.
+
+    See Also
+    --------
+    ctcc.tensorflow.ctc_loss : ``tf.nn.ctc_loss``'s signature.
+
+    Notes
+    -----
+    A sample with fewer labels than frames that still cannot be aligned
+    (adjacent repeats need a blank between them) gets loss ``inf``, as in
+    TensorFlow. Empty label sequences are allowed (TensorFlow's kernel
+    rejects them).
+
+    Examples
+    --------
+    >>> import tensorflow as tf
+    >>> import ctcc.tensorflow
+    >>> labels = tf.SparseTensor(indices=[[0, 0]], values=[0], dense_shape=[1, 1])
+    >>> loss = ctcc.tensorflow.ctc_loss_v1(labels, tf.zeros([2, 1, 2]), [2])  # blank = 1
+    >>> print(loss.numpy().round(6))
+    [0.287682]
+
+    The labels ``1 1 1 2`` do not fit in 3 frames, even though ``1 2`` would:
+
+    >>> labels = tf.sparse.from_dense(tf.constant([[1, 1, 1, 2]]))
+    >>> loss = ctcc.tensorflow.ctc_loss_v1(labels, tf.zeros([3, 1, 4]), [3],
+    ...                                    preprocess_collapse_repeated=True,
+    ...                                    ignore_longer_outputs_than_inputs=True)
+    >>> print(loss.numpy())
+    [0.]
     """
     fn = _V1
     if not isinstance(labels, tf.SparseTensor):
