@@ -11,7 +11,9 @@ everywhere (``torch.set_num_threads(1)``, ctcc gets ``num_threads=1``):
 
 Each round calls every variant once, in a rotating order; the script prints
 the median, minimum and maximum per variant, the adapter/direct ratios and
-the speed-up over torch.
+the speed-up over torch, then the time the direct call and the eager adapter
+spend outside the C call (the adapter's own cost, which a ratio of two
+timings on a busy machine hides in noise).
 
     python bench/torch_overhead.py [--shape T N C L] [--repeats K] [--no-compile]
 """
@@ -54,6 +56,24 @@ def main() -> None:
         torch.from_numpy, (targets_np, target_len_np, input_len_np)
     )
 
+    # Times of the C calls, through a stand-in for ctcc's extension module.
+    import ctcc._loss
+
+    in_c: list[float] = []
+
+    class TimedCore:
+        def __getattr__(self, name):
+            return getattr(core, name)
+
+        def ctc_loss_raw(self, *a):
+            t0 = time.perf_counter()
+            result = core.ctc_loss_raw(*a)
+            in_c.append(time.perf_counter() - t0)
+            return result
+
+    core = ctcc._loss._core
+    ctcc._loss._core = TimedCore()
+
     def direct():
         return ctcc.ctc_loss(
             lp_np, targets_np, input_len_np, target_len_np, log_probs=True, num_threads=1
@@ -73,10 +93,8 @@ def main() -> None:
     def ours(x, *a, **kw):
         return ctcc.torch.ctc_loss(x, *a, num_threads=1, **kw)
 
-    variants = {
-        "ctcc.ctc_loss (direct, NumPy)": direct,
-        "ctcc.torch.ctc_loss eager": autograd(ours),
-    }
+    eager = autograd(ours)
+    variants = {"ctcc.ctc_loss (direct, NumPy)": direct, "ctcc.torch.ctc_loss eager": eager}
     if not args.no_compile:
         variants["ctcc.torch.ctc_loss torch.compile"] = autograd(
             torch.compile(ours, fullgraph=True, backend="aot_eager")
@@ -119,6 +137,18 @@ def main() -> None:
         ts = times[name]
         medians[name] = statistics.median(ts)
         print(f"{name:40s} {1e3 * medians[name]:10.2f} {1e3 * min(ts):8.2f} {1e3 * max(ts):8.2f}")
+    # The adapter's own cost: its time outside the C call (checks, the
+    # operator call, the scaling of the gradient in the backward pass).
+    # Less noisy than a ratio of two timings on a busy machine.
+    outside = {"ctcc.ctc_loss (direct, NumPy)": direct, "ctcc.torch.ctc_loss eager": eager}
+    for name, fn in outside.items():
+        spent = []
+        for _ in range(args.repeats):
+            in_c.clear()
+            t0 = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - t0 - sum(in_c))
+        print(f"{name}: time outside the C call, median {1e3 * statistics.median(spent):.2f} ms")
     base, base_min = medians[names[0]], min(times[names[0]])
     theirs = "torch.nn.functional.ctc_loss"
     for name in names[1:-1]:

@@ -200,6 +200,24 @@ def test_gradient_is_minus_posteriors():
     _close(x.grad, -torch.from_numpy(post), 1e-12)
 
 
+def test_backward_twice_and_through_a_weighted_sum():
+    """retain_graph: the stored gradient is not consumed; the upstream
+    gradient scales each sample."""
+    logits, targets, in_len, tg_len = _batch(torch.float64)
+    x = logits.log_softmax(-1).detach().requires_grad_()
+    args = (targets, torch.tensor(in_len), torch.tensor(tg_len))
+    weights = torch.tensor([0.5, 2.0, -1.0, 0.0, 3.0], dtype=torch.float64)
+    total = (ctcc.torch.ctc_loss(x, *args, reduction="none") * weights).sum()
+    total.backward(retain_graph=True)
+    once = x.grad.clone()
+    total.backward()
+    _close(x.grad, 2 * once, 0)
+    y = x.detach().requires_grad_()
+    (F.ctc_loss(y, *args, reduction="none") * weights).sum().backward()
+    valid = (torch.arange(30)[:, None] < torch.tensor(in_len)[None, :])[..., None]
+    _close(once, y.grad - torch.exp(y.detach()) * weights[:, None] * valid, 1e-10)
+
+
 # ------------------------------------------- the operator and torch.compile
 
 
