@@ -1,5 +1,7 @@
 """ctcc for TensorFlow: drop-in replacements for TensorFlow's CTC losses.
 
+::
+
     import ctcc.tensorflow
 
     loss = ctcc.tensorflow.ctc_loss(labels, logits, label_length, logit_length)
