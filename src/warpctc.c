@@ -85,10 +85,11 @@ static ctcStatus_t prepare(const int *label_lengths, const int *input_lengths,
     return CTC_STATUS_SUCCESS;
 }
 
-ctcStatus_t get_workspace_size(const int *const label_lengths,
-                               const int *const input_lengths,
-                               int alphabet_size, int minibatch,
-                               ctcOptions info, size_t *size_bytes) {
+/* get_workspace_size for either precision. */
+static ctcStatus_t workspace_size(const int *label_lengths,
+                                  const int *input_lengths, int alphabet_size,
+                                  int minibatch, ctcOptions info,
+                                  ctcc_dtype dtype, size_t *size_bytes) {
     ctcc_options options;
     int32_t max_time;
     ctcStatus_t st;
@@ -98,8 +99,44 @@ ctcStatus_t get_workspace_size(const int *const label_lengths,
         return st;
     }
     return from_ctcc(ctcc_workspace_size(label_lengths, input_lengths, max_time,
-                                         minibatch, alphabet_size, CTCC_FLOAT32,
-                                         1, &options, size_bytes));
+                                         minibatch, alphabet_size, dtype, 1,
+                                         &options, size_bytes));
+}
+
+/* The checks and the workspace size that both compute_ctc_loss functions
+ * share: fills opts, max_time and bytes. */
+static ctcStatus_t prepare_compute(const int *label_lengths,
+                                   const int *input_lengths, int alphabet_size,
+                                   int minibatch, const ctcOptions *options,
+                                   ctcc_dtype dtype, ctcc_options *opts,
+                                   int32_t *max_time, size_t *bytes) {
+    ctcStatus_t st;
+    st = prepare(label_lengths, input_lengths, alphabet_size, minibatch,
+                 options, opts, max_time);
+    if (st != CTC_STATUS_SUCCESS) {
+        return st;
+    }
+    /* The caller sized the workspace with get_workspace_size for the same
+     * lengths: recompute that size (it is also checked here). */
+    return from_ctcc(ctcc_workspace_size(label_lengths, input_lengths,
+                                         *max_time, minibatch, alphabet_size,
+                                         dtype, 1, opts, bytes));
+}
+
+ctcStatus_t get_workspace_size(const int *const label_lengths,
+                               const int *const input_lengths,
+                               int alphabet_size, int minibatch,
+                               ctcOptions info, size_t *size_bytes) {
+    return workspace_size(label_lengths, input_lengths, alphabet_size,
+                          minibatch, info, CTCC_FLOAT32, size_bytes);
+}
+
+ctcStatus_t get_workspace_size_double(const int *const label_lengths,
+                                      const int *const input_lengths,
+                                      int alphabet_size, int minibatch,
+                                      ctcOptions info, size_t *size_bytes) {
+    return workspace_size(label_lengths, input_lengths, alphabet_size,
+                          minibatch, info, CTCC_FLOAT64, size_bytes);
 }
 
 ctcStatus_t compute_ctc_loss(const float *const activations, float *gradients,
@@ -111,21 +148,36 @@ ctcStatus_t compute_ctc_loss(const float *const activations, float *gradients,
     ctcc_options opts;
     int32_t max_time;
     size_t bytes = 0;
-    ctcStatus_t st;
-    st = prepare(label_lengths, input_lengths, alphabet_size, minibatch,
-                 &options, &opts, &max_time);
-    if (st != CTC_STATUS_SUCCESS) {
-        return st;
-    }
-    /* The caller sized the workspace with get_workspace_size for the same
-     * lengths: recompute that size (it is also checked here). */
-    st = from_ctcc(ctcc_workspace_size(label_lengths, input_lengths, max_time,
-                                       minibatch, alphabet_size, CTCC_FLOAT32,
-                                       1, &opts, &bytes));
+    ctcStatus_t st =
+        prepare_compute(label_lengths, input_lengths, alphabet_size, minibatch,
+                        &options, CTCC_FLOAT32, &opts, &max_time, &bytes);
     if (st != CTC_STATUS_SUCCESS) {
         return st;
     }
     return from_ctcc(ctcc_loss_f32(activations, gradients, flat_labels,
+                                   label_lengths, input_lengths, max_time,
+                                   minibatch, alphabet_size, costs, workspace,
+                                   bytes, &opts));
+}
+
+ctcStatus_t compute_ctc_loss_double(const double *const activations,
+                                    double *gradients,
+                                    const int *const flat_labels,
+                                    const int *const label_lengths,
+                                    const int *const input_lengths,
+                                    int alphabet_size, int minibatch,
+                                    double *costs, void *workspace,
+                                    ctcOptions options) {
+    ctcc_options opts;
+    int32_t max_time;
+    size_t bytes = 0;
+    ctcStatus_t st =
+        prepare_compute(label_lengths, input_lengths, alphabet_size, minibatch,
+                        &options, CTCC_FLOAT64, &opts, &max_time, &bytes);
+    if (st != CTC_STATUS_SUCCESS) {
+        return st;
+    }
+    return from_ctcc(ctcc_loss_f64(activations, gradients, flat_labels,
                                    label_lengths, input_lengths, max_time,
                                    minibatch, alphabet_size, costs, workspace,
                                    bytes, &opts));

@@ -22,10 +22,14 @@
  *     workspace untouched.
  *   - Infeasible samples (fewer frames than the labels need) get cost
  *     +INFINITY and a zero gradient.
+ *   - Calls are safe in a process created by fork(), even after the
+ *     parent ran multi-threaded ones; there they run on one thread (see
+ *     "Fork safety" in ctcc.h).
  *
  * Array layouts (T = the largest input_lengths[n], N = minibatch,
  * C = alphabet_size)
- *   activations, gradients  float [T, N, C], element (t, n, c) at index
+ *   activations, gradients  float [T, N, C] (double for the _double
+ *                           functions), element (t, n, c) at index
  *                           (t * N + n) * C + c. Unnormalised: a softmax
  *                           over the alphabet is applied inside. Frames
  *                           t >= input_lengths[n] of sample n are not read
@@ -35,7 +39,8 @@
  *                           taking label_lengths[n] entries, each in
  *                           [0, C) and not the blank. May be NULL when
  *                           every label length is 0.
- *   costs                   float [N], -log p(labels | activations).
+ *   costs                   float [N] (double for compute_ctc_loss_double),
+ *                           -log p(labels | activations).
  */
 #ifndef CTCC_WARPCTC_CTC_H
 #define CTCC_WARPCTC_CTC_H
@@ -65,12 +70,20 @@
 extern "C" {
 #endif
 
-/* CUDA's stream handle, declared without CUDA's headers. CUDA's CUstream
- * and cudaStream_t are both `struct CUstream_st *`, so
- * `options.stream = stream;` compiles in CUDA code. The CUstream typedef is
- * provided in C++ and C11 (which allow repeating an identical typedef, as
- * cuda.h also has it) but not in C99. */
+/* The GPU stream handle, declared without CUDA's or HIP's headers, as
+ * warp-ctc declares it: GPUstream is CUDA's `struct CUstream_st *` (what
+ * CUstream and cudaStream_t are), or HIP's `struct ihipStream_t *` (what
+ * hipStream_t is) when WARPCTC_WITH_HIP is defined, so that
+ * `options.stream = stream;` compiles in GPU code. The older name CUstream
+ * is provided in C++ and C11 (which allow repeating an identical typedef,
+ * as cuda.h also has it) but not in C99. */
 struct CUstream_st;
+#ifdef WARPCTC_WITH_HIP
+struct ihipStream_t;
+typedef struct ihipStream_t *GPUstream;
+#else
+typedef struct CUstream_st *GPUstream;
+#endif
 #if defined(__cplusplus) ||                                                    \
     (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L)
 typedef struct CUstream_st *CUstream;
@@ -106,7 +119,7 @@ typedef enum { CTC_CPU = 0, CTC_GPU = 1 } ctcComputeLocation;
 typedef struct ctcComputeInfo {
     ctcComputeLocation loc;
     unsigned int num_threads;
-    struct CUstream_st *stream; /* never read */
+    GPUstream stream; /* never read */
 } ctcComputeInfo;
 
 /* Options of get_workspace_size and compute_ctc_loss. Zero-initialise it
@@ -120,13 +133,14 @@ typedef struct ctcOptions {
     /* Index of the blank class, in [0, alphabet_size). */
     int blank_label;
     /* Source compatibility only; never read. */
-    struct CUstream_st *stream;
+    GPUstream stream;
 } ctcOptions;
 
 /* Computes in *size_bytes the bytes of workspace compute_ctc_loss needs for
  * these lengths (the gradient included; the same size serves loss-only
  * calls). The size does not depend on the label values. *size_bytes is
- * written only on success. */
+ * written only on success. get_workspace_size_double does the same for
+ * compute_ctc_loss_double. */
 CTCC_WARPCTC_API ctcStatus_t get_workspace_size(const int *const label_lengths,
                                                 const int *const input_lengths,
                                                 int alphabet_size,
@@ -148,6 +162,20 @@ CTCC_WARPCTC_API ctcStatus_t compute_ctc_loss(const float *const activations,
                                               int alphabet_size, int minibatch,
                                               float *costs, void *workspace,
                                               ctcOptions options);
+
+/* The float64 versions, as in current warp-ctc: the same arguments,
+ * checks and statuses with double activations, gradients and costs,
+ * computed by ctcc's float64 kernel (ctcc_loss_f64). The workspace must
+ * hold the bytes get_workspace_size_double reported. */
+CTCC_WARPCTC_API ctcStatus_t get_workspace_size_double(
+    const int *const label_lengths, const int *const input_lengths,
+    int alphabet_size, int minibatch, ctcOptions info, size_t *size_bytes);
+
+CTCC_WARPCTC_API ctcStatus_t compute_ctc_loss_double(
+    const double *const activations, double *gradients,
+    const int *const flat_labels, const int *const label_lengths,
+    const int *const input_lengths, int alphabet_size, int minibatch,
+    double *costs, void *workspace, ctcOptions options);
 
 #ifdef __cplusplus
 } /* extern "C" */

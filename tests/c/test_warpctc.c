@@ -7,8 +7,10 @@
  * last line is "N passed, N failed" and the exit status is nonzero when
  * anything failed.
  *
- * The expected values come from outside the library: the worked "egg"
- * example (published probabilities, loss and gradient), a brute-force
+ * The float32 functions and their float64 versions (compute_ctc_loss_double,
+ * get_workspace_size_double) are tested alike. The expected values come
+ * from outside the library: the worked "egg" example (published
+ * probabilities, loss and gradient), a brute-force
  * enumeration of all C^T paths of tiny problems, central finite
  * differences of the returned costs, and the promises of ctc.h (statuses,
  * untouched outputs on error, thread-count independence).
@@ -230,6 +232,41 @@ static ctcStatus_t run_batch(const batch *b, unsigned int threads, float *costs,
     }
     st = compute_ctc_loss(b->acts, grads, b->labels, b->lab_len, b->in_len,
                           b->C, b->N, costs, ws, o);
+    free(ws);
+    return st;
+}
+
+/* The batch's activations in double (NaN where it has NaN). */
+static double *acts_double(const batch *b) {
+    double *a = (double *)xmalloc(elements(b) * sizeof(double));
+    size_t i;
+    for (i = 0; i < elements(b); ++i) {
+        a[i] = (double)b->acts[i];
+    }
+    return a;
+}
+
+/* run_batch through get_workspace_size_double and compute_ctc_loss_double,
+ * on acts (elements(b) doubles). */
+static ctcStatus_t run_batch_double(const batch *b, const double *acts,
+                                    unsigned int threads, double *costs,
+                                    double *grads) {
+    ctcOptions o = cpu_options(threads, b->blank);
+    size_t bytes = 0, i;
+    void *ws;
+    ctcStatus_t st =
+        get_workspace_size_double(b->lab_len, b->in_len, b->C, b->N, o, &bytes);
+    if (st != CTC_STATUS_SUCCESS) {
+        return st;
+    }
+    ws = xmalloc(bytes);
+    if (grads != NULL) {
+        for (i = 0; i < elements(b); ++i) {
+            grads[i] = GRAD_SENTINEL;
+        }
+    }
+    st = compute_ctc_loss_double(acts, grads, b->labels, b->lab_len, b->in_len,
+                                 b->C, b->N, costs, ws, o);
     free(ws);
     return st;
 }
@@ -643,6 +680,232 @@ static void test_workspace_size(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* The float64 functions                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The egg in double, to float64 accuracy: activations log(probs) exactly,
+ * cost and gradient against the float64 values above. */
+static void test_double_egg(int N, int slot, unsigned int threads) {
+    const int egg[3] = {1, 2, 2};
+    batch b = batch_new(N, 7, 4, 3);
+    double *acts, *grads = (double *)xmalloc(elements(&b) * sizeof(double));
+    double costs[4], worst = 0.0;
+    int n, t, c, off = 0, beyond_ok = 1;
+    ctcStatus_t st;
+    for (n = 0; n < N; ++n) {
+        if (n == slot) {
+            b.in_len[n] = 5;
+            b.lab_len[n] = 3;
+            for (t = 0; t < 3; ++t) {
+                b.labels[off + t] = egg[t];
+            }
+        } else {
+            fill_sample(&b, n, rng_int(1, 5), rng_int(0, 2));
+        }
+        off += b.lab_len[n];
+    }
+    acts = acts_double(&b);
+    for (t = 0; t < 5; ++t) {
+        for (c = 0; c < 4; ++c) {
+            acts[idx(&b, t, slot, c)] = log(egg_probs[t][c]);
+        }
+    }
+    st = run_batch_double(&b, acts, threads, costs, grads);
+    if (check(st == CTC_STATUS_SUCCESS, "double egg [N=%d]: status %d", N,
+              (int)st)) {
+        for (t = 0; t < 5; ++t) {
+            for (c = 0; c < 4; ++c) {
+                const double e =
+                    fabs(grads[idx(&b, t, slot, c)] - egg_grad[t][c]);
+                worst = e > worst || e != e ? e : worst;
+            }
+        }
+        for (t = 5; t < 7; ++t) {
+            for (n = 0; n < N; ++n) {
+                for (c = 0; c < 4; ++c) {
+                    beyond_ok =
+                        beyond_ok && grads[idx(&b, t, n, c)] == GRAD_SENTINEL;
+                }
+            }
+        }
+        check(close_to(costs[slot], egg_loss, 1e-13, 0.0) && worst <= 1e-13 &&
+                  beyond_ok,
+              "double egg [N=%d, slot %d, %u threads]: cost %.15f (float64 "
+              "%.15f), gradient max abs err %.2g, frames past T untouched",
+              N, slot, threads, costs[slot], egg_loss, worst);
+    }
+    free(acts);
+    free(grads);
+    batch_free(&b);
+}
+
+/* Random tiny batches in double against enumeration, to 1e-11. */
+static void test_double_bruteforce(int trials) {
+    int trial, bad = 0, cases = 0;
+    double worst = 0.0;
+    for (trial = 0; trial < trials; ++trial) {
+        const int N = rng_int(1, 3), C = rng_int(2, REF_MAX_C);
+        const int T_alloc = rng_int(1, REF_MAX_T);
+        batch b = batch_new(N, T_alloc, C, rng_int(0, C - 1));
+        double *acts, *grads = (double *)xmalloc(elements(&b) * sizeof(double));
+        double costs[3];
+        int n, t, c, T = 0;
+        for (n = 0; n < N; ++n) {
+            int len = rng_int(0, T_alloc);
+            fill_sample(&b, n, len, rng_int(0, len < 3 ? len + 1 : 3));
+            T = len > T ? len : T;
+        }
+        acts = acts_double(&b);
+        /* Values that float cannot hold: double precision is used. */
+        for (n = 0; n < (int)elements(&b); ++n) {
+            acts[n] += isnan(acts[n]) ? 0.0 : 1e-9 * rng_uniform();
+        }
+        if (run_batch_double(&b, acts, (unsigned int)rng_int(0, 3), costs,
+                             grads) != CTC_STATUS_SUCCESS) {
+            ++bad;
+        } else {
+            for (n = 0; n < N; ++n) {
+                double x[REF_MAX_T * REF_MAX_C], g[REF_MAX_T * REF_MAX_C], loss;
+                const int len = b.in_len[n];
+                for (t = 0; t < len; ++t) {
+                    for (c = 0; c < C; ++c) {
+                        x[t * C + c] = acts[idx(&b, t, n, c)];
+                    }
+                }
+                reference_ctc(x, len, C, b.blank,
+                              b.labels + label_offset(&b, n), b.lab_len[n],
+                              &loss, g);
+                ++cases;
+                bad += !close_to(costs[n], loss, 1e-12, 1e-12);
+                for (t = 0; t < T; ++t) {
+                    for (c = 0; c < C; ++c) {
+                        const double got = grads[idx(&b, t, n, c)];
+                        const double e =
+                            t < len ? fabs(got - g[t * C + c]) : fabs(got);
+                        worst = e > worst || e != e ? e : worst;
+                    }
+                }
+                for (t = T; t < T_alloc; ++t) {
+                    for (c = 0; c < C; ++c) {
+                        bad += grads[idx(&b, t, n, c)] != GRAD_SENTINEL;
+                    }
+                }
+            }
+        }
+        free(acts);
+        free(grads);
+        batch_free(&b);
+    }
+    check(bad == 0 && worst <= 1e-11,
+          "double brute force: %d samples, costs and gradients match "
+          "enumeration (max gradient err %.2g, %d bad)",
+          cases, worst, bad);
+}
+
+/* Central differences of compute_ctc_loss_double against its gradient. */
+static void test_double_finite_differences(void) {
+    const int N = 2, C = 5;
+    const double h = 1e-5;
+    batch b = batch_new(N, 6, C, 2);
+    double *acts, *grads = (double *)xmalloc(elements(&b) * sizeof(double));
+    double costs[2], cp[2], cm[2], worst = 0.0;
+    int n, t, c, ok;
+    fill_sample(&b, 0, 6, 3);
+    fill_sample(&b, 1, 4, 2);
+    acts = acts_double(&b);
+    ok = run_batch_double(&b, acts, 1, costs, grads) == CTC_STATUS_SUCCESS;
+    for (n = 0; n < N && ok; ++n) {
+        for (t = 0; t < b.in_len[n]; ++t) {
+            for (c = 0; c < C; ++c) {
+                double *a = &acts[idx(&b, t, n, c)];
+                const double keep = *a;
+                double e;
+                *a = keep + h;
+                ok = ok && run_batch_double(&b, acts, 1, cp, NULL) ==
+                               CTC_STATUS_SUCCESS;
+                *a = keep - h;
+                ok = ok && run_batch_double(&b, acts, 1, cm, NULL) ==
+                               CTC_STATUS_SUCCESS;
+                *a = keep;
+                e = fabs((cp[n] - cm[n]) / (2.0 * h) - grads[idx(&b, t, n, c)]);
+                worst = e > worst || e != e ? e : worst;
+            }
+        }
+    }
+    check(ok && worst <= 1e-8,
+          "double: finite differences of the costs match the gradient (max "
+          "abs err %.2g)",
+          worst);
+    free(acts);
+    free(grads);
+    batch_free(&b);
+}
+
+/* Threads, loss only, infeasible samples, agreement with float32, and the
+ * workspace size query. */
+static void test_double_batch(void) {
+    const int N = 12, C = 9;
+    const unsigned int threads[3] = {2, 3, 0};
+    batch b = batch_new(N, 40, C, 0);
+    double *acts, *ref = (double *)xmalloc(elements(&b) * sizeof(double));
+    double *grads = (double *)xmalloc(elements(&b) * sizeof(double));
+    float *grads32 = (float *)xmalloc(elements(&b) * sizeof(float));
+    double ref_costs[12], costs[12], worst = 0.0;
+    float costs32[12];
+    size_t i, bytes = 0;
+    int n, ok;
+    /* Sample 5 is infeasible: 3 labels in 2 frames. */
+    for (n = 0; n < N; ++n) {
+        fill_sample(&b, n, n == 5 ? 2 : rng_int(20, 40),
+                    n == 5 ? 3 : rng_int(0, 12));
+    }
+    acts = acts_double(&b);
+    ok = run_batch_double(&b, acts, 1, ref_costs, ref) == CTC_STATUS_SUCCESS &&
+         run_batch(&b, 1, costs32, grads32) == CTC_STATUS_SUCCESS;
+    check(ok, "double batch of %d: status", N);
+    for (i = 0; i < 3 && ok; ++i) {
+        check(run_batch_double(&b, acts, threads[i], costs, grads) ==
+                      CTC_STATUS_SUCCESS &&
+                  memcmp(costs, ref_costs, sizeof(costs)) == 0 &&
+                  memcmp(grads, ref, elements(&b) * sizeof(double)) == 0,
+              "double, num_threads = %u: bitwise equal to one thread's",
+              threads[i]);
+        check(run_batch_double(&b, acts, threads[i], costs, NULL) ==
+                      CTC_STATUS_SUCCESS &&
+                  memcmp(costs, ref_costs, sizeof(costs)) == 0,
+              "double, num_threads = %u, gradients NULL: the same costs",
+              threads[i]);
+    }
+    check(isinf(ref_costs[5]) && ref_costs[5] > 0,
+          "double: an infeasible sample costs +inf (%g)", ref_costs[5]);
+    for (n = 0; n < N && ok; ++n) {
+        ok = close_to(ref_costs[n], costs32[n], 1e-5, 1e-5);
+    }
+    for (i = 0; i < elements(&b) && ok; ++i) {
+        const double e = fabs(ref[i] - (double)grads32[i]);
+        worst = e > worst || e != e ? e : worst;
+    }
+    check(ok && worst <= 1e-5,
+          "double and float32 agree (max gradient difference %.2g)", worst);
+    {
+        const int lab[3] = {2, 0, 5}, in[3] = {10, 3, 12};
+        size_t f32 = 0;
+        ctcOptions o = cpu_options(1, 0);
+        ok = get_workspace_size_double(lab, in, 7, 3, o, &bytes) ==
+                 CTC_STATUS_SUCCESS &&
+             get_workspace_size(lab, in, 7, 3, o, &f32) == CTC_STATUS_SUCCESS;
+        check(ok && bytes > 0 && bytes >= f32,
+              "get_workspace_size_double: %lu bytes (float32: %lu)",
+              (unsigned long)bytes, (unsigned long)f32);
+    }
+    free(acts);
+    free(ref);
+    free(grads);
+    free(grads32);
+    batch_free(&b);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Errors: GPU and invalid arguments leave every output untouched           */
 /* ------------------------------------------------------------------------ */
 
@@ -655,6 +918,9 @@ typedef struct call {
     void *ws;
     ctcOptions o;
     size_t *size; /* for get_workspace_size */
+    /* The same call through the float64 functions. */
+    const double *acts64;
+    double *grads64, *costs64;
 } call;
 
 /* A valid call on a fixed batch of 2 (C = 4, blank 0, T = 3) with
@@ -667,6 +933,9 @@ typedef struct call {
 static float e_acts[ERR_T * ERR_N * ERR_C];
 static float e_grads[ERR_T * ERR_N * ERR_C];
 static float e_costs[ERR_N];
+static double e_acts64[ERR_T * ERR_N * ERR_C];
+static double e_grads64[ERR_T * ERR_N * ERR_C];
+static double e_costs64[ERR_N];
 static unsigned char e_ws[ERR_WS];
 static size_t e_size;
 static int e_labels[4];
@@ -679,8 +948,11 @@ static call valid_call(void) {
     for (i = 0; i < sizeof(e_acts) / sizeof(e_acts[0]); ++i) {
         e_acts[i] = (float)(i % 7) * 0.25f;
         e_grads[i] = GRAD_SENTINEL;
+        e_acts64[i] = (double)e_acts[i];
+        e_grads64[i] = GRAD_SENTINEL;
     }
     e_costs[0] = e_costs[1] = COST_SENTINEL;
+    e_costs64[0] = e_costs64[1] = COST_SENTINEL;
     memset(e_ws, WS_BYTE, sizeof(e_ws));
     e_size = 12345;
     e_labels[0] = 1;
@@ -702,6 +974,9 @@ static call valid_call(void) {
     k.ws = e_ws;
     k.o = cpu_options(1, 0);
     k.size = &e_size;
+    k.acts64 = e_acts64;
+    k.grads64 = e_grads64;
+    k.costs64 = e_costs64;
     return k;
 }
 
@@ -712,12 +987,18 @@ static int untouched(void) {
             return 0;
         }
     }
+    for (i = 0; i < sizeof(e_grads64) / sizeof(e_grads64[0]); ++i) {
+        if (e_grads64[i] != GRAD_SENTINEL) {
+            return 0;
+        }
+    }
     for (i = 0; i < sizeof(e_ws); ++i) {
         if (e_ws[i] != WS_BYTE) {
             return 0;
         }
     }
     return e_costs[0] == COST_SENTINEL && e_costs[1] == COST_SENTINEL &&
+           e_costs64[0] == COST_SENTINEL && e_costs64[1] == COST_SENTINEL &&
            e_size == 12345;
 }
 
@@ -730,8 +1011,20 @@ static ctcStatus_t run_size(const call *k) {
     return get_workspace_size(k->lab_len, k->in_len, k->C, k->N, k->o, k->size);
 }
 
-/* Expects `want` from compute_ctc_loss (and from get_workspace_size when
- * size_too), with nothing written. The call is rebuilt by `setup`. */
+static ctcStatus_t run_compute64(const call *k) {
+    return compute_ctc_loss_double(k->acts64, k->grads64, k->labels, k->lab_len,
+                                   k->in_len, k->C, k->N, k->costs64, k->ws,
+                                   k->o);
+}
+
+static ctcStatus_t run_size64(const call *k) {
+    return get_workspace_size_double(k->lab_len, k->in_len, k->C, k->N, k->o,
+                                     k->size);
+}
+
+/* Expects `want` from compute_ctc_loss and compute_ctc_loss_double (and
+ * from both get_workspace_size functions when size_too), with nothing
+ * written. The call is rebuilt by `setup`. */
 static void expect_error(const char *what, void (*setup)(call *),
                          ctcStatus_t want, int size_too) {
     call k = valid_call();
@@ -741,12 +1034,26 @@ static void expect_error(const char *what, void (*setup)(call *),
     check(st == want && untouched(),
           "compute_ctc_loss, %s: status %d (want %d), outputs untouched", what,
           (int)st, (int)want);
+    k = valid_call();
+    setup(&k);
+    st = run_compute64(&k);
+    check(st == want && untouched(),
+          "compute_ctc_loss_double, %s: status %d (want %d), outputs "
+          "untouched",
+          what, (int)st, (int)want);
     if (size_too) {
         k = valid_call();
         setup(&k);
         st = run_size(&k);
         check(st == want && untouched(),
               "get_workspace_size, %s: status %d (want %d), size untouched",
+              what, (int)st, (int)want);
+        k = valid_call();
+        setup(&k);
+        st = run_size64(&k);
+        check(st == want && untouched(),
+              "get_workspace_size_double, %s: status %d (want %d), size "
+              "untouched",
               what, (int)st, (int)want);
     }
 }
@@ -755,7 +1062,7 @@ static void set_gpu(call *k) { k->o.loc = CTC_GPU; }
 static void set_gpu_stream(call *k) {
     k->o.loc = CTC_GPU;
     k->o.num_threads = 0;
-    k->o.stream = (struct CUstream_st *)NULL;
+    k->o.stream = (GPUstream)NULL;
 }
 static void set_bad_loc(call *k) { k->o.loc = (ctcComputeLocation)7; }
 static void set_neg_input(call *k) {
@@ -790,11 +1097,17 @@ static void set_minibatch_neg(call *k) { k->N = -1; }
 static void set_blank_high(call *k) { k->o.blank_label = ERR_C; }
 static void set_blank_neg(call *k) { k->o.blank_label = -1; }
 static void set_threads_huge(call *k) { k->o.num_threads = UINT_MAX; }
-static void set_null_acts(call *k) { k->acts = NULL; }
+static void set_null_acts(call *k) {
+    k->acts = NULL;
+    k->acts64 = NULL;
+}
 static void set_null_labels(call *k) { k->labels = NULL; }
 static void set_null_lab_len(call *k) { k->lab_len = NULL; }
 static void set_null_in_len(call *k) { k->in_len = NULL; }
-static void set_null_costs(call *k) { k->costs = NULL; }
+static void set_null_costs(call *k) {
+    k->costs = NULL;
+    k->costs64 = NULL;
+}
 static void set_null_ws(call *k) { k->ws = NULL; }
 static void set_null_size(call *k) { k->size = NULL; }
 
@@ -813,6 +1126,12 @@ static void test_errors(void) {
               isfinite(e_costs[1]) && e_grads[0] != GRAD_SENTINEL,
           "error fixture: valid call succeeds (costs %g, %g)",
           (double)e_costs[0], (double)e_costs[1]);
+    k = valid_call();
+    st = run_compute64(&k);
+    check(st == CTC_STATUS_SUCCESS && isfinite(e_costs64[0]) &&
+              isfinite(e_costs64[1]) && e_grads64[0] != GRAD_SENTINEL,
+          "error fixture: valid double call succeeds (costs %g, %g)",
+          e_costs64[0], e_costs64[1]);
 
     expect_error("loc = CTC_GPU", set_gpu, CTC_STATUS_EXECUTION_FAILED, 1);
     expect_error("loc = CTC_GPU with a stream", set_gpu_stream,
@@ -859,11 +1178,19 @@ static void test_errors(void) {
     check(st == CTC_STATUS_SUCCESS && isfinite(e_costs[0]) &&
               isfinite(e_costs[1]),
           "flat_labels NULL with every label length 0: status %d", (int)st);
+    st = run_compute64(&k);
+    check(st == CTC_STATUS_SUCCESS && isfinite(e_costs64[0]) &&
+              isfinite(e_costs64[1]),
+          "double, flat_labels NULL with every label length 0: status %d",
+          (int)st);
     k = valid_call();
     set_null_size(&k);
     st = run_size(&k);
     check(st == CTC_STATUS_INVALID_VALUE,
           "get_workspace_size, size_bytes NULL: status %d", (int)st);
+    st = run_size64(&k);
+    check(st == CTC_STATUS_INVALID_VALUE,
+          "get_workspace_size_double, size_bytes NULL: status %d", (int)st);
 }
 
 int main(void) {
@@ -879,6 +1206,11 @@ int main(void) {
     test_loss_only_and_threads();
     test_infeasible_and_empty();
     test_workspace_size();
+    test_double_egg(1, 0, 1);
+    test_double_egg(3, 1, 2);
+    test_double_bruteforce(300);
+    test_double_finite_differences();
+    test_double_batch();
     test_errors();
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed == 0 ? 0 : 1;

@@ -31,10 +31,17 @@ typedef ctcStatus_t (*workspace_fn)(const int *const, const int *const, int,
 typedef ctcStatus_t (*loss_fn)(const float *const, float *, const int *const,
                                const int *const, const int *const, int, int,
                                float *, void *, ctcOptions);
+typedef ctcStatus_t (*loss_double_fn)(const double *const, double *,
+                                      const int *const, const int *const,
+                                      const int *const, int, int, double *,
+                                      void *, ctcOptions);
 
 int main(void) {
     workspace_fn ws = &get_workspace_size;
     loss_fn loss = &compute_ctc_loss;
+    workspace_fn ws_double = &get_workspace_size_double;
+    loss_double_fn loss_double = &compute_ctc_loss_double;
+    GPUstream gpu_stream = NULL;
     struct ctcOptions tagged;
     ctcOptions options;
     ctcOptions positional = {CTC_CPU, 4, 3, NULL};
@@ -49,6 +56,7 @@ int main(void) {
     options.num_threads = 1;
     options.blank_label = 0;
     options.stream = no_stream;
+    options.stream = gpu_stream;
     tagged = options;
     memset(&info, 0, sizeof(info));
     info.loc = CTC_CPU;
@@ -57,7 +65,8 @@ int main(void) {
     info2 = info;
 
     printf("warp-ctc API version %d (C99): %s\n", get_warpctc_version(), text);
-    if (ws == NULL || loss == NULL || text == NULL)
+    if (ws == NULL || loss == NULL || ws_double == NULL ||
+        loss_double == NULL || text == NULL)
         return 1;
     if (positional.num_threads != 4 || positional.blank_label != 3 ||
         positional.stream != NULL || zero.loc != CTC_CPU)

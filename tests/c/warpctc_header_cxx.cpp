@@ -28,6 +28,8 @@ static_assert(std::is_same<ctcComputeInfo, struct ctcComputeInfo>::value,
               "both spellings name the same type");
 static_assert(std::is_same<CUstream, struct CUstream_st *>::value,
               "CUstream is CUDA's stream handle type");
+static_assert(std::is_same<GPUstream, struct CUstream_st *>::value,
+              "GPUstream is CUDA's stream handle type without HIP");
 
 // The same typedef as CUDA's headers: repeating it must be accepted.
 typedef struct CUstream_st *CUstream;
@@ -40,11 +42,17 @@ typedef ctcStatus_t (*workspace_fn)(const int *const, const int *const, int,
 typedef ctcStatus_t (*loss_fn)(const float *const, float *, const int *const,
                                const int *const, const int *const, int, int,
                                float *, void *, ctcOptions);
+typedef ctcStatus_t (*loss_double_fn)(const double *const, double *,
+                                      const int *const, const int *const,
+                                      const int *const, int, int, double *,
+                                      void *, ctcOptions);
 }
 
 int main() {
     workspace_fn ws = &get_workspace_size;
     loss_fn loss = &compute_ctc_loss;
+    workspace_fn ws_double = &get_workspace_size_double;
+    loss_double_fn loss_double = &compute_ctc_loss_double;
     ctcOptions options{};
     options.loc = CTC_CPU;
     options.num_threads = 1;
@@ -52,6 +60,8 @@ int main() {
     options.stream = nullptr;
     cudaStream_t stream = nullptr;
     options.stream = stream;
+    GPUstream gpu_stream = stream;
+    options.stream = gpu_stream;
     ctcOptions old_style;
     std::memset(&old_style, 0, sizeof(old_style));
     old_style.loc = CTC_CPU;
@@ -63,7 +73,8 @@ int main() {
     std::printf("warp-ctc API version %d (C++ %ld): %s\n",
                 get_warpctc_version(), static_cast<long>(__cplusplus),
                 ctcGetStatusString(CTC_STATUS_SUCCESS));
-    if (ws == nullptr || loss == nullptr)
+    if (ws == nullptr || loss == nullptr || ws_double == nullptr ||
+        loss_double == nullptr)
         return 1;
     if (positional.num_threads != 4 || positional.blank_label != 3 ||
         positional.stream != nullptr)
