@@ -78,6 +78,18 @@
  * OpenMP). Each sample is computed by one thread in a fixed order, so the
  * results are bitwise identical for every thread count. ctcc never changes
  * process-wide OpenMP state.
+ *
+ * Fork safety: every entry point (loss, posteriors, alignment, greedy and
+ * beam search decoding, and the warp-ctc functions of warpctc/ctc.h) may
+ * be called in a process created by fork(), also after the parent ran
+ * multi-threaded calls (GNU libgomp's threads do not survive fork(), and
+ * a child entering a multi-threaded OpenMP region would wait for them
+ * forever). libctcc registers a pthread_atfork child handler when it is
+ * loaded; in every process forked after that, calls run on the calling
+ * thread only (num_threads is ignored there, ctcc_default_num_threads()
+ * returns 1), with bitwise the same results. The parent keeps its
+ * threads, and no process-wide OpenMP setting is changed. A process that
+ * exec()s starts afresh.
  */
 #ifndef CTCC_H
 #define CTCC_H
@@ -183,7 +195,8 @@ CTCC_API int ctcc_version_number(void);
 CTCC_API int ctcc_openmp_enabled(void);
 
 /* Returns the number of threads a call with num_threads = 0 uses: OpenMP's
- * current maximum (omp_get_max_threads()), or 1 without OpenMP. */
+ * current maximum (omp_get_max_threads()), or 1 without OpenMP and in a
+ * process forked after libctcc was loaded (see "Fork safety" above). */
 CTCC_API int ctcc_default_num_threads(void);
 
 /* ------------------------------------------------------------------------ */
@@ -219,8 +232,9 @@ typedef struct ctcc_options {
      * Default 0. */
     int blank;
     /* Number of OpenMP threads for this call; 0 (default) means
-     * ctcc_default_num_threads(). Ignored without OpenMP. The value is
-     * passed as a `num_threads` clause: no process-wide state changes. */
+     * ctcc_default_num_threads(). Ignored without OpenMP and in a forked
+     * child (see "Fork safety" above). The value is passed as a
+     * `num_threads` clause: no process-wide state changes. */
     int num_threads;
     /* What the inputs hold. Default CTCC_INPUT_LOGITS. */
     ctcc_input_kind input_kind;

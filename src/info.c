@@ -21,6 +21,9 @@ int ctcc_openmp_enabled(void) {
 
 int ctcc_default_num_threads(void) {
 #ifdef _OPENMP
+    if (ctcc_in_forked_child()) {
+        return 1;
+    }
     return omp_get_max_threads();
 #else
     return 1;

@@ -151,8 +151,13 @@ ctcc_status ctcc_check_array_size(int32_t max_time, int32_t batch_size,
 /* Rounds p up to the next multiple of CTCC_ALIGN. */
 unsigned char *ctcc_align_ptr(void *p);
 
-/* Number of threads to run with for this call. */
+/* Number of threads to run with for this call: 1 in a process forked
+ * after libctcc was loaded (see ctcc_in_forked_child). */
 int ctcc_thread_count(int requested, int32_t batch_size);
+
+/* Nonzero in a process created by fork() after libctcc was loaded (or
+ * after its first call), where OpenMP's thread pool cannot be used. */
+int ctcc_in_forked_child(void);
 
 /* Per-sample workspace region of the forced alignment (align_impl.h), byte
  * offsets from its start (S = 2 * label_length + 1, T = input_length):

@@ -246,12 +246,52 @@ unsigned char *ctcc_align_ptr(void *p) {
     return (unsigned char *)p + ((CTCC_ALIGN - (u % CTCC_ALIGN)) % CTCC_ALIGN);
 }
 
+/* Fork safety. GNU libgomp's thread pool does not survive fork(): the
+ * child inherits the parent's pool state but none of its threads, and its
+ * first parallel region with more than one thread waits for them forever.
+ * A child handler registered with pthread_atfork marks every process
+ * forked after libctcc was loaded; there each call runs its parallel
+ * regions with num_threads(1), which libgomp runs on the calling thread
+ * without the pool. Nothing process-wide is changed (no
+ * omp_set_num_threads). The handler is registered when the library is
+ * loaded (a constructor), and again, once, at the first call, for builds
+ * without constructors. */
+#if defined(_OPENMP) && (defined(__unix__) || defined(__APPLE__))
+#define CTCC_FORK_GUARD 1
+#include <pthread.h>
+#include <signal.h>
+
+static volatile sig_atomic_t ctcc_forked = 0;
+static pthread_once_t ctcc_atfork_once = PTHREAD_ONCE_INIT;
+
+static void ctcc_atfork_child(void) { ctcc_forked = 1; }
+
+static void ctcc_register_atfork(void) {
+    (void)pthread_atfork(NULL, NULL, ctcc_atfork_child);
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor)) static void ctcc_register_atfork_at_load(void) {
+    (void)pthread_once(&ctcc_atfork_once, ctcc_register_atfork);
+}
+#endif
+#endif
+
+int ctcc_in_forked_child(void) {
+#ifdef CTCC_FORK_GUARD
+    (void)pthread_once(&ctcc_atfork_once, ctcc_register_atfork);
+    return ctcc_forked != 0;
+#else
+    return 0;
+#endif
+}
+
 int ctcc_thread_count(int requested, int32_t batch_size) {
     int threads = requested > 0 ? requested : ctcc_default_num_threads();
     if (threads > batch_size) {
         threads = (int)batch_size;
     }
-    return threads < 1 ? 1 : threads;
+    return threads < 1 || ctcc_in_forked_child() ? 1 : threads;
 }
 
 ctcc_status ctcc_workspace_size(const int32_t *label_lengths,
