@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${CTCC_VENV:-.venv}
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${CTCC_FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${CTCC_FUZZ_SECONDS:-90}
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"

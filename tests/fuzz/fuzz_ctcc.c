@@ -17,8 +17,11 @@
  *     validation order predicts whenever a check fails, and on an error
  *     every output is left byte-for-byte untouched;
  *   - on success the outputs satisfy the documented invariants (finite or
- *     +inf costs, NaN only for a NaN/+inf input, finite gradients, zeros
- *     past the input length, posterior rows summing to 1, alignment paths
+ *     +inf costs, NaN only for a NaN/+inf input, finite gradients, targets
+ *     and frame weights for finite inputs whatever alpha and gamma, zeros
+ *     past the input length, posterior rows summing to 1, gradient =
+ *     weight * (softmax - target), weights averaging 1, a blank target of
+ *     0 or 1 with alpha = 0 or 1, alignment paths
  *     consistent with the labels, decoded labels in range and not blank),
  *     and the loss is bitwise identical with 1 and 2 threads.
  *
@@ -664,19 +667,114 @@ static void run_info(stream *s) {
     }
 }
 
+/* The model's probabilities of frame (t, n), from the inputs in double
+ * (softmax of logits kept as exp((x - max) - log sum), or exp of
+ * log-probabilities), into y[0, C). */
+static void model_probs(const fcase *c, const gbuf *in, int layout, int kind,
+                        size_t t, size_t n, double *y) {
+    double m = -INFINITY, sum = 0.0;
+    size_t k;
+    for (k = 0; k < (size_t)c->C; ++k) {
+        y[k] = rd(in, idx3(c, layout, t, n, k), c->is64);
+        m = y[k] > m ? y[k] : m;
+    }
+    if (kind != CTCC_INPUT_LOGITS) {
+        for (k = 0; k < (size_t)c->C; ++k) {
+            y[k] = exp(y[k]);
+        }
+        return;
+    }
+    for (k = 0; k < (size_t)c->C; ++k) {
+        sum += m > -INFINITY ? exp(y[k] - m) : 0.0;
+    }
+    for (k = 0; k < (size_t)c->C; ++k) {
+        y[k] = m > -INFINITY ? exp((y[k] - m) - log(sum)) : 0.0;
+    }
+}
+
+/* Which states of sample n some alignment can occupy, from the structure
+ * alone (every input finite except -inf, which makes a class impossible at
+ * its frame): poss[t * S + s] for the S = 2L + 1 states of the extended
+ * labels, whose classes go to ext. Returns 0 (nothing computed) when the
+ * sample is too large for the scratch arrays. */
+static int possible_states(const fcase *c, const gbuf *in, int layout, size_t n,
+                           const int32_t *labels, unsigned char *poss,
+                           unsigned char *back, int32_t *ext, size_t cap) {
+    const size_t T = (size_t)c->in_len[n], L = (size_t)c->lab_len[n];
+    const size_t S = 2 * L + 1;
+    size_t t, s;
+    if (T * S > cap || S > cap) {
+        return 0;
+    }
+    for (s = 0; s < S; ++s) {
+        ext[s] = s & 1 ? labels[s / 2] : c->blank;
+    }
+#define FUZZ_EMITS(t, s)                                                       \
+    (rd(in, idx3(c, layout, (t), n, (size_t)ext[s]), c->is64) > -INFINITY)
+#define FUZZ_SKIP(s) ((s) >= 2 && (s) & 1 && ext[s] != ext[(s) - 2])
+    for (t = 0; t < T; ++t) {
+        for (s = 0; s < S; ++s) {
+            int r;
+            if (t == 0) {
+                r = s < 2;
+            } else {
+                const unsigned char *p = poss + (t - 1) * S;
+                r = p[s] || (s >= 1 && p[s - 1]) || (FUZZ_SKIP(s) && p[s - 2]);
+            }
+            poss[t * S + s] = (unsigned char)(r && FUZZ_EMITS(t, s));
+        }
+    }
+    for (t = T; t-- > 0;) {
+        for (s = 0; s < S; ++s) {
+            int r;
+            if (t == T - 1) {
+                r = s + 2 >= S;
+            } else {
+                const unsigned char *b = back + (t + 1) * S;
+                r = b[s] || (s + 1 < S && b[s + 1]) ||
+                    (s + 2 < S && FUZZ_SKIP(s + 2) && b[s + 2]);
+            }
+            back[t * S + s] = (unsigned char)(r && FUZZ_EMITS(t, s));
+        }
+    }
+#undef FUZZ_EMITS
+#undef FUZZ_SKIP
+    for (s = 0; s < T * S; ++s) {
+        poss[s] = (unsigned char)(poss[s] && back[s]);
+    }
+    return 1;
+}
+
 /* Per-sample checks of the loss outputs after a successful call. */
-static void check_loss_outputs(const fcase *c, const gbuf *costs,
-                               const gbuf *grad, const gbuf *post,
-                               const gbuf *fw, const int *bad) {
+static void check_loss_outputs(const fcase *c, const gbuf *in,
+                               const gbuf *costs, const gbuf *grad,
+                               const gbuf *post, const gbuf *fw,
+                               const int *bad) {
     double alpha, gamma;
     int kind, layout, zinf;
     size_t n, t, k;
     const double tol = c->is64 ? 1e-6 : 1e-3;
+    double *y = (double *)xmalloc(sizeof(double) * (size_t)c->C);
+    const size_t cap = 1u << 16;
+    unsigned char *poss = NULL, *back = NULL;
+    int32_t *ext = NULL;
+    size_t label_at = 0;
     effective(c, &alpha, &gamma, &kind, &layout, &zinf);
+    if (post != NULL && (alpha == 0.0 || alpha == 1.0)) {
+        poss = (unsigned char *)xmalloc(cap);
+        back = (unsigned char *)xmalloc(cap);
+        ext = (int32_t *)xmalloc(sizeof(int32_t) * cap);
+    }
     for (n = 0; n < (size_t)c->N; ++n) {
         const double cost = rd(costs, n, c->is64);
         const size_t Tn = (size_t)c->in_len[n];
+        const size_t S = 2 * (size_t)c->lab_len[n] + 1;
+        double weight_sum = 0.0;
+        int structure = 0;
         int finite = isfinite(cost);
+        /* Finite inputs (no NaN or +inf) give finite gradients, targets
+         * and weights, whatever the cost, alpha and gamma. */
+        int finite_in;
         /* Finite inputs beyond 1e29. Logits are normalised per frame
          * (log-softmax as (x - max) - log sum), so only the sum over frames
          * can overflow, to a cost of +inf; unnormalised log-probabilities
@@ -704,9 +802,20 @@ static void check_loss_outputs(const fcase *c, const gbuf *costs,
         if ((bad[n] & BAD_NAN) || loose) {
             finite = 0;
         }
+        finite_in = !(bad[n] & BAD_NAN) && !loose;
         /* With zero_infinity a cost of 0 may be an infeasible sample
          * (zero posteriors and weights). */
         strict = finite && !(zinf && cost == 0.0);
+        /* alpha = 0 or 1 on a sample of ordinary finite (or -inf) values:
+         * where the structure allows a label (alpha = 1) or a blank
+         * (alpha = 0) at a frame, its posterior there is positive, however
+         * small, and eq. 16 gives it the whole frame; elsewhere the frame
+         * keeps its posteriors, all on the other kind. */
+        if (poss != NULL && strict && bad[n] == 0) {
+            structure = possible_states(c, in, layout, n, c->labels + label_at,
+                                        poss, back, ext, cap);
+        }
+        label_at += (size_t)c->lab_len[n];
         for (t = 0; t < (size_t)c->T; ++t) {
             double row = 0.0;
             for (k = 0; k < (size_t)c->C; ++k) {
@@ -718,9 +827,10 @@ static void check_loss_outputs(const fcase *c, const gbuf *costs,
                              "length %zu",
                              t, n, k, g, Tn);
                     }
-                    if (finite && !isfinite(g)) {
-                        FAIL("gradient (%zu,%zu,%zu) = %g with cost %g", t, n,
-                             k, g, cost);
+                    if (finite_in && !isfinite(g)) {
+                        FAIL("gradient (%zu,%zu,%zu) = %g with cost %g and "
+                             "finite inputs (alpha %g, gamma %g)",
+                             t, n, k, g, cost, alpha, gamma);
                     }
                 }
                 if (post != NULL) {
@@ -731,14 +841,33 @@ static void check_loss_outputs(const fcase *c, const gbuf *costs,
                              t, n, k, p);
                     }
                     if ((strict && !(p >= -tol && p <= 1.0 + tol)) ||
-                        (finite && !isfinite(p))) {
-                        FAIL("posterior (%zu,%zu,%zu) = %g", t, n, k, p);
+                        (finite_in && !isfinite(p))) {
+                        FAIL("posterior (%zu,%zu,%zu) = %g (alpha %g)", t, n, k,
+                             p, alpha);
                     }
                     row += p;
                 }
             }
             if (post != NULL && strict && t < Tn && fabs(row - 1.0) > tol) {
                 FAIL("posterior row (%zu,%zu) sums to %.9g", t, n, row);
+            }
+            if (structure && t < Tn) {
+                const double pb =
+                    rd(post, idx3(c, layout, t, n, (size_t)c->blank), c->is64);
+                int label_there = 0, blank_there = 0;
+                size_t s;
+                for (s = 0; s < S; ++s) {
+                    label_there |= (s & 1) && poss[t * S + s];
+                    blank_there |= !(s & 1) && poss[t * S + s];
+                }
+                if (fabs(pb - (alpha == 1.0 ? !label_there : blank_there)) >
+                    tol) {
+                    FAIL("alpha %g: blank target (%zu,%zu) = %.9g where the "
+                         "structure allows %s",
+                         alpha, t, n, pb,
+                         alpha == 1.0 ? (label_there ? "a label" : "no label")
+                                      : (blank_there ? "a blank" : "no blank"));
+                }
             }
             if (fw != NULL) {
                 const size_t i = layout == CTCC_LAYOUT_BATCH_MAJOR
@@ -749,16 +878,48 @@ static void check_loss_outputs(const fcase *c, const gbuf *costs,
                     FAIL("frame weight (%zu,%zu) = %g past the input length", t,
                          n, w);
                 }
-                if (finite && t < Tn &&
+                if (finite_in && t < Tn &&
                     !(w >= 0.0 && w <= (double)Tn * (1.0 + tol))) {
-                    FAIL("frame weight (%zu,%zu) = %g", t, n, w);
+                    FAIL("frame weight (%zu,%zu) = %g (gamma %g)", t, n, w,
+                         gamma);
                 }
                 if (strict && t < Tn && gamma == 0.0 && fabs(w - 1.0) > tol) {
                     FAIL("frame weight (%zu,%zu) = %g with gamma 0", t, n, w);
                 }
+                weight_sum += t < Tn ? w : 0.0;
+                /* The gradient is weight * (y - target) for logits and
+                 * -weight * target for log-probabilities. */
+                if (grad != NULL && post != NULL && strict && t < Tn) {
+                    model_probs(c, in, layout, kind, t, n, y);
+                    for (k = 0; k < (size_t)c->C; ++k) {
+                        const size_t i = idx3(c, layout, t, n, k);
+                        const double p = rd(post, i, c->is64);
+                        const double want =
+                            kind == CTCC_INPUT_LOGITS ? w * (y[k] - p) : -w * p;
+                        const double g = rd(grad, i, c->is64);
+                        if (fabs(g - want) > tol * (1.0 + w)) {
+                            FAIL("gradient (%zu,%zu,%zu) = %.9g, weight * "
+                                 "(y - target) = %.9g (alpha %g, gamma %g)",
+                                 t, n, k, g, want, alpha, gamma);
+                        }
+                    }
+                }
             }
         }
+        /* The weights average 1 over the valid frames (0 for a sample
+         * whose gains are all 0). */
+        if (fw != NULL && strict && Tn > 0 &&
+            !(fabs(weight_sum - (double)Tn) <= tol * (double)Tn ||
+              (gamma != 0.0 && weight_sum == 0.0))) {
+            FAIL("frame weights of sample %zu sum to %.9g over %zu frames "
+                 "(gamma %g)",
+                 n, weight_sum, Tn, gamma);
+        }
     }
+    free(y);
+    free(poss);
+    free(back);
+    free(ext);
 }
 
 /* FUZZ_CTCC_VERBOSE=1 in the environment prints each case (to read a
@@ -1508,7 +1669,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
         } else if (c.entry == E_LOSS || c.entry == E_POST) {
             check_loss_outputs(
-                &c, &g_out[0], g_out[1].is_null ? NULL : &g_out[1],
+                &c, &g_in, &g_out[0], g_out[1].is_null ? NULL : &g_out[1],
                 c.entry == E_POST && !g_out[2].is_null ? &g_out[2] : NULL,
                 c.entry == E_POST && !g_out[3].is_null ? &g_out[3] : NULL, bad);
             /* Bitwise identical with 1 and 2 threads. */
