@@ -218,6 +218,61 @@ def test_backward_twice_and_through_a_weighted_sum():
     _close(once, y.grad - torch.exp(y.detach()) * weights[:, None] * valid, 1e-10)
 
 
+def _penalty(x, targets, in_len, tg_len, create_graph=True, fn=ctcc.torch.ctc_loss):
+    """A gradient penalty: the squared norm of the gradient of the loss of
+    log_softmax(x) with respect to x."""
+    loss = fn(x.log_softmax(-1), targets, in_len, tg_len, reduction="sum")
+    (grad,) = torch.autograd.grad(loss, x, create_graph=create_graph)
+    return (grad**2).sum(), grad
+
+
+def test_second_derivative_raises():
+    """The gradient is computed by the C core, a constant to autograd: a
+    gradient of the gradient through it must not be silently incomplete.
+    It raises (torch's own loss raises too); a second derivative, if one
+    is ever given, must match central differences of the first."""
+    rng = np.random.default_rng(4)
+    x = torch.from_numpy(rng.standard_normal((6, 3, 5))).requires_grad_()
+    args = (torch.tensor([[1, 2, 2], [3, 0, 0], [4, 1, 0]]), (6, 5, 4), (3, 1, 2))
+    penalty, grad = _penalty(x, *args)
+    _close(grad, _penalty(x, *args, create_graph=False)[1], 0)  # first order unchanged
+    with pytest.raises(RuntimeError, match="derivative"):  # torch's has none either
+        torch.autograd.grad(_penalty(x, *args, fn=F.ctc_loss)[0], x)
+    try:
+        (second,) = torch.autograd.grad(penalty, x)
+    except RuntimeError as e:
+        assert "ctcc.torch.ctc_loss has no second derivative with respect to log_probs" in str(e)
+    else:
+        eps, flat = 1e-6, x.detach().reshape(-1)
+        expected = torch.empty_like(flat)
+        for i in range(flat.numel()):
+            shift = torch.zeros_like(flat)
+            shift[i] = eps
+            up, down = ((flat + s).reshape(x.shape).requires_grad_() for s in (shift, -shift))
+            expected[i] = (_penalty(up, *args)[0] - _penalty(down, *args)[0]) / (2 * eps)
+        _close(second, expected.reshape(x.shape), 1e-6)
+        pytest.fail("a second derivative was given: replace this test by the check above")
+
+
+def test_derivative_through_the_weights_of_the_losses():
+    """With create_graph=True the gradient is still differentiable with
+    respect to the upstream weights of the per-sample losses (linear in
+    them): that derivative is exact and does not raise."""
+    logits, targets, in_len, tg_len = _batch(torch.float64)
+    x = logits.log_softmax(-1).detach().requires_grad_()
+    args = (targets, torch.tensor(in_len), torch.tensor(tg_len))
+    weights = torch.tensor([0.5, 2.0, -1.0, 0.0, 3.0], dtype=torch.float64, requires_grad=True)
+    loss = (ctcc.torch.ctc_loss(x, *args, reduction="none") * weights).sum()
+    (grad,) = torch.autograd.grad(loss, x, create_graph=True)
+    probe = torch.from_numpy(np.random.default_rng(5).standard_normal(x.shape))
+    (dweights,) = torch.autograd.grad((grad * probe).sum(), weights)
+    y = x.detach().requires_grad_()
+    F.ctc_loss(y, *args, reduction="sum").backward()
+    valid = (torch.arange(30)[:, None] < torch.tensor(in_len)[None, :])[..., None]
+    per_sample = y.grad - torch.exp(y.detach()) * valid  # d loss_n / d x, torch's
+    _close(dweights, (per_sample * probe).sum(dim=(0, 2)), 1e-10)
+
+
 # ------------------------------------------- the operator and torch.compile
 
 

@@ -92,22 +92,56 @@ def _ctc_loss_fake(
     return costs, grad
 
 
+class _NoSecondDerivative(torch.autograd.Function):
+    """A scalar zero that depends on ``log_probs`` and whose gradient raises.
+
+    The backward pass returns ``grad * grad_costs`` with ``grad`` computed
+    by the C core: a constant to autograd, so differentiating that result
+    with respect to ``log_probs`` would silently miss the second derivative
+    of the loss. When the backward pass builds a graph (``create_graph=True``)
+    the scale is ``grad_costs + _NoSecondDerivative.apply(log_probs)``: the
+    same numbers, but a second backward pass that reaches ``log_probs``
+    through it raises. Derivatives with respect to ``grad_costs`` (the
+    weights of the per-sample losses) stay exact and never run this node.
+    """
+
+    @staticmethod
+    def forward(log_probs):
+        return log_probs.new_zeros(())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, _grad):
+        raise RuntimeError(
+            f"{_FN} has no second derivative with respect to log_probs: its gradient "
+            "is computed by the C core in the forward pass, so a gradient of the "
+            "gradient (create_graph=True, e.g. a gradient penalty) cannot be taken "
+            "through it (torch.nn.functional.ctc_loss has none either)"
+        )
+
+
 def _setup_context(ctx, inputs, output):
     ctx.mark_non_differentiable(output[1])
     ctx.set_materialize_grads(False)  # no zero tensor [T, N, C] for output[1]
-    ctx.save_for_backward(output[1])
+    ctx.save_for_backward(output[1], inputs[0])  # log_probs only as a graph edge
 
 
 def _backward(ctx, grad_costs, _unused):
     if grad_costs is None:
         return (None,) * 8
-    (grad,) = ctx.saved_tensors
+    grad, log_probs = ctx.saved_tensors
     if grad.dim() != 3:
         raise RuntimeError(
             f"{_FN}: the gradient was not computed in the forward pass (it runs only "
             "when grad mode is on and log_probs requires grad)"
         )
-    return grad * grad_costs.reshape(1, -1, 1), None, None, None, None, None, None, None
+    scale = grad_costs.reshape(1, -1, 1)
+    if torch.is_grad_enabled() and ctx.needs_input_grad[0]:
+        scale = scale + _NoSecondDerivative.apply(log_probs)  # create_graph=True
+    return grad * scale, None, None, None, None, None, None, None
 
 
 _ctc_loss_op.register_autograd(_backward, setup_context=_setup_context)
@@ -290,7 +324,9 @@ def ctc_loss(
     ``log_softmax``: it is right only after one. After a ``log_softmax``
     both give the same gradient with respect to the logits. ctcc returns
     the gradient of an infeasible sample as 0 where torch returns NaN.
-    There is no second derivative.
+    There is no second derivative with respect to ``log_probs`` (nor in
+    torch): differentiating the gradient again (``create_graph=True``, e.g.
+    a gradient penalty) raises ``RuntimeError``.
 
     The operator is ``torch.ops.ctcc.ctc_loss``, registered with
     ``torch.library.custom_op``: ``torch.compile(..., fullgraph=True)``
