@@ -1,7 +1,7 @@
 """The benchmark harness, run from a checkout: ``python bench/ctcc_bench.py``.
 
-The harness itself is ``ctcc/_bench.py`` (so that ``python -m ctcc bench``
-works from an installed package too); this wrapper only makes the results
+The harness itself is the package ``ctcc/_bench/`` (so that ``python -m ctcc
+bench`` works from an installed package too); this wrapper only makes the results
 go to ``bench/results/latest.json`` unless ``--json``/``--no-json`` is given
 (``--help`` names that default).
 """
