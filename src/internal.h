@@ -116,10 +116,12 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
  *   frame_max   real  [T]   the maximum of each frame (gradient); the
  *                           log-softmax is (x - frame_max) - log_norm
  *   weight      double [T]  frame weights of the alpha / gamma pass
+ *   state_sums  double [S]  log of each state's posterior summed over the
+ *                           frames (the alpha modification's class sums)
  * total is the region's size, a multiple of CTCC_ALIGN. */
 typedef struct ctcc_sample_layout {
     size_t ext_labels, skip, emit, posterior, beta, alpha, log_norm, frame_max,
-        weight, total;
+        weight, state_sums, total;
 } ctcc_sample_layout;
 
 /* Fills *layout for one sample; returns 0 on size_t overflow, 1 otherwise.

@@ -224,35 +224,35 @@ static inline void gather_emissions(DP *emit, const REAL *x, const int32_t *ext,
     }
 }
 
-/* For the alpha modification, once the backward pass has turned the alpha
- * table ([T] rows of stride SP) into log posteriors: out[s] = log of the
- * posterior of state s summed over the frames (-inf for a state never
- * occupied), with tmp as scratch; both hold S entries. */
+/* For the alpha modification, after the backward pass (keep_log): sums[s]
+ * holds the posterior of state s summed over the frames in linear form,
+ * and the alpha table ([T] rows of stride SP) the log posteriors. Turns
+ * sums into logarithms. A linear sum is exact but for the terms that
+ * rounded to 0 (each below 1e-307, so at most T of them, 1e-107 of any sum
+ * above 1e-200); a smaller one is summed again from the log posteriors,
+ * relative to its largest term, so that it is exact however small. */
 static void state_log_sums(const DP *table, size_t SP, size_t S, size_t T,
-                           DP *out, DP *tmp) {
+                           double *sums) {
     size_t s, t;
-    fill_dp(out, S, NEG_INF);
-    fill_dp(tmp, S, 0);
-    for (t = 0; t < T; ++t) {
-        const DP *lp = table + t * SP + CTCC_ROW_PAD;
-        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-        for (s = lo; s < hi; ++s) {
-            out[s] = lp[s] > out[s] ? lp[s] : out[s];
-        }
-    }
-    for (t = 0; t < T; ++t) {
-        const DP *lp = table + t * SP + CTCC_ROW_PAD;
-        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-        for (s = lo; s < hi; ++s) {
-            /* exp(-inf - -inf) would be NaN: a state whose maximum is -inf
-             * has nothing to add. */
-            tmp[s] += out[s] > NEG_INF ? DP_EXP_NEG(lp[s] - out[s]) : (DP)0;
-        }
-    }
     for (s = 0; s < S; ++s) {
-        if (out[s] > NEG_INF) {
-            out[s] += (DP)log((double)tmp[s]);
+        double top = -INFINITY, total = 0.0;
+        if (sums[s] >= 1e-200) {
+            sums[s] = log(sums[s]);
+            continue;
         }
+        for (t = 0; t < T; ++t) {
+            const double v = (double)table[t * SP + CTCC_ROW_PAD + s];
+            if (s >= ctcc_band_lo(S, T, t) && s < ctcc_band_hi(S, t)) {
+                top = v > top ? v : top;
+            }
+        }
+        for (t = 0; top > -INFINITY && t < T; ++t) {
+            const double v = (double)table[t * SP + CTCC_ROW_PAD + s];
+            if (s >= ctcc_band_lo(S, T, t) && s < ctcc_band_hi(S, t)) {
+                total += exp(v - top);
+            }
+        }
+        sums[s] = top > -INFINITY ? top + log(total) : -INFINITY;
     }
 }
 
@@ -270,6 +270,7 @@ static REAL compute_sample(const sample_args *a) {
     ctcc_sample_layout lay;
     int32_t *ext;
     DP *skip, *emit, *gam, *beta, *alpha, *log_norm, *frame_max;
+    double *state_sums;
     size_t s, t, repeats = 0;
     double log_p = 0.0;
     int feasible;
@@ -284,6 +285,7 @@ static REAL compute_sample(const sample_args *a) {
     alpha = (DP *)(a->workspace + lay.alpha);
     log_norm = (DP *)(a->workspace + lay.log_norm);
     frame_max = (DP *)(a->workspace + lay.frame_max);
+    state_sums = (double *)(a->workspace + lay.state_sums);
     *a->state = SAMPLE_OK;
 
     /* Frames past the input length get gradient 0 whatever happens. */
@@ -409,6 +411,9 @@ static REAL compute_sample(const sample_args *a) {
         DP *cur = beta + CTCC_ROW_PAD;
         DP *next = beta + SP + CTCC_ROW_PAD;
         fill_dp(beta, 2 * SP, NEG_INF);
+        if (a->keep_log) {
+            memset(state_sums, 0, S * sizeof(double));
+        }
         cur[S - 1] = 0;
         if (S > 1) {
             cur[S - 2] = 0;
@@ -443,8 +448,10 @@ static REAL compute_sample(const sample_args *a) {
                  * the log posterior of state s at frame t, which no
                  * underflow can round to 0. */
                 const DP offset = top + (DP)log(total);
+#pragma omp simd
                 for (s = lo; s < hi; ++s) {
                     row[s] = (row[s] + cur[s]) - offset;
+                    state_sums[s] += (double)(gam[s] * inv);
                 }
             }
             /* Then subtracted from its class: the blank states summed
@@ -495,7 +502,7 @@ static REAL compute_sample(const sample_args *a) {
             next = tmp;
         }
         if (a->keep_log) {
-            state_log_sums(alpha, SP, S, T, gam, emit);
+            state_log_sums(alpha, SP, S, T, state_sums);
         }
     }
     return (REAL)(-log_p);
@@ -507,7 +514,7 @@ static REAL compute_sample(const sample_args *a) {
  * times the number of labels for the blank, alpha * N_c (the occurrences
  * of c in their labels) for a label; -inf for a class with nothing to
  * scale (V_c = 0 or a numerator of 0). V_c is summed from the per-state
- * sums that compute_sample left in each sample's posterior array
+ * sums that compute_sample left in each sample's state_sums array
  * (state_log_sums), in logarithms, so that it is exact however small the
  * posteriors are. counts is [C] of scratch. One thread visits the samples
  * in order, so the result does not depend on the thread count. */
@@ -531,7 +538,7 @@ alpha_log_scales(const unsigned char *base, const size_t *ws_offset,
         for (n = 0; n < N; ++n) {
             ctcc_sample_layout lay;
             const int32_t *ext;
-            const DP *sums;
+            const double *sums;
             size_t S;
             if (state[n] != SAMPLE_OK || input_lengths[n] == 0) {
                 continue;
@@ -539,7 +546,7 @@ alpha_log_scales(const unsigned char *base, const size_t *ws_offset,
             ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
                                        DP_SIZE, 1, &lay);
             ext = (const int32_t *)(base + ws_offset[n] + lay.ext_labels);
-            sums = (const DP *)(base + ws_offset[n] + lay.posterior);
+            sums = (const double *)(base + ws_offset[n] + lay.state_sums);
             S = 2 * (size_t)label_lengths[n] + 1;
             for (s = 0; s < S; ++s) {
                 const double v = (double)sums[s];
@@ -601,6 +608,7 @@ static inline void alpha_frame(REAL *row, size_t C, const DP *lp,
     if (top == NEG_INF) {
         return;
     }
+#pragma omp simd reduction(+ : z)
     for (s = lo; s < hi; ++s) {
         e[s] = DP_EXP_NEG(e[s] - top);
         z += (double)e[s];
@@ -613,6 +621,27 @@ static inline void alpha_frame(REAL *row, size_t C, const DP *lp,
     for (s = lo | 1; s < hi; s += 2) {
         row[ext[s]] += (REAL)((double)e[s] / z);
     }
+}
+
+/* For classes [lo, hi) of a logits frame (see largest_gain): the largest
+ * row[c] - y[c] into *w, and the sums of y[c] and row[c] added to *rest_y
+ * and *rest_t. */
+static inline void gain_range(const REAL *row, const REAL *x, size_t lo,
+                              size_t hi, DP shift, DP norm, double *w,
+                              double *rest_y, double *rest_t) {
+    double m = *w, sy = 0.0, st = 0.0;
+    size_t c;
+#pragma omp simd reduction(max : m) reduction(+ : sy, st)
+    for (c = lo; c < hi; ++c) {
+        const double y = (double)DP_EXP_NEG(((DP)x[c] - shift) - norm);
+        const double t = (double)row[c];
+        m = t - y > m ? t - y : m;
+        sy += y;
+        st += t;
+    }
+    *w = m;
+    *rest_y += sy;
+    *rest_t += st;
 }
 
 /* The gain of eq. 18, max(0, max_c (row[c] - y[c])), of the targets row
@@ -630,16 +659,21 @@ static inline double largest_gain(const REAL *row, const REAL *x, size_t C,
     for (c = 1; c < C; ++c) {
         d = x[c] > x[d] ? c : d;
     }
-    for (c = 0; c < C; ++c) {
-        const double y = log_probs
-                             ? exp((double)x[c])
-                             : (double)DP_EXP_NEG(((DP)x[c] - shift) - norm);
-        const double g = c == d ? 0.0 : (double)row[c] - y;
-        w = g > w ? g : w;
-        rest_y += c == d ? 0.0 : y;
-        rest_t += c == d ? 0.0 : (double)row[c];
+    if (log_probs) {
+        for (c = 0; c < C; ++c) {
+            const double y = exp((double)x[c]);
+            const double g = c == d ? 0.0 : (double)row[c] - y;
+            w = g > w ? g : w;
+            rest_t += c == d ? 0.0 : (double)row[c];
+        }
+        gain_d = -expm1((double)x[d]) - rest_t;
+        return gain_d > w ? gain_d : w;
     }
-    gain_d = (log_probs ? -expm1((double)x[d]) : rest_y) - rest_t;
+    /* The classes before d, then those after it: two branch-free loops
+     * that vectorise. */
+    gain_range(row, x, 0, d, shift, norm, &w, &rest_y, &rest_t);
+    gain_range(row, x, d + 1, C, shift, norm, &w, &rest_y, &rest_t);
+    gain_d = rest_y - rest_t;
     return gain_d > w ? gain_d : w;
 }
 

@@ -193,6 +193,7 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
     CTCC_NEXT_ARRAY(log_norm, with_gradient ? t : 0, real_size);
     CTCC_NEXT_ARRAY(frame_max, with_gradient ? t : 0, real_size);
     CTCC_NEXT_ARRAY(weight, with_gradient ? t : 0, sizeof(double));
+    CTCC_NEXT_ARRAY(state_sums, with_gradient ? s : 0, sizeof(double));
 #undef CTCC_NEXT_ARRAY
     layout->total = total;
     return ok;
