@@ -1,6 +1,7 @@
-"""Every public callable of ctcc, ctcc.tensorflow and ctcc.keras documents
-itself in numpydoc format, so that help() shows the full reference and the
-API reference can be generated from the docstrings:
+"""Every public callable of ctcc and of its adapters (ctcc.tensorflow,
+ctcc.keras, ctcc.torch, ctcc.jax) documents itself in numpydoc format, so
+that help() shows the full reference and the API reference can be
+generated from the docstrings:
 
 - a summary line, then the sections numpydoc knows, each underlined;
 - "Parameters" lists every parameter of the signature, in order, each as a
@@ -38,14 +39,14 @@ SECTIONS = [
 def _public(module_name):
     try:
         module = __import__(module_name, fromlist=["__all__"])
-    except ImportError as e:  # the adapters need TensorFlow / Keras
+    except ImportError as e:  # the adapters need TensorFlow, Keras, PyTorch, JAX
         pytest.skip(f"{module_name}: {e}")
     return [(f"{module_name}.{name}", getattr(module, name)) for name in module.__all__]
 
 
 def _all_public():
     out = []
-    for module in ("ctcc", "ctcc.tensorflow", "ctcc.keras"):
+    for module in ("ctcc", "ctcc.tensorflow", "ctcc.keras", "ctcc.torch", "ctcc.jax"):
         try:
             out += [
                 pytest.param(module, name, id=f"{module}.{name.rsplit('.', 1)[1]}")

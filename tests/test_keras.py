@@ -1,4 +1,5 @@
-"""ctcc.keras.CTCLoss: a Keras 3 loss on the TensorFlow backend.
+"""ctcc.keras.CTCLoss on the TensorFlow backend of Keras 3 (the other
+backends, and the TensorFlow one again, in test_keras_backends.py).
 
 Training with it must match training with Keras' own CTC loss (and with
 tf.nn.ctc_loss), take the logit lengths from the Keras mask, reduce like any
@@ -21,6 +22,8 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 if not keras.__version__.startswith("3."):
     pytest.skip("ctcc.keras needs Keras 3", allow_module_level=True)
+if keras.backend.backend() != "tensorflow":  # the other backends: test_keras_backends.py
+    pytest.skip("these tests need KERAS_BACKEND=tensorflow", allow_module_level=True)
 ctcc = pytest.importorskip("ctcc")
 ctcc_tf = pytest.importorskip("ctcc.tensorflow")
 ctcc_keras = pytest.importorskip("ctcc.keras")
@@ -462,7 +465,7 @@ def test_gamma_above_the_limit_names_gamma_and_the_limit():
         CTCLoss(gamma=1e301)
 
 
-def _import_without(module, target):
+def _import_without(module, target, backend="tensorflow"):
     code = textwrap.dedent(
         f"""
         import sys
@@ -475,7 +478,7 @@ def _import_without(module, target):
             print("IMPORTED")
         """
     )
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", KERAS_BACKEND=backend)
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
     )
@@ -487,6 +490,37 @@ def test_import_without_keras_or_tensorflow_names_the_extra(module):
     out = _import_without(module, "ctcc.keras")
     assert "IMPORT-ERROR: ctcc.keras needs" in out, out
     assert "pip install 'ctcc[tensorflow]'" in out, out
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_import_on_a_backend_without_its_framework_names_the_extra(backend):
+    out = _import_without(backend, "ctcc.keras", backend)
+    assert "IMPORT-ERROR: ctcc.keras needs" in out, out
+    assert f"'ctcc[{backend}]'" in out, out
+
+
+def test_a_backend_without_a_ctcc_adapter_is_refused_by_name():
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        import ctcc.keras
+        for call in (lambda: ctcc.keras.CTCLoss(),
+                     lambda: ctcc.keras.ctc_loss([[1]], np.zeros((1, 2, 2)), [1], [2])):
+            try:
+                call()
+            except ValueError as e:
+                print("VALUE-ERROR:", e)
+        """
+    )
+    env = dict(os.environ, KERAS_BACKEND="numpy")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("VALUE-ERROR:")]
+    assert len(errors) == 2, proc.stdout + proc.stderr
+    for line, fn in zip(errors, ("ctcc.keras.CTCLoss", "ctcc.keras.ctc_loss")):
+        assert f"{fn}: Keras runs on the 'numpy' backend, which ctcc does not support" in line
+        assert "KERAS_BACKEND" in line
 
 
 def test_masked_arrays_are_refused():
