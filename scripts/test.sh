@@ -61,7 +61,7 @@ ctest --test-dir build/fuzz --output-on-failure -R '^fuzz_'
 echo "== C library: valgrind memcheck on the C tests"
 if command -v valgrind >/dev/null 2>&1; then
     for t in ctcc_test ctcc_test_posteriors ctcc_test_align ctcc_test_decode \
-        ctcc_test_warpctc ctcc_example; do
+        ctcc_test_warpctc ctcc_test_fork ctcc_example; do
         log="build/release/valgrind-$t.log"
         # Definite leaks and every memory error fail; libgomp's thread
         # stacks, kept alive until exit, show as "possibly lost" only.

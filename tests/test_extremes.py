@@ -1,7 +1,7 @@
 """Extremes: very long sequences, huge logits, impossible classes (-inf),
 the smallest and a very large alphabet.
 
-Measured on the reference machine (README, "Limits and extremes"):
+Measured on the reference machine (docs/bad_input.md, "Limits and extremes"):
 T = 100 000, L = 1 000, C = 8: float32 loss within 3.1e-8 relative of the
 float64 loss.
 """
