@@ -251,7 +251,8 @@ typedef struct ctcc_options {
      * "Training modifications" below. Changes the gradient, never the
      * costs. */
     double alpha;
-    /* Key-frame reweighting exponent gamma >= 0 (same paper, eq. 17-18).
+    /* Key-frame reweighting exponent gamma in [0, 1e300] (same paper,
+     * eq. 17-18); a value outside, or NaN, gives CTCC_STATUS_INVALID_OPTION.
      * 0 (the default) is plain CTC. Changes the gradient, never the
      * costs. */
     double gamma;

@@ -4,7 +4,7 @@
 #   1. the C library: CMake build, ctest (golden values, status codes,
 #      header compiled as C99 and C++), then the same under
 #      AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzz target
-#      (tests/fuzz: the inputs that once failed, the seeds, and about 30 s
+#      (tests/fuzz: the inputs that once failed, the seeds, and about 90 s
 #      of coverage-guided fuzzing), the release C tests under valgrind
 #      memcheck (when valgrind is installed), then an install into a
 #      temporary prefix consumed through find_package and pkg-config,
