@@ -26,6 +26,7 @@ import numpy as np
 
 from ctcc._bench.agreement import check_agreement
 from ctcc._bench.errors import BenchError, Mismatch, WorkerDied, error_line
+from ctcc._bench.report import adapter_rows, summary_rows
 from ctcc._bench.runners import IMPLEMENTATIONS, impls_for, tolerances
 from ctcc._bench.runners.ctcc import REFERENCE
 from ctcc._bench.worker import Worker, progress
@@ -141,6 +142,7 @@ class WorkloadRun:
                 "threads": w.threads,
                 "description": IMPLEMENTATIONS[impl].description,
                 "times_s": [],
+                "cpu_times_s": [],
                 "notes": [],
                 "active": True,
                 "check_call_s": None,
@@ -273,6 +275,7 @@ class WorkloadRun:
                 continue
             seconds = reply["seconds"]
             st["times_s"].append(seconds)
+            st["cpu_times_s"].append(reply.get("cpu_seconds"))
             parts.append(f"{impl}/t{w.threads} {seconds * 1e3:.1f}")
             if seconds > self.args.slow_limit and r + 1 < repeats:
                 st["active"] = False
@@ -286,8 +289,6 @@ class WorkloadRun:
 
     def statistics(self, cells: int) -> None:
         """Median / min / max per implementation, the ratios to ctcc."""
-        from ctcc._bench.report import adapter_rows, summary_rows
-
         results = [_row(st, cells) for st in self.state.values()]
         by_key = {(r["impl"], r["threads"]): r for r in results}
         for row in results:
@@ -301,7 +302,7 @@ class WorkloadRun:
 
 def _row(st: dict[str, Any], cells: int) -> dict[str, Any]:
     """One implementation's result row from its measurement state."""
-    row = {k: v for k, v in st.items() if k not in ("times_s", "active", "notes")}
+    row = {k: v for k, v in st.items() if k not in ("times_s", "cpu_times_s", "active", "notes")}
     times = np.array(st["times_s"])
     row["times_ms"] = [round(float(t) * 1e3, 4) for t in times]
     row["n"] = int(times.size)
@@ -315,6 +316,11 @@ def _row(st: dict[str, Any], cells: int) -> dict[str, Any]:
         )
     else:
         row.update(median_ms=None, min_ms=None, max_ms=None, ns_per_cell=None)
+    # CPU time of the worker process per call (all its threads): on one
+    # thread, what the call cost without the time other processes took.
+    cpu = [t for t in st["cpu_times_s"] if t is not None]
+    row["cpu_times_ms"] = [round(t * 1e3, 4) for t in cpu]
+    row["cpu_median_ms"] = float(np.median(cpu)) * 1e3 if cpu else None
     for key in ("check_call_s", "warmup_s"):
         value = row.pop(key)
         row[key.replace("_s", "_ms")] = None if value is None else value * 1e3

@@ -158,10 +158,11 @@ def results_table(report: dict[str, Any]) -> str:
         "max ms",
         "ns/cell",
         "x ctcc",
+        "CPU ms",
         "n",
         "note",
     ]
-    right = [False, True, False, True, True, True, True, True, True, False]
+    right = [False, True, False, True, True, True, True, True, True, True, False]
     rows = []
     for wl in report["workloads"]:
         for row in sorted(wl.get("results", []), key=lambda r: (r["threads"], _impl_order(r))):
@@ -175,6 +176,7 @@ def results_table(report: dict[str, Any]) -> str:
                     _fmt(row["max_ms"]),
                     _fmt(row["ns_per_cell"]),
                     _ratio(row["ratio_vs_ctcc"]),
+                    _fmt(row.get("cpu_median_ms")),
                     _samples(row),
                     row["note"],
                 ]
@@ -182,7 +184,7 @@ def results_table(report: dict[str, Any]) -> str:
         for skip in wl.get("skipped", []):
             rows.append(
                 [wl["name"], str(skip["threads"]), skip.get("impl", skip["framework"])]
-                + ["-"] * 5
+                + ["-"] * 6
                 + ["0", "skipped: " + error_line(skip["reason"])]
             )
     return markdown(header, rows, right)

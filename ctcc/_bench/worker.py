@@ -9,7 +9,8 @@ one-line JSON commands on stdin with one-line JSON replies on stdout:
 - ``{"cmd": "check", "impl": NAME, "dir": DIR}``: one call, whose results
   are saved in DIR for the agreement check; replies its time;
 - ``{"cmd": "time", "impl": NAME, "calls": K}``: K calls back to back;
-  replies their mean time;
+  replies their mean wall time and mean CPU time of the process (all its
+  threads);
 - ``{"cmd": "quit"}``.
 
 Anything else that writes to stdout (frameworks do) goes to stderr, which
@@ -56,10 +57,15 @@ def handle(msg: dict[str, Any], impls: dict[str, Impl], threads: int) -> dict[st
     try:
         if cmd == "time":
             calls = int(msg.get("calls", 1))
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             for _ in range(calls):
                 call()
-            return {"ok": True, "seconds": (time.perf_counter() - start) / calls}
+            seconds = (time.perf_counter() - start) / calls
+            return {
+                "ok": True,
+                "seconds": seconds,
+                "cpu_seconds": (time.process_time() - cpu) / calls,
+            }
         start = time.perf_counter()
         out = call()
         seconds = time.perf_counter() - start
