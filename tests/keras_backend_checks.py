@@ -326,7 +326,8 @@ def fit_matches_keras_ctc():
     """Three SGD steps of model.fit with CTCLoss(padding_value=0) give the
     losses and weights of the same steps with keras.losses.CTC; the loss
     decreases. On JAX the train step is jit-compiled (Keras' default), here
-    asked for explicitly."""
+    asked for explicitly. On PyTorch, torch.compile(fullgraph=True) traces
+    the loss (with a Masking layer) without a graph break."""
     import keras
 
     import ctcc.keras
@@ -348,6 +349,17 @@ def fit_matches_keras_ctc():
     )
     out["losses"] = [round(v, 6) for v in hist]
     out["jit_compile"] = fitted.jit_compile
+    if backend == "torch":  # torch.compile (jit_compile=True) traces the loss in one graph
+        import torch
+
+        loss = ctcc.keras.CTCLoss(padding_value=0)
+        masking = keras.layers.Masking(0.0)
+        logits, y_true = torch.tensor(_logits()), torch.tensor(y, dtype=torch.float32)
+        logits[1, 9:] = 0.0
+        compiled = torch.compile(lambda z: loss(y_true, masking(z)), fullgraph=True)
+        out["fullgraph"] = _close(
+            "fullgraph", _np(compiled(logits)), _np(loss(y_true, masking(logits)))
+        )
     return out
 
 

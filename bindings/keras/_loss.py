@@ -416,8 +416,9 @@ class CTCLoss(keras.losses.Loss):
     where Keras' default ``jit_compile="auto"`` turns XLA on (a visible
     GPU), use ``model.compile(..., jit_compile=False)``. On JAX the loss is
     a ``jax.pure_callback`` and the jit-compiled train step (Keras' default)
-    works. On PyTorch, tensors on a GPU are moved to the CPU for the loss
-    and the gradient flows back.
+    works. On PyTorch, ``torch.compile`` (``jit_compile=True``) traces the
+    loss without a graph break, and tensors on a GPU are moved to the CPU
+    for the loss (the gradient flows back).
 
     Examples
     --------

@@ -18,8 +18,12 @@ MODIFICATIONS = False  # ctcc.torch computes plain CTC
 
 
 def check(ok, message: str) -> None:
-    """Raise ``ValueError(message)`` unless every entry of ``ok`` is true."""
-    if not bool(torch.all(ok)):
+    """Raise ``ValueError(message)`` unless every entry of ``ok`` is true
+    (under ``torch.compile``, a ``RuntimeError`` from an assertion compiled
+    into the graph, which needs no graph break)."""
+    if torch.compiler.is_compiling():
+        torch._assert_async(torch.all(ok), message)
+    elif not bool(torch.all(ok)):
         raise ValueError(message)
 
 
