@@ -8,7 +8,8 @@
    gradient and loss only, with the thread count and whether OpenMP is on.
 
 ``python -m ctcc bench [options]`` runs the benchmark harness instead
-(ctcc against TensorFlow and PyTorch; ``python -m ctcc bench --help``).
+(ctcc against TensorFlow, PyTorch and optax, and each framework's adapter
+against that framework's own loss; ``python -m ctcc bench --help``).
 """
 
 from __future__ import annotations
