@@ -990,3 +990,28 @@ def test_masked_arrays_are_refused():
     for call, name in cases:
         with pytest.raises(TypeError, match=rf": {name} is a numpy\.ma\.MaskedArray"):
             call()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_alpha_extremes_finite_through_the_adapter(alpha):
+    """The reproducer of a NaN gradient for alpha = 0 or 1 (frames whose
+    posteriors underflow), through ctcc.tensorflow.ctc_loss: the gradient
+    is finite and equals the exact one, softmax(x) minus the targets, where
+    alpha = 1 gives the label all of every frame's target mass and alpha =
+    0 the blank."""
+    x = np.zeros((12, 1, 3))
+    x[:, 0, 1] = -707.71 if alpha == 1.0 else -707.2
+    x[:4, 0, 1] = x[-4:, 0, 1] = 10.0
+    logits = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = ctcc_tf.ctc_loss(
+            tf.constant([[1]]), logits, tf.constant([1]), tf.constant([12]), alpha=alpha
+        )
+        total = tf.reduce_sum(loss)
+    grad = tape.gradient(total, logits).numpy()
+    assert np.isfinite(loss.numpy()).all() and np.isfinite(grad).all()
+    softmax = np.exp(x - x.max(-1, keepdims=True))
+    softmax /= softmax.sum(-1, keepdims=True)
+    targets = np.zeros_like(x)
+    targets[..., 1 if alpha == 1.0 else 0] = 1.0
+    np.testing.assert_allclose(grad, softmax - targets, atol=1e-12)
