@@ -7,6 +7,7 @@ host CPU devices (in a subprocess: the device count must be set before JAX
 starts), dtypes, threads, and the errors bad inputs raise.
 """
 
+import contextlib
 import functools
 import os
 import subprocess
@@ -202,6 +203,55 @@ def test_vmap():
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize(
+    "alpha, gamma", [(0.3, 0.0), (None, 0.8), (0.6, 2.0)], ids=["alpha", "gamma", "both"]
+)
+def test_alpha_gamma_match_ctcc(dtype, alpha, gamma):
+    """With alpha/gamma the gradient (under jit, a different upstream weight
+    per sample) is ctcc.ctc_loss's modified gradient with the same alpha and
+    gamma; the loss is the plain loss (optax's, to its float32 error)."""
+    import ctcc
+
+    x, pad, lab, lab_pad = _batch(seed=13, blank=K // 2, dtype=dtype)
+    kw = dict(blank=K // 2, time_major=False, reduction="none")
+    lengths = ((pad == 0).sum(1), (lab_pad == 0).sum(1))
+    _, want = ctcc.ctc_loss(x, lab, *lengths, **kw, alpha=alpha, gamma=gamma)
+    _, plain = ctcc.ctc_loss(x, lab, *lengths, **kw)
+    assert np.abs(want - plain).max() > 1e-2  # the modifications change it
+    want = want * _weights(B)[:, None, None]
+    tol = 1e-10 if dtype == np.float64 else 1e-6
+    with _x64() if dtype == np.float64 else contextlib.nullcontext():
+        args = [jnp.asarray(a) for a in (x, pad, lab, lab_pad)]
+        options = dict(blank_id=K // 2, alpha=alpha, gamma=gamma)
+        loss, grad = _loss_and_grad(ctcc_jax.ctc_loss, args, **options)
+        plain_loss = np.asarray(ctcc_jax.ctc_loss(*args, blank_id=K // 2))
+        ref_loss, _ = _loss_and_grad(optax.ctc_loss, args, blank_id=K // 2)
+        eager = jax.grad(lambda v: (ctcc_jax.ctc_loss(v, *args[1:], **options) * _weights(B)).sum())
+        eager_grad = np.asarray(eager(args[0]))
+    assert grad.dtype == dtype
+    _close(grad, want, 0, tol, "gradient")
+    _close(eager_grad, want, 0, tol, "gradient, not jitted")
+    np.testing.assert_array_equal(loss, plain_loss)
+    _close(loss, ref_loss, RTOL32, 0, "loss")
+
+
+def test_alpha_under_vmap_is_one_call_per_instance():
+    """alpha couples the samples of a call: under vmap each mapped instance
+    gets the gradient of a call of its own."""
+    batches = [_batch(seed=s, blank=0) for s in range(3)]
+    stacked = [np.stack(a) for a in zip(*batches)]
+
+    def grad_of(x, pad, lab, lab_pad):
+        return jax.grad(lambda x: ctcc_jax.ctc_loss(x, pad, lab, lab_pad, alpha=0.5).sum())(x)
+
+    grads = np.asarray(jax.jit(jax.vmap(grad_of))(*stacked))
+    for i, args in enumerate(batches):
+        np.testing.assert_allclose(grads[i], np.asarray(grad_of(*args)), atol=1e-7)
+    whole = np.asarray(grad_of(*(a.reshape(-1, *a.shape[2:]) for a in stacked)))
+    assert np.abs(whole - grads.reshape(whole.shape)).max() > 1e-3  # one call differs
+
+
 def test_ragged_padding_is_skipped_like_optax():
     """Padded frames between valid ones are skipped: the loss is that of the
     valid frames alone, packed to the front."""
@@ -373,6 +423,11 @@ def _good():
         (None, {"log_epsilon": "small"}, TypeError, r"log_epsilon must be a real number"),
         (None, {"log_epsilon": True}, TypeError, r"log_epsilon must be a real number"),
         (None, {"log_epsilon": np.zeros(2)}, TypeError, r"log_epsilon must be a real scalar"),
+        (None, {"alpha": 1.5}, ValueError, r"alpha must be None or in \[0, 1\], got 1.5"),
+        (None, {"alpha": True}, TypeError, r"alpha must be None or a real number, got bool"),
+        (None, {"gamma": -1.0}, ValueError, r"gamma must be a finite number >= 0, got -1.0"),
+        (None, {"gamma": "1"}, TypeError, r"gamma must be a real number"),
+        (None, {"gamma": jnp.float32(1.0)}, TypeError, r"gamma must be a real number"),
     ],
 )
 def test_argument_errors_at_call_time(change, kw, error, match):

@@ -122,6 +122,54 @@ def test_module_matches_torch():
     assert "reduction='mean'" in repr(ours) and "blank=-1" in repr(ours)
 
 
+# ---------------------------------- alpha and gamma (Li and Wang's modifications)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize(
+    "alpha, gamma", [(0.3, 0.0), (None, 0.8), (0.6, 2.0)], ids=["alpha", "gamma", "both"]
+)
+@pytest.mark.parametrize("form", ["padded", "concatenated"])
+def test_alpha_gamma_match_ctcc(dtype, alpha, gamma, form):
+    """The gradient with respect to log_probs is the modified one of
+    ctcc.ctc_loss(log_probs=True) with the same alpha and gamma (scaled by
+    the reduction); the loss is the plain loss (torch's F.ctc_loss)."""
+    logits, targets, in_len, tg_len = _batch(dtype, blank=3)
+    if form == "concatenated":
+        targets = torch.cat([targets[n, :k] for n, k in enumerate(tg_len)])
+    lp = logits.log_softmax(-1)
+    _, ref_grad = ctcc.ctc_loss(
+        lp.numpy(),
+        targets.numpy(),
+        in_len,
+        tg_len,
+        blank=3,
+        log_probs=True,
+        reduction="none",
+        alpha=alpha,
+        gamma=gamma,
+    )
+    _, plain_grad = ctcc.ctc_loss(
+        lp.numpy(), targets.numpy(), in_len, tg_len, blank=3, log_probs=True
+    )
+    assert np.abs(ref_grad - plain_grad).max() > 1e-2  # the modifications change it
+    scale = {"none": np.ones(5), "sum": np.ones(5), "mean": 1 / (np.maximum(tg_len, 1) * 5)}
+    lengths = (torch.tensor(in_len), torch.tensor(tg_len))
+    for reduction in ("none", "sum", "mean"):
+        x = lp.clone().requires_grad_()
+        kw = dict(blank=3, reduction=reduction)
+        loss = ctcc.torch.ctc_loss(x, targets, *lengths, **kw, alpha=alpha, gamma=gamma)
+        (grad,) = torch.autograd.grad(loss.sum(), x)
+        _close(loss.detach(), F.ctc_loss(lp, targets, *lengths, **kw), TOL[dtype])
+        expected = torch.from_numpy(ref_grad * scale[reduction][None, :, None])
+        _close(grad, expected.to(dtype), TOL[dtype])
+    module = ctcc.torch.CTCLoss(blank=3, reduction="sum", alpha=alpha, gamma=gamma)
+    x = lp.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(module(x, targets, *lengths), x)
+    _close(grad, torch.from_numpy(ref_grad).to(dtype), TOL[dtype])
+    assert f"gamma={gamma}" in repr(module) or gamma == 0.0
+
+
 def test_non_contiguous_input():
     """A batch-first model output transposed to [T, N, C] (a strided view)."""
     logits, targets, in_len, tg_len = _batch(torch.float64)
@@ -276,15 +324,19 @@ def test_derivative_through_the_weights_of_the_losses():
 # ------------------------------------------- the operator and torch.compile
 
 
-def test_opcheck():
+@pytest.mark.parametrize("alpha, gamma", [(-1.0, 0.0), (0.4, 0.7)], ids=["plain", "alpha_gamma"])
+def test_opcheck(alpha, gamma):
     x = torch.randn(6, 2, 5, dtype=torch.float64, requires_grad=True)
     args = (x, torch.tensor([[1, 2], [3, 0]]), torch.tensor([6, 4]), torch.tensor([2, 1]))
-    results = torch.library.opcheck(torch.ops.ctcc.ctc_loss.default, (*args, 0, False, 1, True))
+    results = torch.library.opcheck(
+        torch.ops.ctcc.ctc_loss.default, (*args, 0, False, 1, True, alpha, gamma)
+    )
     assert set(results.values()) == {"SUCCESS"}, results
 
 
 @pytest.mark.parametrize("backend", ["eager", "aot_eager"])
-def test_compile_fullgraph(backend):
+@pytest.mark.parametrize("alpha, gamma", [(None, 0.0), (0.4, 0.7)], ids=["plain", "alpha_gamma"])
+def test_compile_fullgraph(backend, alpha, gamma):
     torch._dynamo.reset()
     torch.manual_seed(0)
     linear = torch.nn.Linear(4, 6)
@@ -294,7 +346,9 @@ def test_compile_fullgraph(backend):
 
     def step(feats):
         log_probs = linear(feats).log_softmax(-1)
-        return ctcc.torch.ctc_loss(log_probs, targets, (12, 10, 8), target_lengths)
+        return ctcc.torch.ctc_loss(
+            log_probs, targets, (12, 10, 8), target_lengths, alpha=alpha, gamma=gamma
+        )
 
     compiled = torch.compile(step, fullgraph=True, backend=backend)  # raises on a break
     loss = compiled(feats)
@@ -480,6 +534,11 @@ def _args(**changes):
         (dict(num_threads=-1), ValueError, ["num_threads must be in"]),
         (dict(num_threads=True), TypeError, ["num_threads must be an integer, not a bool"]),
         (dict(num_threads=1.0), TypeError, ["num_threads must be an integer"]),
+        (dict(alpha=1.5), ValueError, ["alpha must be None or in [0, 1]", "1.5"]),
+        (dict(alpha=True), TypeError, ["alpha must be None or a real number", "bool"]),
+        (dict(gamma=-0.5), ValueError, ["gamma must be a finite number >= 0", "-0.5"]),
+        (dict(gamma="1"), TypeError, ["gamma must be a real number", "'1'"]),
+        (dict(gamma=float("nan")), ValueError, ["gamma must be a finite number >= 0"]),
         # value checks of ctcc.ctc_loss, when the operator runs, in torch's names
         (
             dict(input_lengths=torch.tensor([30, 12, 31, 9, 30])),
@@ -530,6 +589,10 @@ def test_module_checks_its_arguments():
         ctcc.torch.CTCLoss(reduction="elementwise_mean")
     with pytest.raises(TypeError, match="zero_infinity must be a bool"):
         ctcc.torch.CTCLoss(zero_infinity="False")
+    with pytest.raises(ValueError, match=r"ctcc.torch.CTCLoss: alpha must be None or in \[0, 1\]"):
+        ctcc.torch.CTCLoss(alpha=-0.1)
+    with pytest.raises(TypeError, match="ctcc.torch.CTCLoss: gamma must be a real number"):
+        ctcc.torch.CTCLoss(gamma=None)
 
 
 # ------------------------------------------------- DistributedDataParallel

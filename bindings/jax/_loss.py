@@ -10,7 +10,9 @@ gradient.
 The callback takes a whole batch, so ``vmap_method="broadcast_all"`` is
 exact: under ``jax.vmap`` it receives every argument with the mapped axes in
 front (unmapped ones tiled to match), and the host function folds them into
-the batch.
+the batch. With ``alpha`` set, whose sums couple the samples of a call,
+each instance of the mapped axes is computed as a call of its own, as if
+the function had been called once per instance.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 import ctcc
 from ctcc._checks import as_flag, as_int, as_num_threads, as_real, describe, reject_masked
+from ctcc._loss import _check_modifications
 
 _FN = "ctcc.jax.ctc_loss"
 
@@ -35,6 +38,8 @@ class _Settings(NamedTuple):
     blank: int
     num_threads: int | None
     zero_infinity: bool
+    alpha: float | None
+    gamma: float
 
 
 def _where(shape: tuple[int, ...], flat: int) -> str:
@@ -94,8 +99,39 @@ def _host(
     if (valid[:, 1:] & ~valid[:, :-1]).any():
         order = np.argsort(~valid, axis=1, kind="stable")
         x = np.take_along_axis(x, order[:, :, None], axis=1)
+    # alpha's sums run over the batch of one call: each instance of the
+    # vmapped axes is a call of its own (without alpha the samples are
+    # independent and one call computes them all).
+    size = B if settings.alpha is not None and lead else n
+    pieces = [
+        _call(
+            x[i : i + size],
+            lab[i : i + size],
+            valid[i : i + size],
+            label_lengths[i : i + size],
+            settings,
+            grad,
+        )
+        for i in range(0, n, size)
+    ]
+    if len(pieces) == 1:
+        loss, g = pieces[0]
+    else:
+        loss = np.concatenate([p[0] for p in pieces])
+        g = np.concatenate([p[1] for p in pieces]) if grad else None
+    loss = loss.reshape(*lead, B)
+    if not grad:
+        return (loss,)
+    if order is not None:
+        unpacked = np.empty_like(g)
+        np.put_along_axis(unpacked, order[:, :, None], g, axis=1)
+        g = unpacked
+    return loss, g.reshape(*lead, B, T, K)
+
+
+def _call(x, lab, valid, label_lengths, settings: _Settings, grad: bool):
     try:
-        loss, g = ctcc.ctc_loss(
+        return ctcc.ctc_loss(
             x,
             lab,
             valid.sum(axis=1),
@@ -105,17 +141,11 @@ def _host(
             zero_infinity=settings.zero_infinity,
             num_threads=settings.num_threads,
             grad=grad,
+            alpha=settings.alpha,
+            gamma=settings.gamma,
         )
     except ValueError as e:  # labels outside the alphabet or equal to the blank
         raise ValueError(f"{_FN}: {e}") from None
-    loss = loss.reshape(*lead, B)
-    if not grad:
-        return (loss,)
-    if order is not None:
-        unpacked = np.empty_like(g)
-        np.put_along_axis(unpacked, order[:, :, None], g, axis=1)
-        g = unpacked
-    return loss, g.reshape(*lead, B, T, K)
 
 
 def _callback(settings: _Settings, grad: bool, *args: jax.Array) -> tuple[jax.Array, ...]:
@@ -189,6 +219,8 @@ def ctc_loss(
     log_epsilon: Any = -1e5,
     num_threads: int | None = None,
     zero_infinity: bool = False,
+    alpha: float | None = None,
+    gamma: float = 0.0,
 ) -> jax.Array:
     """Per-sample CTC loss of a padded batch: ``optax.ctc_loss``, exact.
 
@@ -230,6 +262,16 @@ def ctc_loss(
         Return a loss of 0 instead of +inf for a sample that no alignment
         can produce (too few frames for its labels). Its gradient is 0
         either way.
+    alpha : float, optional
+        A ctcc extension: non-blank proportion in [0, 1] of the training
+        targets (Li and Wang, "Reinterpreting CTC training as iterative
+        fitting", eq. 13-16), computed over the batch of this call; None
+        (the default) is plain CTC. A static Python number. Changes the
+        gradient only, never the loss.
+    gamma : float, default 0.0
+        A ctcc extension: key-frame reweighting exponent in ``[0, 1e300]``
+        (eq. 17-18); 0 is plain CTC. A static Python number. Changes the
+        gradient only, never the loss.
 
     Returns
     -------
@@ -240,11 +282,13 @@ def ctc_loss(
     ------
     TypeError
         For logits that are not floating point, labels that are not
-        integers, and for flags and integers of the wrong type, when the
-        function is called (or traced).
+        integers, and for flags, integers and reals of the wrong type (a
+        traced ``alpha`` or ``gamma`` included), when the function is called
+        (or traced).
     ValueError
-        For shapes that do not fit together or a ``blank_id`` outside
-        ``[-K, K)``, when the function is called (or traced). Values are
+        For shapes that do not fit together, a ``blank_id`` outside
+        ``[-K, K)``, ``alpha`` outside [0, 1] or ``gamma`` outside
+        ``[0, 1e300]``, when the function is called (or traced). Values are
         checked on the host when the loss is computed: a padding other than
         0 or 1, a label row not padded on the right, or a label outside the
         alphabet or equal to the blank. Under ``jax.jit`` the error reaches
@@ -260,7 +304,15 @@ def ctc_loss(
 
     The gradient is ``softmax(logits) - posteriors`` per valid frame (0 on
     padded frames), computed together with the loss. Paddings and labels
-    get a zero gradient. Second derivatives are not available.
+    get a zero gradient. Second derivatives are not available. With
+    ``alpha`` or ``gamma`` set it is the modified gradient of
+    ``ctcc.ctc_loss(logits, ..., alpha=alpha, gamma=gamma)``; the loss is
+    unchanged. ``gamma`` alone keeps the samples independent; ``alpha``
+    couples the samples of one call (its sums run over the batch). Under
+    ``jax.vmap`` each mapped instance is a call of its own. With a batch
+    sharded over devices under ``jax.jit`` the batch is gathered and
+    ``alpha`` uses all of it; inside ``jax.shard_map`` each shard is a call
+    of its own, so ``alpha`` uses its own shard only.
 
     Under ``jax.jit`` with a batch sharded over several devices, JAX gathers
     the batch to one device for the callback; to compute each shard on its
@@ -286,6 +338,7 @@ def ctc_loss(
     threads = as_num_threads(num_threads, _FN)
     zero_infinity = as_flag(zero_infinity, "zero_infinity", _FN)
     _check_log_epsilon(log_epsilon)
+    checked_alpha, gamma = _check_modifications(alpha, gamma, _FN)
     x = _array(logits, "logits")
     frames = _array(logit_paddings, "logit_paddings")
     lab = _array(labels, "labels")
@@ -319,7 +372,9 @@ def ctc_loss(
     if K < 1:
         raise ValueError(f"{_FN}: logits must have at least one class, got shape {x.shape}")
     blank = as_int(blank_id, "blank_id", _FN, low=-K, high=K - 1)
-    settings = _Settings(blank % K, threads, zero_infinity)
+    settings = _Settings(
+        blank % K, threads, zero_infinity, None if checked_alpha < 0 else checked_alpha, gamma
+    )
     if B == 0:
         return jnp.zeros((0,), x.dtype)
     compute = x if x.dtype in (jnp.float32, jnp.float64) else x.astype(jnp.float32)

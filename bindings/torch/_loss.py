@@ -24,7 +24,8 @@ from typing import Any
 import torch
 
 import ctcc
-from ctcc._checks import as_choice, as_flag, as_int, as_num_threads, describe
+from ctcc._checks import as_choice, as_flag, as_int, as_num_threads, as_real, describe
+from ctcc._loss import GAMMA_MAX, _check_modifications
 
 _FN = "ctcc.torch.ctc_loss"
 _REDUCTIONS = ("none", "sum", "mean")
@@ -59,11 +60,13 @@ def _ctc_loss_op(
     zero_infinity: bool,
     num_threads: int,
     need_grad: bool,
+    alpha: float,
+    gamma: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample CTC losses [N] of log_probs [T, N, C], and (when
     ``need_grad``) the gradient of each loss with respect to log_probs
     [T, N, C] (else an empty tensor). ``num_threads`` -1 means
-    ``torch.get_num_threads()``."""
+    ``torch.get_num_threads()``; ``alpha`` -1 means None (plain CTC)."""
     threads = torch.get_num_threads() if num_threads < 0 else num_threads
     try:
         costs, grad = ctcc.ctc_loss(
@@ -76,6 +79,8 @@ def _ctc_loss_op(
             zero_infinity=zero_infinity,
             num_threads=threads,
             grad=need_grad,
+            alpha=None if alpha < 0 else alpha,
+            gamma=gamma,
         )
     except (ValueError, TypeError) as e:
         raise type(e)(f"{_FN}: {_torch_names(str(e))}") from None
@@ -85,7 +90,16 @@ def _ctc_loss_op(
 
 @_ctc_loss_op.register_fake
 def _ctc_loss_fake(
-    log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, num_threads, need_grad
+    log_probs,
+    targets,
+    input_lengths,
+    target_lengths,
+    blank,
+    zero_infinity,
+    num_threads,
+    need_grad,
+    alpha,
+    gamma,
 ):
     costs = log_probs.new_empty((log_probs.shape[1],))
     grad = log_probs.new_empty(log_probs.shape if need_grad else (0,))
@@ -131,7 +145,7 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad_costs, _unused):
     if grad_costs is None:
-        return (None,) * 8
+        return (None,) * 10
     grad, log_probs = ctx.saved_tensors
     if grad.dim() != 3:
         raise RuntimeError(
@@ -141,7 +155,7 @@ def _backward(ctx, grad_costs, _unused):
     scale = grad_costs.reshape(1, -1, 1)
     if torch.is_grad_enabled() and ctx.needs_input_grad[0]:
         scale = scale + _NoSecondDerivative.apply(log_probs)  # create_graph=True
-    return grad * scale, None, None, None, None, None, None, None
+    return (grad * scale,) + (None,) * 9
 
 
 _ctc_loss_op.register_autograd(_backward, setup_context=_setup_context)
@@ -236,6 +250,17 @@ def _check_targets(value: Any, N: int, batched: bool) -> torch.Tensor:
     return t.reshape(1, -1)
 
 
+def _modifications(alpha: Any, gamma: Any, fn: str) -> tuple[float, float]:
+    """alpha (-1.0 for None) and gamma as floats, checked as ctcc.ctc_loss
+    checks them. Under torch.compile, Dynamo cannot trace the NumPy test in
+    ``_check_modifications``: the same rule is checked there with
+    ``as_real`` (the same accepted values; the messages say the range)."""
+    if not torch.compiler.is_compiling():
+        return _check_modifications(alpha, gamma, fn)
+    a = as_real(alpha, "alpha", fn, optional=True, low=0, high=1)
+    return (-1.0 if a is None else a), as_real(gamma, "gamma", fn, low=0, high=GAMMA_MAX)
+
+
 # --------------------------------------------------------------------------
 # The public API
 
@@ -250,6 +275,8 @@ def ctc_loss(
     zero_infinity: bool = False,
     *,
     num_threads: int | None = None,
+    alpha: float | None = None,
+    gamma: float = 0.0,
 ) -> torch.Tensor:
     """CTC loss with the signature and results of ``torch.nn.functional.ctc_loss``.
 
@@ -293,6 +320,16 @@ def ctc_loss(
         Threads of the C core for this call; None means
         ``torch.get_num_threads()`` when the loss runs, 0 all available
         cores.
+    alpha : float, optional
+        Keyword-only (ctcc extension): non-blank proportion in [0, 1] of the
+        training targets (Li and Wang, "Reinterpreting CTC training as
+        iterative fitting", eq. 13-16), computed over the batch of this
+        call; None (the default) is plain CTC. Changes the gradient only,
+        never the loss.
+    gamma : float, default 0.0
+        Keyword-only (ctcc extension): key-frame reweighting exponent in
+        ``[0, 1e300]`` (eq. 17-18); 0 is plain CTC. Changes the gradient
+        only, never the loss.
 
     Returns
     -------
@@ -304,10 +341,12 @@ def ctc_loss(
     ------
     TypeError
         If an argument has the wrong type: ``log_probs`` not a floating
-        tensor, ``targets`` or lengths not integers, flags not bools, etc.
+        tensor, ``targets`` or lengths not integers, flags not bools,
+        ``alpha`` or ``gamma`` not a real number, etc.
     ValueError
         If a tensor is not on the CPU (the message says how to move the loss
-        there), shapes disagree, ``reduction`` is unknown, or, when the loss
+        there), shapes disagree, ``reduction`` is unknown, ``alpha`` is
+        outside [0, 1], ``gamma`` outside ``[0, 1e300]``, or, when the loss
         runs, a label is outside ``[0, C)`` or equals the blank, a length is
         negative or too large, or the lengths of concatenated targets do not
         add up. Each message names the argument (and the sample).
@@ -327,6 +366,15 @@ def ctc_loss(
     There is no second derivative with respect to ``log_probs`` (nor in
     torch): differentiating the gradient again (``create_graph=True``, e.g.
     a gradient penalty) raises ``RuntimeError``.
+
+    With ``alpha`` or ``gamma`` set, the gradient with respect to
+    ``log_probs`` is the modified one of ``ctcc.ctc_loss(...,
+    log_probs=True, alpha=alpha, gamma=gamma)``; the loss stays the plain
+    CTC loss. ``gamma`` alone keeps the samples independent, but ``alpha``
+    couples the samples of one call (its class sums run over the whole
+    batch): under ``DistributedDataParallel`` each process computes
+    ``alpha``'s sums over its own shard of the batch, so training with
+    ``alpha`` on several processes is not the same as on one.
 
     The operator is ``torch.ops.ctcc.ctc_loss``, registered with
     ``torch.library.custom_op``: ``torch.compile(..., fullgraph=True)``
@@ -350,6 +398,7 @@ def ctc_loss(
     zero_infinity = as_flag(zero_infinity, "zero_infinity", _FN)
     threads = as_num_threads(num_threads, _FN)
     blank = as_int(blank, "blank", _FN)
+    alpha_value, gamma = _modifications(alpha, gamma, _FN)
 
     x = _check_log_probs(log_probs)
     batched = x.dim() == 3
@@ -365,7 +414,16 @@ def ctc_loss(
         x = x.unsqueeze(1)
     need_grad = torch.is_grad_enabled() and x.requires_grad
     costs, _ = torch.ops.ctcc.ctc_loss(
-        x, y, frames, labels, blank, zero_infinity, -1 if threads is None else threads, need_grad
+        x,
+        y,
+        frames,
+        labels,
+        blank,
+        zero_infinity,
+        -1 if threads is None else threads,
+        need_grad,
+        alpha_value,
+        gamma,
     )
 
     if reduction == "none":
@@ -398,15 +456,24 @@ class CTCLoss(torch.nn.Module):
     num_threads : int or None, default None
         Threads of the C core; None means ``torch.get_num_threads()``, 0 all
         available cores.
+    alpha : float, optional
+        Non-blank proportion in [0, 1] of the training targets (Li and Wang,
+        eq. 13-16), over the batch of each call; None is plain CTC. Changes
+        the gradient only.
+    gamma : float, default 0.0
+        Key-frame reweighting exponent in ``[0, 1e300]`` (eq. 17-18); 0 is
+        plain CTC. Changes the gradient only.
 
     Raises
     ------
     TypeError
-        If ``blank`` or ``num_threads`` is not an integer (a bool is not) or
-        ``zero_infinity`` is not a bool.
+        If ``blank`` or ``num_threads`` is not an integer (a bool is not),
+        ``zero_infinity`` is not a bool, or ``alpha`` or ``gamma`` is not a
+        real number.
     ValueError
-        If ``reduction`` is not one of the three, or ``num_threads`` is
-        negative.
+        If ``reduction`` is not one of the three, ``num_threads`` is
+        negative, ``alpha`` is outside [0, 1] or ``gamma`` outside
+        ``[0, 1e300]``.
 
     See Also
     --------
@@ -432,6 +499,8 @@ class CTCLoss(torch.nn.Module):
         zero_infinity: bool = False,
         *,
         num_threads: int | None = None,
+        alpha: float | None = None,
+        gamma: float = 0.0,
     ) -> None:
         super().__init__()
         fn = "ctcc.torch.CTCLoss"
@@ -439,6 +508,8 @@ class CTCLoss(torch.nn.Module):
         self.reduction = as_choice(reduction, "reduction", _REDUCTIONS, fn)
         self.zero_infinity = as_flag(zero_infinity, "zero_infinity", fn)
         self.num_threads = as_num_threads(num_threads, fn)
+        checked_alpha, self.gamma = _modifications(alpha, gamma, fn)
+        self.alpha = None if checked_alpha < 0 else checked_alpha
 
     def forward(
         self,
@@ -474,6 +545,8 @@ class CTCLoss(torch.nn.Module):
             self.reduction,
             self.zero_infinity,
             num_threads=self.num_threads,
+            alpha=self.alpha,
+            gamma=self.gamma,
         )
 
     def extra_repr(self) -> str:
@@ -482,4 +555,8 @@ class CTCLoss(torch.nn.Module):
         text += f", zero_infinity={self.zero_infinity}"
         if self.num_threads is not None:
             text += f", num_threads={self.num_threads}"
+        if self.alpha is not None:
+            text += f", alpha={self.alpha}"
+        if self.gamma != 0.0:
+            text += f", gamma={self.gamma}"
         return text
