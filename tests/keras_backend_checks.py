@@ -421,9 +421,8 @@ def errors_inside_fit_name_the_sample():
 @check
 def options_reductions_and_config():
     """blank, padding_value, zero_infinity and the reductions mean the same
-    on every backend (compared with keras.ops.ctc_loss); alpha and gamma
-    work on TensorFlow and are refused, naming the backend, elsewhere; the
-    config round-trips."""
+    on every backend (compared with keras.ops.ctc_loss); out-of-range alpha
+    and gamma are refused by name; the config round-trips."""
     import keras
 
     import ctcc.keras
@@ -458,16 +457,10 @@ def options_reductions_and_config():
     zero = _np(ctcc.keras.CTCLoss(reduction="none", zero_infinity=True)(y2, short))
     assert np.isinf(inf[0]) and np.isfinite(inf[1]) and zero[0] == 0 and zero[1] == inf[1]
 
-    if backend == "tensorflow":
-        ctcc.keras.CTCLoss(alpha=0.5, gamma=1.0)
-    else:
-        out["alpha"] = _raises(
-            lambda: ctcc.keras.CTCLoss(alpha=0.5),
-            rf"alpha and gamma need the TensorFlow backend of Keras: this is the {backend} "
-            rf"backend, and its adapter ctcc\.{backend}",
-        )
-        _raises(lambda: ctcc.keras.CTCLoss(gamma=1.0), f"this is the {backend} backend")
     ctcc.keras.CTCLoss(alpha=None, gamma=0)  # plain CTC everywhere
+    _raises(lambda: ctcc.keras.CTCLoss(alpha=1.5), r"alpha must be None or in \[0, 1\], got 1.5")
+    _raises(lambda: ctcc.keras.CTCLoss(gamma=-1.0), r"gamma must be a finite number >= 0")
+    _raises(lambda: ctcc.keras.CTCLoss(alpha=True), r"alpha must be None or a real number")
     _raises(lambda: ctcc.keras.CTCLoss(zero_infinity="yes"), "zero_infinity must be a bool")
     _raises(lambda: ctcc.keras.CTCLoss(blank=True), "blank must be an integer")
     _raises(lambda: ctcc.keras.CTCLoss(blank=6)(y, logits), r"blank must be in \[-6, 6\)")
@@ -476,6 +469,39 @@ def options_reductions_and_config():
     config = loss.get_config()
     restored = keras.losses.deserialize(keras.losses.serialize(loss))
     assert isinstance(restored, ctcc.keras.CTCLoss) and restored.get_config() == config
+    return out
+
+
+@check
+def alpha_gamma_match_ctcc():
+    """alpha and gamma (Li and Wang's modifications) on every backend: the
+    gradient with respect to the logits (under the backend's differentiation,
+    jit-compiled on JAX) is ctcc.ctc_loss's modified gradient with the same
+    alpha and gamma, so the same on every backend; the loss stays the plain
+    loss (keras.losses.CTC's)."""
+    import keras
+
+    import ctcc
+    import ctcc.keras
+
+    backend = keras.backend.backend()
+    logits = _logits(seed=6)
+    y = _padded(-1)
+    frames = np.full(N, T)
+    label_lengths = np.array([len(lab) for lab in LABELS])
+    ref = _np(keras.losses.CTC(reduction="none")(_padded(0), logits))
+    out = {}
+    for alpha, gamma in [(0.5, 0.0), (None, 1.0), (0.3, 2.0)]:
+        name = f"alpha={alpha},gamma={gamma}"
+        loss = ctcc.keras.CTCLoss(reduction="sum", alpha=alpha, gamma=gamma)
+        value, grad = _value_and_grad(lambda x, loss=loss: loss(y, x), logits)
+        kw = dict(time_major=False, reduction="none")
+        _, want = ctcc.ctc_loss(logits, y, frames, label_lengths, **kw, alpha=alpha, gamma=gamma)
+        _, plain = ctcc.ctc_loss(logits, y, frames, label_lengths, **kw)
+        assert np.abs(want - plain).max() > 1e-2, name  # the modifications change it
+        out[name + " grad"] = _close(name + " grad", grad, want, rtol=1e-5, atol=1e-6)
+        rtol = LOSS_RTOL.get(backend, 1e-5)
+        out[name + " loss"] = _close(name + " loss", value, ref.sum(), rtol=rtol)
     return out
 
 

@@ -17,7 +17,6 @@ from ctcc.jax import ctc_loss as _ctc_loss
 
 NAME = "jax"
 ADAPTER = "ctcc.jax"
-MODIFICATIONS = False  # ctcc.jax computes plain CTC
 
 
 def _raise_unless(ok, *, message: str) -> None:
@@ -44,7 +43,6 @@ def ctc(
     labels, logits, label_length, logit_length, *, blank, zero_infinity, num_threads, alpha, gamma
 ):
     """Per-sample losses ``[N]`` of batch-major logits ``[N, T, C]``."""
-    del alpha, gamma  # refused by _loss.py on this backend
     return _ctc_loss(
         logits,
         _paddings(logit_length, logits.shape[1], logits.dtype),
@@ -53,4 +51,6 @@ def ctc(
         blank_id=blank,
         num_threads=num_threads,
         zero_infinity=zero_infinity,
+        alpha=alpha,
+        gamma=gamma,
     )

@@ -8,7 +8,6 @@ the lengths and dtypes of ``keras.ops.ctc_loss``) and the reductions (by
 adapter of the backend Keras runs on, through a glue module of a few lines
 each: `_tensorflow` (`ctcc.tensorflow`), `_jax` (`ctcc.jax`) and `_torch`
 (`ctcc.torch`). Each glue module has ``NAME``, ``ADAPTER``,
-``MODIFICATIONS`` (whether the adapter takes alpha and gamma),
 ``check(ok, message)`` (raise unless every entry of ``ok`` is true, when the
 step runs) and ``ctc(labels, logits, label_length, logit_length, *, blank,
 zero_infinity, num_threads, alpha, gamma)``: per-sample losses ``[N]`` of
@@ -139,16 +138,6 @@ def _check_batch(name: str, x: Any, batch: int | None, fn: str) -> None:
             f"{fn}: {name} has {x.shape[0]} rows for a batch of {batch} (output has "
             f"{batch} samples), got shape {tuple(x.shape)}"
         )
-
-
-def _check_modifications_supported(alpha: float | None, gamma: float, glue: Any, fn: str) -> None:
-    if glue.MODIFICATIONS or (alpha is None and gamma == 0.0):
-        return
-    raise ValueError(
-        f"{fn}: alpha and gamma need the TensorFlow backend of Keras: this is the "
-        f"{glue.NAME} backend, and its adapter {glue.ADAPTER} computes plain CTC only. "
-        "Set KERAS_BACKEND=tensorflow to train with them, or leave alpha=None and gamma=0"
-    )
 
 
 # --------------------------------------------------------------------------
@@ -353,10 +342,12 @@ class CTCLoss(keras.losses.Loss):
         Non-blank proportion in [0, 1] of the training targets (Li and Wang,
         "Reinterpreting CTC training as iterative fitting", eq. 13-16),
         computed over each batch; None (the default) is plain CTC. Changes
-        the gradient only, not the reported loss. TensorFlow backend only.
+        the gradient only, not the reported loss. The same on every backend;
+        under distributed training each replica computes it over its own
+        part of the batch.
     gamma : float, default 0.0
         Key-frame reweighting exponent in ``[0, 1e300]`` (eq. 17-18); 0 is
-        plain CTC. Changes the gradient only. TensorFlow backend only.
+        plain CTC. Changes the gradient only.
     reduction : str or None, default "sum_over_batch_size"
         A Keras reduction: ``"sum_over_batch_size"`` (the mean of the
         per-sample losses), ``"sum"``, ``"mean"``,
@@ -377,8 +368,7 @@ class CTCLoss(keras.losses.Loss):
         `y_pred` is a ``numpy.ma`` array.
     ValueError
         If `padding_value` or `blank` is outside the int32 range, `alpha`
-        or `gamma` is out of range or given on the JAX or PyTorch backend,
-        `reduction` is unknown, Keras runs on a backend other than
+        or `gamma` is out of range, `reduction` is unknown, Keras runs on a backend other than
         TensorFlow, JAX or PyTorch, or, when called, `y_pred` is not 3-D,
         `y_true` not 2-D or `blank` outside ``[-C, C)``. On the JAX and
         PyTorch backends, also for the value errors below.
@@ -452,7 +442,7 @@ class CTCLoss(keras.losses.Loss):
         dtype: Any = None,
     ) -> None:
         fn = _LOSS
-        glue = _glue(fn)
+        _glue(fn)  # ValueError for a backend ctcc does not support
         blank = as_int(blank, "blank", fn, low=INT32_MIN, high=INT32_MAX)
         # int32, the range of ctcc's labels: a larger value would never match a label
         padding_value = as_int(padding_value, "padding_value", fn, low=INT32_MIN, high=INT32_MAX)
@@ -460,7 +450,6 @@ class CTCLoss(keras.losses.Loss):
         num_threads = as_num_threads(num_threads, fn)
         checked_alpha, gamma = _check_modifications(alpha, gamma, fn)
         alpha = None if checked_alpha < 0 else checked_alpha
-        _check_modifications_supported(alpha, gamma, glue, fn)
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.blank = blank
         self.padding_value = padding_value

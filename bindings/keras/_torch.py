@@ -14,7 +14,6 @@ from ctcc.torch import ctc_loss as _ctc_loss
 
 NAME = "torch"
 ADAPTER = "ctcc.torch"
-MODIFICATIONS = False  # ctcc.torch computes plain CTC
 
 
 def check(ok, message: str) -> None:
@@ -31,7 +30,6 @@ def ctc(
     labels, logits, label_length, logit_length, *, blank, zero_infinity, num_threads, alpha, gamma
 ):
     """Per-sample losses ``[N]`` of batch-major logits ``[N, T, C]``."""
-    del alpha, gamma  # refused by _loss.py on this backend
     device = logits.device
     # .cpu() is differentiable: on a GPU the gradient flows back to the device
     log_probs = torch.log_softmax(logits.cpu(), dim=-1).transpose(0, 1)
@@ -43,6 +41,8 @@ def ctc(
         blank=blank,
         reduction="none",
         zero_infinity=zero_infinity,
+        alpha=alpha,
+        gamma=gamma,
         num_threads=0 if num_threads is None else num_threads,  # None: every thread
     )
     return loss.to(device)
