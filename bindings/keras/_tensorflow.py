@@ -11,7 +11,6 @@ from ctcc.tensorflow import ctc_loss as _ctc_loss
 
 NAME = "tensorflow"
 ADAPTER = "ctcc.tensorflow"
-MODIFICATIONS = True  # alpha and gamma
 
 
 def check(ok, message: str) -> None:
