@@ -23,6 +23,8 @@ def ctc_loss(
     grad: bool = ...,
     alpha: float | None = ...,
     gamma: float = ...,
+    loss_out: np.ndarray | None = ...,
+    grad_out: np.ndarray | None = ...,
 ) -> tuple[np.ndarray | np.floating, np.ndarray | None]: ...
 @overload
 def ctc_posteriors(
@@ -38,6 +40,7 @@ def ctc_posteriors(
     gamma: float = ...,
     num_threads: int | None = ...,
     return_weights: Literal[False] = ...,
+    out: np.ndarray | None = ...,
 ) -> np.ndarray: ...
 @overload
 def ctc_posteriors(
@@ -53,6 +56,7 @@ def ctc_posteriors(
     gamma: float = ...,
     num_threads: int | None = ...,
     return_weights: Literal[True],
+    out: np.ndarray | None = ...,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 
 class Alignment(NamedTuple):

@@ -30,6 +30,8 @@ from ctcc._checks import (
 _REDUCTIONS = ("none", "sum", "mean")
 # The C core refuses a larger gamma (src/validate.c).
 GAMMA_MAX = 1e300
+# numpy.exceptions appeared in NumPy 1.25; older versions have np.TooHardError.
+_TOO_HARD = getattr(np, "exceptions", np).TooHardError
 
 # The forms of labels every function that takes labels accepts.
 LABEL_FORMS = (
@@ -307,6 +309,45 @@ def _prepare(
     return _Batch(data, flat_inputs, T, N, C, blank_index, threads, input_lengths, flat32, lengths)
 
 
+def _check_out(
+    out: Any, name: str, dtype: np.dtype, shape: tuple[int, ...], sources: list[tuple[str, Any]]
+) -> np.ndarray | None:
+    """Checks a caller's output array (None passes): a plain, aligned,
+    C-contiguous, writeable numpy.ndarray of exactly `dtype` and `shape`
+    that shares no memory with any array in `sources` ((name, value)
+    pairs; values that are not arrays or None are skipped). Writes
+    nothing, so a refused array is left as it was."""
+    if out is None:
+        return None
+    if type(out) is not np.ndarray:
+        raise TypeError(
+            f"{name} must be a numpy.ndarray (not a subclass such as numpy.ma.MaskedArray "
+            f"or numpy.matrix), got {type(out).__module__}.{type(out).__name__}"
+        )
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype} (the dtype of logits), got {out.dtype}")
+    if out.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (the C core writes it as one buffer)")
+    if not out.flags.aligned:
+        raise ValueError(f"{name} must be aligned to its dtype")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only; pass a writeable array")
+    for other_name, other in sources:
+        if isinstance(other, np.ndarray) and np.may_share_memory(out, other):
+            try:
+                overlap = np.shares_memory(out, other, max_work=100_000)
+            except _TOO_HARD:  # refuse what cannot be proved apart
+                overlap = True
+            if overlap:
+                raise ValueError(
+                    f"{name} overlaps {other_name} in memory; the C core reads the inputs "
+                    "while it writes the outputs, so pass separate arrays"
+                )
+    return out
+
+
 def _run(
     b: _Batch,
     *,
@@ -318,11 +359,15 @@ def _run(
     weights: np.ndarray | None,
     alpha: float,
     gamma: float,
+    costs: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Calls the C core; fills the given output arrays, returns the costs."""
+    """Calls the C core; fills the given output arrays (costs too, when
+    given; checked C-contiguous arrays, written in place), returns the
+    costs."""
     dtype = b.data.dtype
     empty = np.empty(0, dtype)
-    costs = np.empty(b.N, dtype)
+    if costs is None:
+        costs = np.empty(b.N, dtype)
     _core.ctc_loss_raw(
         b.flat_inputs,
         gradient.reshape(-1) if gradient is not None else empty,
@@ -364,6 +409,8 @@ def ctc_loss(
     grad: bool = True,
     alpha: float | None = None,
     gamma: float = 0.0,
+    loss_out: np.ndarray | None = None,
+    grad_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray | np.floating, np.ndarray | None]:
     """CTC loss (negative log-likelihood) of label sequences, and its gradient.
 
@@ -428,6 +475,17 @@ def ctc_loss(
     gamma : float, default 0.0
         Key-frame reweighting exponent (eq. 17-18), in ``[0, 1e300]``; 0 is
         plain CTC. Changes the gradient only.
+    loss_out : numpy.ndarray, optional
+        Only with ``reduction="none"``: an array ``[N]`` to write the losses
+        into, returned as `loss` (the same object), as NumPy's ``out=``.
+        It must be a plain ``numpy.ndarray`` (no subclass) of the dtype of
+        `logits`, C-contiguous, aligned and writeable, and share no memory
+        with `logits` or `grad_out`.
+    grad_out : numpy.ndarray, optional
+        Only with ``grad=True``: an array in the shape of `logits` (the
+        given layout) to write the gradient into, returned as `grad`,
+        under the rules of `loss_out`. Reusing one array across calls
+        saves allocating and page-faulting a fresh gradient each time.
 
     Returns
     -------
@@ -451,13 +509,18 @@ def ctc_loss(
         integers, an array is a ``numpy.ma.MaskedArray`` (its mask would be
         ignored), `labels` is in none of the accepted forms, a flag is not a
         bool, an integer argument is a bool or not an integer, or `alpha` or
-        `gamma` is not a real number.
+        `gamma` is not a real number, or `loss_out` or `grad_out` is
+        not a plain ``numpy.ndarray`` of the dtype of `logits`.
     ValueError
         If a shape is wrong, a label is outside ``[0, C)`` or equals the
         blank, a length is out of range, `blank` is outside ``[-C, C)``,
         `reduction` is unknown, `alpha` is outside [0, 1], `gamma` is
-        negative, not finite or above 1e300, or `num_threads` is negative.
-        The message names the argument, the sample and the value.
+        negative, not finite or above 1e300, `num_threads` is negative, or
+        `loss_out` or `grad_out` has the wrong shape, is not C-contiguous,
+        aligned and writeable, overlaps `logits` or the other output, or is
+        given where nothing is returned in it (``loss_out`` with a reduction,
+        ``grad_out`` with ``grad=False``); a refused output array is left
+        untouched. The message names the argument, the sample and the value.
 
     See Also
     --------
@@ -518,7 +581,22 @@ def ctc_loss(
     a, g = _check_modifications(alpha, gamma)
     b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
     dtype = b.data.dtype
-    gradient = np.empty(b.data.shape, dtype) if grad else None
+    if loss_out is not None and reduction != "none":
+        raise ValueError(
+            f'loss_out is only allowed with reduction="none" (the [N] losses); '
+            f"reduction={reduction!r} returns a scalar"
+        )
+    if grad_out is not None and not grad:
+        raise ValueError("grad_out was given with grad=False, which computes no gradient")
+    sources = [("logits", logits), ("logits", b.data)]
+    loss_out = _check_out(loss_out, "loss_out", dtype, (b.N,), sources)
+    grad_out = _check_out(
+        grad_out, "grad_out", dtype, b.data.shape, [*sources, ("loss_out", loss_out)]
+    )
+    if grad_out is not None:
+        gradient = grad_out
+    else:
+        gradient = np.empty(b.data.shape, dtype) if grad else None
     costs = _run(
         b,
         log_probs=log_probs,
@@ -529,6 +607,7 @@ def ctc_loss(
         weights=None,
         alpha=a,
         gamma=g,
+        costs=loss_out,
     )
 
     if reduction == "none":
@@ -557,6 +636,7 @@ def ctc_posteriors(
     gamma: float = 0.0,
     num_threads: int | None = None,
     return_weights: bool = False,
+    out: np.ndarray | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """CTC posteriors: the targets that the CTC gradient fits the softmax to.
 
@@ -599,6 +679,11 @@ def ctc_posteriors(
         OpenMP threads of the C core; None or 0 uses every available thread.
     return_weights : bool, default False
         Also return the frame weights of the gradient.
+    out : numpy.ndarray, optional
+        An array in the shape of `logits` to write the targets into,
+        returned as `targets` (the same object), as NumPy's ``out=``: a
+        plain ``numpy.ndarray`` of the dtype of `logits`, C-contiguous,
+        aligned, writeable and sharing no memory with `logits`.
 
     Returns
     -------
@@ -617,10 +702,12 @@ def ctc_posteriors(
     ------
     TypeError
         As `ctcc.ctc_loss`: a wrong dtype, a masked array, labels in no
-        accepted form, or a scalar argument of the wrong type.
+        accepted form, a scalar argument of the wrong type, or an `out` that
+        is not a plain ``numpy.ndarray`` of the dtype of `logits`.
     ValueError
         As `ctcc.ctc_loss`: a wrong shape, a bad label or length, `blank`,
-        `alpha` or `gamma` out of range.
+        `alpha` or `gamma` out of range, or an `out` of the wrong shape, not
+        C-contiguous, aligned and writeable, or overlapping `logits`.
 
     See Also
     --------
@@ -670,7 +757,8 @@ def ctc_posteriors(
     a, g = _check_modifications(alpha, gamma)
     b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
     dtype = b.data.dtype
-    targets = np.empty(b.data.shape, dtype)
+    out = _check_out(out, "out", dtype, b.data.shape, [("logits", logits), ("logits", b.data)])
+    targets = np.empty(b.data.shape, dtype) if out is None else out
     weights = None
     if return_weights:
         weights = np.empty((b.T, b.N) if time_major else (b.N, b.T), dtype)
