@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import numpy as np  # noqa: E402
+from _interleaved import check_agreement, print_table, time_interleaved  # bench/
 
 
 def main() -> None:
@@ -96,38 +95,16 @@ def main() -> None:
         variants["tf.nn.ctc_loss dense tf.function"] = graph(tf.nn.ctc_loss, labels)
 
     # agreement first (also the first warm-up call)
-    ref_loss, ref_grad = direct()
-    for name, fn in variants.items():
-        loss, grad = fn()
-        print(
-            f"{name}: max |loss - direct| / loss = "
-            f"{np.max(np.abs(loss - ref_loss) / np.abs(ref_loss)):.1e}, "
-            f"max |grad - direct| = {np.max(np.abs(grad - ref_grad)):.1e}"
-        )
-    for _ in range(args.warmup - 1):
-        for fn in variants.values():
-            fn()
-
-    times: dict[str, list[float]] = {name: [] for name in variants}
+    check_agreement(variants, direct)
+    times = time_interleaved(variants, args.repeats, args.warmup)
     names = list(variants)
-    for r in range(args.repeats):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            t0 = time.perf_counter()
-            variants[name]()
-            times[name].append(time.perf_counter() - t0)
 
     print(
         f"T={T} N={N} C={C} L={L} float32, loss + gradient, 1 thread "
         f"(TF intra/inter-op = 1, ctcc num_threads=1), {args.repeats} rounds; "
         f"TensorFlow {tf.__version__}, ctcc {ctcc.__version__}"
     )
-    print(f"{'variant':40s} {'median ms':>10s} {'min ms':>8s} {'max ms':>8s}")
-    medians = {}
-    for name in names:
-        ts = times[name]
-        medians[name] = statistics.median(ts)
-        print(f"{name:40s} {1e3 * medians[name]:10.2f} {1e3 * min(ts):8.2f} {1e3 * max(ts):8.2f}")
+    medians = print_table(times)
     base = medians[names[0]]
     base_min = min(times[names[0]])
     for name in names[1:3]:

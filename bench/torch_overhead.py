@@ -25,6 +25,7 @@ import statistics
 import time
 
 import numpy as np
+from _interleaved import check_agreement, print_table, time_interleaved  # bench/
 
 
 def main() -> None:
@@ -103,40 +104,20 @@ def main() -> None:
 
     # agreement first (also the first warm-up call); torch's gradient with
     # respect to log-probabilities is exp(lp) - posteriors, ctcc's -posteriors
-    ref_loss, ref_grad = direct()
-    for name, fn in variants.items():
-        loss, grad = fn()
-        if name.startswith("torch.nn"):
-            grad = grad - np.exp(lp_np)
-        print(
-            f"{name}: max |loss - direct| / loss = "
-            f"{np.max(np.abs(loss - ref_loss) / np.abs(ref_loss)):.1e}, "
-            f"max |grad - direct| = {np.max(np.abs(grad - ref_grad)):.1e}"
-        )
-    for _ in range(args.warmup - 1):
-        for fn in variants.values():
-            fn()
-
-    times: dict[str, list[float]] = {name: [] for name in variants}
+    check_agreement(
+        variants,
+        direct,
+        lambda name, grad: grad - np.exp(lp_np) if name.startswith("torch.nn") else grad,
+    )
+    times = time_interleaved(variants, args.repeats, args.warmup)
     names = list(variants)
-    for r in range(args.repeats):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            t0 = time.perf_counter()
-            variants[name]()
-            times[name].append(time.perf_counter() - t0)
 
     print(
         f"T={T} N={N} C={C} L={L} float32, loss + gradient, 1 thread "
         f"(torch.set_num_threads(1), ctcc num_threads=1), {args.repeats} rounds; "
         f"torch {torch.__version__}, ctcc {ctcc.__version__}"
     )
-    print(f"{'variant':40s} {'median ms':>10s} {'min ms':>8s} {'max ms':>8s}")
-    medians = {}
-    for name in names:
-        ts = times[name]
-        medians[name] = statistics.median(ts)
-        print(f"{name:40s} {1e3 * medians[name]:10.2f} {1e3 * min(ts):8.2f} {1e3 * max(ts):8.2f}")
+    medians = print_table(times)
     # The adapter's own cost: its time outside the C call (checks, the
     # operator call, the scaling of the gradient in the backward pass).
     # Less noisy than a ratio of two timings on a busy machine.
