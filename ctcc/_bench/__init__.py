@@ -9,7 +9,8 @@ after a check that all of them agree with ctcc in float64.
 
 One module per concern:
 
-- ``workloads``: the shapes and the random batch every process builds alike;
+- ``workloads``: the shapes and the batches (random logits, or a trained
+  model's peaked outputs) every process builds alike;
 - ``runners``: one module per framework (``runners/ctcc.py``,
   ``tensorflow.py``, ``torch.py``, ``jax.py``, ``keras.py``) and the
   registry (``runners/__init__.py``); adding a framework is one runner

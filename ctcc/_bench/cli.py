@@ -16,10 +16,16 @@ from ctcc._bench.measure import run_workload
 from ctcc._bench.runners import FRAMEWORKS, IMPLEMENTATIONS
 from ctcc._bench.worker import progress, worker_main
 from ctcc._bench.workloads import (
+    BATCH_KINDS,
+    DEFAULT_WORKLOADS,
+    OPT_IN_WORKLOADS,
+    PEAKED_WORKLOADS,
+    QUICK_PEAKED,
     QUICK_WORKLOAD,
     SEED,
     SOFTMAX_LIMIT_WORKLOADS,
     WORKLOADS,
+    Workload,
     custom_workload_error,
 )
 
@@ -50,9 +56,14 @@ def _parser(default_json: str | None) -> argparse.ArgumentParser:
         action="append",
         choices=list(WORKLOADS),
         metavar="NAME",
-        help="a workload to run (repeatable; default all): "
+        help="a workload to run (repeatable; default all but "
+        + ", ".join(OPT_IN_WORKLOADS)
+        + "): "
         + ", ".join(f"{k} {v}" for k, v in WORKLOADS.items())
-        + " as (T, N, C, L)",
+        + " as (T, N, C, L); "
+        + ", ".join(PEAKED_WORKLOADS)
+        + " have peaked outputs (a trained model's: one alignment at p >= 0.999 per "
+        "frame), the others standard-normal logits",
     )
     p.add_argument(
         "--custom",
@@ -61,6 +72,14 @@ def _parser(default_json: str | None) -> argparse.ArgumentParser:
         action="append",
         metavar=("T", "N", "C", "L"),
         help="an extra workload (repeatable)",
+    )
+    p.add_argument(
+        "--custom-peaked",
+        nargs=4,
+        type=int,
+        action="append",
+        metavar=("T", "N", "C", "L"),
+        help="an extra workload with peaked outputs (repeatable)",
     )
     p.add_argument(
         "--threads",
@@ -79,7 +98,8 @@ def _parser(default_json: str | None) -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help=f"CI smoke test: {QUICK_REPEATS} repeats, one thread and only {QUICK_WORKLOAD} "
-        "unless --workload/--custom/--repeats/--threads say otherwise",
+        f"(and {QUICK_PEAKED} on ctcc alone, for the fallback report) unless "
+        "--workload/--custom/--repeats/--threads say otherwise",
     )
     p.add_argument(
         "--frameworks",
@@ -127,6 +147,7 @@ def _parser(default_json: str | None) -> argparse.ArgumentParser:
     p.add_argument("--worker-threads", type=int, help=argparse.SUPPRESS)
     p.add_argument("--worker-shape", nargs=4, type=int, help=argparse.SUPPRESS)
     p.add_argument("--worker-seed", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-batch", choices=BATCH_KINDS, help=argparse.SUPPRESS)
     p.add_argument("--worker-impls", help=argparse.SUPPRESS)
     return p
 
@@ -149,17 +170,19 @@ def parse_args(argv: Sequence[str] | None, default_json: str | None = None) -> a
     if "ctcc" not in args.frameworks:
         args.frameworks = ["ctcc"] + list(args.frameworks)
     args.frameworks = [f for f in FRAMEWORKS if f in args.frameworks]
-    workloads: list[tuple[str, tuple[int, int, int, int]]] = []
-    for name in dict.fromkeys(args.workload or []):
-        workloads.append((name, WORKLOADS[name]))
-    for T, N, C, L in args.custom or []:
-        error = custom_workload_error(T, N, C, L, args.seed)
-        if error:
-            p.error(f"--custom {T} {N} {C} {L}: {error}")
-        workloads.append((f"custom-{T}x{N}x{C}x{L}", (T, N, C, L)))
-    if not workloads:
-        names = [QUICK_WORKLOAD] if args.quick else list(WORKLOADS)
-        workloads = [(n, WORKLOADS[n]) for n in names]
+    workloads = [Workload.named(name) for name in dict.fromkeys(args.workload or [])]
+    for kind, option in (("random", "custom"), ("peaked", "custom_peaked")):
+        for T, N, C, L in getattr(args, option) or []:
+            flag = "--" + option.replace("_", "-")
+            error = custom_workload_error(T, N, C, L, args.seed)
+            if error:
+                p.error(f"{flag} {T} {N} {C} {L}: {error}")
+            prefix = "custom-" if kind == "random" else "custom-peaked-"
+            workloads.append(Workload(f"{prefix}{T}x{N}x{C}x{L}", (T, N, C, L), kind))
+    if not workloads and args.quick:
+        workloads = [Workload.named(QUICK_WORKLOAD), Workload.named(QUICK_PEAKED, ("ctcc",))]
+    elif not workloads:
+        workloads = [Workload.named(n) for n in DEFAULT_WORKLOADS]
     args.workload_list = workloads
     if args.slow_limit <= 0:
         p.error("--slow-limit must be positive")
@@ -169,7 +192,8 @@ def parse_args(argv: Sequence[str] | None, default_json: str | None = None) -> a
 def _config(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, Any]:
     return {
         "argv": list(sys.argv[1:] if argv is None else argv),
-        "workloads": {n: list(s) for n, s in args.workload_list},
+        "workloads": {w.name: list(w.shape) for w in args.workload_list},
+        "batch_kinds": {w.name: w.kind for w in args.workload_list},
         "threads": args.threads,
         "repeats": args.repeats,
         "frameworks": args.frameworks,
@@ -182,7 +206,11 @@ def _config(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, A
         "grad_atol": GRAD_ATOL,
         "implementations": {k: v.description for k, v in IMPLEMENTATIONS.items()},
         "tolerances": {
-            k: {"loss_rtol": v.tolerance.loss_rtol, "grad_atol": v.tolerance.grad_atol}
+            k: {
+                "loss_rtol": v.tolerance.loss_rtol,
+                "loss_f32_frames": v.tolerance.loss_f32_frames,
+                "grad_atol": v.tolerance.grad_atol,
+            }
             for k, v in IMPLEMENTATIONS.items()
             if v.ctc
         },
@@ -192,11 +220,11 @@ def _config(args: argparse.Namespace, argv: Sequence[str] | None) -> dict[str, A
 def _run_all(args: argparse.Namespace, ctcc_root: str, result: dict[str, Any]) -> int:
     """Runs every workload into ``result``; returns the exit status."""
     try:
-        for name, shape in args.workload_list:
+        for workload in args.workload_list:
             record: dict[str, Any] = {}
             result["workloads"].append(record)
-            limit = args.softmax_limit or name in SOFTMAX_LIMIT_WORKLOADS
-            run_workload(name, shape, args, limit, ctcc_root, record)
+            limit = args.softmax_limit or workload.name in SOFTMAX_LIMIT_WORKLOADS
+            run_workload(workload, args, limit, ctcc_root, record)
         result["status"] = "ok"
         return 0
     except Mismatch as exc:
@@ -250,6 +278,7 @@ def main(argv: Sequence[str] | None = None, default_json: str | None = None) -> 
             args.worker_shape,
             args.worker_seed,
             args.worker_impls.split(","),
+            args.worker_batch or "random",
         )
 
     result: dict[str, Any] = {"schema": 1, "status": "running", "machine": machine.machine_info()}

@@ -18,6 +18,7 @@ For each workload the parent
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 from typing import Any
@@ -30,7 +31,7 @@ from ctcc._bench.report import adapter_rows, summary_rows
 from ctcc._bench.runners import IMPLEMENTATIONS, impls_for, tolerances
 from ctcc._bench.runners.ctcc import REFERENCE
 from ctcc._bench.worker import Worker, progress
-from ctcc._bench.workloads import dp_cells
+from ctcc._bench.workloads import Workload, dp_cells
 
 # A timed sample is one call, or the mean of back-to-back calls for calls
 # faster than this (timer resolution and wake-up jitter of tiny workloads).
@@ -44,15 +45,15 @@ class WorkloadRun:
 
     def __init__(
         self,
-        name: str,
-        shape: tuple[int, int, int, int],
+        workload: Workload,
         args: argparse.Namespace,
         with_softmax_limit: bool,
         ctcc_root: str,
         record: dict[str, Any],
     ) -> None:
-        self.name = name
-        self.shape = shape
+        self.workload = workload
+        self.name = workload.name
+        self.shape = workload.shape
         self.args = args
         self.with_softmax_limit = with_softmax_limit
         self.ctcc_root = ctcc_root
@@ -66,9 +67,16 @@ class WorkloadRun:
     def run(self) -> None:
         T, N, C, L = self.shape
         cells = dp_cells(T, N, L)
-        progress(f"\n== {self.name}: T={T} N={N} C={C} L={L}, {cells / 1e6:.2f} M DP cells ==")
-        self.record.update(name=self.name, T=T, N=N, C=C, L=L, cells=cells, skipped=[], results=[])
+        batch = self.workload.kind
+        progress(
+            f"\n== {self.name}: T={T} N={N} C={C} L={L}, {batch} batch, "
+            f"{cells / 1e6:.2f} M DP cells =="
+        )
+        self.record.update(
+            name=self.name, T=T, N=N, C=C, L=L, batch=batch, cells=cells, skipped=[], results=[]
+        )
         self.record["workspace_bytes"] = {}
+        self.record["fallback"] = {}
         try:
             self.start_workers()
             self.init_state()
@@ -84,15 +92,43 @@ class WorkloadRun:
     def start_workers(self) -> None:
         """Starts every (kind, threads) worker; keeps those that are ready."""
         args = self.args
-        kinds = [k for k in args.frameworks if impls_for(k, self.with_softmax_limit, args.exclude)]
+        only = self.workload.frameworks
+        left_out = dict(self.workload.exclude)
+        exclude = [*args.exclude, *left_out]
+        for kind in args.frameworks:
+            for impl in impls_for(kind, self.with_softmax_limit, args.exclude):
+                if impl in left_out and (only is None or kind in only):
+                    progress(f"  leaving out {impl}: {left_out[impl]}")
+                    for threads in args.threads:
+                        self.record["skipped"].append(
+                            {
+                                "framework": kind,
+                                "impl": impl,
+                                "threads": threads,
+                                "reason": left_out[impl],
+                            }
+                        )
+        kinds = [
+            k
+            for k in args.frameworks
+            if (only is None or k in only) and impls_for(k, self.with_softmax_limit, exclude)
+        ]
         progress(
             "  starting workers: " + ", ".join(f"{k}/t{t}" for k in kinds for t in args.threads)
         )
         for kind in kinds:
-            names = impls_for(kind, self.with_softmax_limit, args.exclude)
+            names = impls_for(kind, self.with_softmax_limit, exclude)
             for threads in args.threads:
                 self.workers.append(
-                    Worker(kind, threads, self.shape, args.seed, names, self.ctcc_root)
+                    Worker(
+                        kind,
+                        threads,
+                        self.shape,
+                        args.seed,
+                        names,
+                        self.ctcc_root,
+                        self.workload.kind,
+                    )
                 )
         ready = []
         for w in self.workers:
@@ -118,6 +154,7 @@ class WorkloadRun:
             self.record["workspace_bytes"][str(w.threads)] = msg.get("workspace_bytes")
             self.record["workspace_bytes_loss_only"] = msg.get("workspace_bytes_loss_only")
             self.record["workspace_note"] = msg.get("workspace_note", "")
+            self.record["fallback"][str(w.threads)] = msg.get("fallback")
         for impl, reason in msg.get("unavailable", {}).items():
             progress(f"  skipping {impl}/t{w.threads}: {error_line(reason)}")
             self.record["skipped"].append(
@@ -185,8 +222,16 @@ class WorkloadRun:
             self.record["check"] = report
         finally:
             shutil.rmtree(check_dir, ignore_errors=True)
+        fallbacks = {json.dumps(f, sort_keys=True) for f in self.record["fallback"].values()}
+        if len(fallbacks) > 1:
+            report["ok"] = False
+            report["problems"].append(
+                "the samples that fell back to the log-space kernel differ between thread "
+                f"counts: {self.record['fallback']}"
+            )
         if not report["ok"]:
             raise Mismatch("\n".join(report["problems"]))
+        self._print_fallback()
         for label, entry in report["runs"].items():
             grad = (
                 f", gradient {entry['grad_abs_vs_f64']:.2g} "
@@ -197,6 +242,19 @@ class WorkloadRun:
             progress(
                 f"    {label:<22} vs float64: loss {entry['loss_rel_vs_f64']:.2g} (relative){grad}"
             )
+
+    def _print_fallback(self) -> None:
+        fallback = next(iter(self.record["fallback"].values()), None)
+        if not fallback:
+            return
+        if fallback.get("fell_back") is None:
+            progress(f"  kernels: {fallback.get('note')}")
+            return
+        progress(
+            f"  fell back to the log-space kernel: {fallback['fell_back']} of "
+            f"{fallback['samples']} samples with the gradient, "
+            f"{fallback['fell_back_loss_only']} loss only"
+        )
 
     def _check_call(self, w: Worker, impl: str, check_dir: str) -> tuple[str, int, bool] | None:
         """One implementation's check call; the run for the agreement check."""
@@ -329,12 +387,11 @@ def _row(st: dict[str, Any], cells: int) -> dict[str, Any]:
 
 
 def run_workload(
-    name: str,
-    shape: tuple[int, int, int, int],
+    workload: Workload,
     args: argparse.Namespace,
     with_softmax_limit: bool,
     ctcc_root: str,
     record: dict[str, Any],
 ) -> None:
     """Checks and times every implementation on one workload; fills record."""
-    WorkloadRun(name, shape, args, with_softmax_limit, ctcc_root, record).run()
+    WorkloadRun(workload, args, with_softmax_limit, ctcc_root, record).run()

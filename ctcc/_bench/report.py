@@ -55,6 +55,16 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequen
     return "\n".join([line(header), sep] + [line(r) for r in rows])
 
 
+def _fallback(r: dict[str, Any]) -> str:
+    """The samples computed by the log-space fallback: "k / k' of N"."""
+    n = r.get("samples")
+    if n is None:
+        return "-"
+    if r.get("fell_back") is None:
+        return "n/a"
+    return f"{r['fell_back']} / {r['fell_back_loss_only']} of {n}"
+
+
 def _ratio_of(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
@@ -80,11 +90,15 @@ def summary_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for threads in _threads(record):
         ctcc_ms = med.get(("ctcc", threads))
+        loss_only_ms = med.get(("ctcc-loss-only", threads))
         row: dict[str, Any] = {
             "workload": record["name"],
             "threads": threads,
             "ctcc_ms": ctcc_ms,
-            "ctcc_loss_only_ms": med.get(("ctcc-loss-only", threads)),
+            "ctcc_ns_per_cell": _per_cell(ctcc_ms, record),
+            "ctcc_loss_only_ms": loss_only_ms,
+            "ctcc_loss_only_ns_per_cell": _per_cell(loss_only_ms, record),
+            "ctcc_log_loss_only_ms": med.get(("ctcc-log-loss-only", threads)),
         }
         for group, (_, several) in GROUPS.items():
             found = [
@@ -98,13 +112,28 @@ def summary_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
             else:
                 row[f"{group}_ms"] = best_ms
             row[f"{group}_over_ctcc"] = _ratio_of(best_ms, ctcc_ms)
+        row["ctcc_log_loss_only_over_ctcc_loss_only"] = _ratio_of(
+            row["ctcc_log_loss_only_ms"], loss_only_ms
+        )
+        fallback = record.get("fallback", {}).get(str(threads)) or {}
         row.update(
             numpy_softmax_ms=med.get(("numpy-softmax", threads)),
             workspace_bytes=record.get("workspace_bytes", {}).get(str(threads)),
             workspace_bytes_loss_only=record.get("workspace_bytes_loss_only"),
+            samples=fallback.get("samples"),
+            fell_back=fallback.get("fell_back"),
+            fallback_fraction=fallback.get("fraction"),
+            fell_back_loss_only=fallback.get("fell_back_loss_only"),
+            fallback_fraction_loss_only=fallback.get("fraction_loss_only"),
         )
         rows.append(row)
     return rows
+
+
+def _per_cell(ms: float | None, record: dict[str, Any]) -> float | None:
+    """Nanoseconds per DP cell of the workload."""
+    cells = record.get("cells")
+    return ms * 1e6 / cells if ms is not None and cells else None
 
 
 def adapter_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -204,17 +233,25 @@ def _groups_shown(report: dict[str, Any]) -> list[str]:
 
 def summary_table(report: dict[str, Any]) -> str:
     groups = _groups_shown(report)
-    header = ["workload", "threads", "ctcc ms", "ctcc loss-only ms"]
+    header = [
+        "workload",
+        "threads",
+        "ctcc ms",
+        "ctcc ns/cell",
+        "ctcc loss-only ms",
+        "loss-only ns/cell",
+    ]
     for g in groups:
         label, several = GROUPS[g]
         header += [f"{label} best ms", f"{label} path"] if several else [f"{label} ms"]
     header += [f"{GROUPS[g][0]} / ctcc" for g in groups]
     right = [h != "workload" and not h.endswith(" path") for h in header]
-    with_ws = any(
-        r["workspace_bytes"] is not None
-        for wl in report["workloads"]
-        for r in wl.get("summary", [])
-    )
+    all_rows = [r for wl in report["workloads"] for r in wl.get("summary", [])]
+    with_ws = any(r["workspace_bytes"] is not None for r in all_rows)
+    with_fallback = any(r.get("samples") is not None for r in all_rows)
+    if with_fallback:
+        header.append("fell back (grad / loss only)")
+        right.append(True)
     if with_ws:
         header.append("ctcc workspace (grad / loss only)")
         right.append(True)
@@ -225,7 +262,9 @@ def summary_table(report: dict[str, Any]) -> str:
                 r["workload"],
                 str(r["threads"]),
                 _fmt(r["ctcc_ms"]),
+                _fmt(r.get("ctcc_ns_per_cell")),
                 _fmt(r["ctcc_loss_only_ms"]),
+                _fmt(r.get("ctcc_loss_only_ns_per_cell")),
             ]
             for g in groups:
                 if GROUPS[g][1]:
@@ -233,6 +272,8 @@ def summary_table(report: dict[str, Any]) -> str:
                 else:
                     row.append(_fmt(r.get(f"{g}_ms")))
             row += [_ratio(r.get(f"{g}_over_ctcc")) for g in groups]
+            if with_fallback:
+                row.append(_fallback(r))
             if with_ws:
                 row.append(
                     f"{_bytes(r['workspace_bytes'])} / {_bytes(r['workspace_bytes_loss_only'])}"
@@ -310,7 +351,10 @@ def machine_line(report: dict[str, Any]) -> str:
 def print_report(report: dict[str, Any]) -> None:
     """The tables of a successful run, on stdout."""
     print(f"\nMachine: {machine_line(report)}\n")
-    print("Summary (median ms; ratio = other / ctcc, how many times faster ctcc is):\n")
+    print(
+        "Summary (median ms; ns/cell = median / (N T (2L + 1)); ratio = other / ctcc, how "
+        "many times faster ctcc is; fell back = samples the log-space kernel computed):\n"
+    )
     print(summary_table(report))
     if any(wl.get("adapters") for wl in report["workloads"]):
         print(

@@ -1,7 +1,7 @@
 """Worker processes: one per (framework, thread count) and workload.
 
 A worker is this package started as ``python -c BOOTSTRAP --worker KIND
-...``: it builds the same random batch from a fixed seed, lets its runner
+...``: it builds the same batch (random or peaked) from a fixed seed, lets its runner
 set the framework's thread count before the framework starts (TensorFlow can
 only be told then), reports ``ready`` with its implementations, then answers
 one-line JSON commands on stdin with one-line JSON replies on stdout:
@@ -33,7 +33,7 @@ from ctcc._bench.agreement import save_outputs
 from ctcc._bench.errors import WorkerDied
 from ctcc._bench.runners import BY_KIND
 from ctcc._bench.runners.base import Impl
-from ctcc._bench.workloads import make_batch
+from ctcc._bench.workloads import batch_for
 
 # Thread-count environment for the workers (libraries that read these).
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -77,7 +77,12 @@ def handle(msg: dict[str, Any], impls: dict[str, Impl], threads: int) -> dict[st
 
 
 def worker_main(
-    kind: str, threads: int, shape: Sequence[int], seed: int, names: Sequence[str]
+    kind: str,
+    threads: int,
+    shape: Sequence[int],
+    seed: int,
+    names: Sequence[str],
+    batch: str = "random",
 ) -> int:
     """Serves one-line JSON commands on stdin; replies on the original stdout."""
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -90,7 +95,7 @@ def worker_main(
 
     runner = BY_KIND[kind]
     T, N, C, L = shape
-    logits, labels = make_batch(T, N, C, L, seed)
+    logits, labels = batch_for(batch, T, N, C, L, seed)
     try:
         impls, info = runner.build(threads, logits, labels, names)
     except ImportError as exc:
@@ -122,6 +127,7 @@ class Worker:
         seed: int,
         names: Sequence[str],
         ctcc_root: str,
+        batch: str = "random",
     ) -> None:
         self.kind = kind
         self.threads = threads
@@ -147,6 +153,8 @@ class Worker:
             str(seed),
             "--worker-impls",
             ",".join(names),
+            "--worker-batch",
+            batch,
         ]
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(

@@ -29,7 +29,12 @@ FRAMEWORKS: tuple[str, ...] = tuple(BY_KIND)
 IMPLEMENTATIONS: dict[str, ImplSpec] = {spec.name: spec for r in RUNNERS for spec in r.impls}
 KIND_OF: dict[str, str] = {spec.name: r.kind for r in RUNNERS for spec in r.impls}
 # Summary columns: group -> (its label, whether it shows the fastest of several paths)
-GROUPS: dict[str, tuple[str, bool]] = {"tf": ("TF", True), "torch": ("torch", False)}
+# (ctcc's log-space kernel first: next to ctcc's own columns)
+GROUPS: dict[str, tuple[str, bool]] = {
+    "ctcc-log": ("ctcc-log", False),
+    "tf": ("TF", True),
+    "torch": ("torch", False),
+}
 GROUPS.update(
     {
         spec.group: (spec.group, False)

@@ -18,8 +18,9 @@ worker: it imports the framework, sets its thread count, prepares the inputs
   ``info["unavailable"] = {name: reason}`` for implementations it cannot
   offer (an adapter or a package that is not installed).
 
-The batch is ``make_batch``'s: time-major float32 logits ``[T, N, C]``,
-labels ``[N, L]`` in ``[1, C)``, blank 0, every sample full length.
+The batch is ``make_batch``'s or ``make_peaked_batch``'s (``workloads``):
+time-major float32 logits ``[T, N, C]``, labels ``[N, L]`` in ``[1, C)``,
+blank 0, every sample full length.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from ctcc._bench.agreement import CTCC_TOLERANCE, DEFAULT_TOLERANCE, Tolerance
+from ctcc._bench.agreement import (
+    CTCC_AFTER_F32_LOG_SOFTMAX,
+    CTCC_TOLERANCE,
+    DEFAULT_TOLERANCE,
+    Tolerance,
+)
 
 Outputs = tuple[np.ndarray, Optional[np.ndarray]]
 Impl = tuple[Callable[[], Any], Callable[[Any], Outputs]]
@@ -58,9 +64,14 @@ class ImplSpec:
     baseline: str | None = None
 
 
-def adapter_spec(name: str, description: str, baseline: str) -> ImplSpec:
-    """A ctcc adapter in the place of ``baseline``: checked as ctcc is."""
-    return ImplSpec(name, description, tolerance=CTCC_TOLERANCE, baseline=baseline)
+def adapter_spec(
+    name: str, description: str, baseline: str, after_f32_log_softmax: bool = False
+) -> ImplSpec:
+    """A ctcc adapter in the place of ``baseline``: checked as ctcc is (its
+    loss allowed the float32 rounding of the framework's log_softmax where
+    that is its input, ``after_f32_log_softmax``)."""
+    tolerance = CTCC_AFTER_F32_LOG_SOFTMAX if after_f32_log_softmax else CTCC_TOLERANCE
+    return ImplSpec(name, description, tolerance=tolerance, baseline=baseline)
 
 
 def no_env(threads: int) -> dict[str, str]:

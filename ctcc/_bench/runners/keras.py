@@ -98,6 +98,8 @@ def runner(backend: str) -> Runner:
                 adapter_name,
                 f"ctcc.keras.CTCLoss(padding_value=0) on the {backend} backend",
                 keras_name,
+                # on torch, ctcc.torch after torch's log_softmax
+                after_f32_log_softmax=backend == "torch",
             ),
         ),
         build=build,

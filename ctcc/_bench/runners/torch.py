@@ -106,6 +106,7 @@ RUNNER = Runner(
             "ctcc-torch",
             "ctcc.torch.ctc_loss after torch.log_softmax (in the place of torch)",
             "torch",
+            after_f32_log_softmax=True,
         ),
     ),
     build=build,
