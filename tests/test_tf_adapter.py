@@ -1015,3 +1015,98 @@ def test_alpha_extremes_finite_through_the_adapter(alpha):
     targets = np.zeros_like(x)
     targets[..., 1 if alpha == 1.0 else 0] = 1.0
     np.testing.assert_allclose(grad, softmax - targets, atol=1e-12)
+
+
+# --- the gradient array TensorFlow takes without a copy -------------------------
+
+
+def _address(a):
+    return np.array(a.ctypes.data, np.int64)
+
+
+@pytest.mark.parametrize("shape", [(0,), (3,), (12, 5, 6), (7, 1, 5000), (2, 0, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_arrays_are_aligned_for_tensorflow(shape, dtype):
+    from ctcc.tensorflow import _loss as adapter
+
+    for _ in range(5):  # fresh memory each time, whatever malloc returns
+        a = adapter._output_array(shape, dtype)
+        assert type(a) is np.ndarray and a.shape == shape and a.dtype == dtype
+        assert a.flags.c_contiguous and a.flags.writeable
+        assert a.size == 0 or a.ctypes.data % 64 == 0  # (no data to align in an empty one)
+        a[...] = 1  # the whole array is usable memory
+        assert a.sum() == a.size
+
+
+def test_tensorflow_takes_a_64_byte_aligned_result_without_a_copy():
+    """What the adapter relies on: in a tf.function, tf.numpy_function
+    turns a result aligned to 64 bytes into a tensor on the same memory
+    (the next host function receives that very buffer), and copies one
+    that is only 16-byte aligned (NumPy's usual alignment)."""
+    from ctcc.tensorflow import _loss as adapter
+
+    aligned = adapter._output_array((1000, 3), np.float32)
+    raw = np.empty(aligned.nbytes + 64, np.uint8)
+    start = (16 - raw.ctypes.data) % 64
+    misaligned = raw[start : start + aligned.nbytes].view(np.float32).reshape(1000, 3)
+
+    def where_it_lands(buf):
+        @tf.function
+        def run():
+            t = tf.numpy_function(lambda: buf, [], tf.float32, stateful=False)
+            return tf.numpy_function(_address, [t], tf.int64, stateful=False)
+
+        return int(run())
+
+    for buf, shared in ((aligned, True), (misaligned, False)):
+        buf[...] = 1.0
+        assert (where_it_lands(buf) == buf.ctypes.data) == shared
+
+
+@pytest.mark.parametrize("fn", ["ctc_loss", "ctc_posteriors"])
+def test_the_adapter_hands_ctcc_an_aligned_output_and_tensorflow_keeps_it(fn, monkeypatch):
+    """The host function passes ctcc a 64-byte-aligned gradient
+    (posteriors) array, and in a tf.function that array is the op's output
+    tensor: the results equal a direct call's."""
+    x, labels, frames = _batch(7, blank=0)
+    dense, lengths = _dense(labels)
+    seen = []
+    real = getattr(ctcc, fn)
+    out_name = "grad_out" if fn == "ctc_loss" else "out"
+
+    def spy(*args, **kwargs):
+        out = kwargs[out_name]
+        seen.append(out.ctypes.data)
+        assert out.ctypes.data % 64 == 0 and out.shape == x.shape
+        result = real(*args, **kwargs)
+        assert result[1 if fn == "ctc_loss" else 0] is out
+        return result
+
+    monkeypatch.setattr(ctcc, fn, spy)
+    if fn == "ctc_loss":
+
+        @tf.function
+        def step(xt):
+            with tf.GradientTape() as tape:
+                tape.watch(xt)
+                loss = ctcc_tf.ctc_loss(dense, xt, lengths, frames)
+                total = tf.reduce_sum(loss)
+            return loss, tape.gradient(total, xt)
+
+        loss, grad = step(tf.constant(x))
+        monkeypatch.undo()
+        want_loss, want_grad = ctcc.ctc_loss(x, dense, frames, lengths)
+        np.testing.assert_array_equal(loss.numpy(), want_loss)
+        np.testing.assert_array_equal(grad.numpy(), want_grad)
+    else:
+
+        @tf.function
+        def targets_address(xt):
+            t, _ = ctcc_tf.ctc_posteriors(dense, xt, lengths, frames)
+            return t, tf.numpy_function(_address, [t], tf.int64, stateful=False)
+
+        t, address = targets_address(tf.constant(x))
+        monkeypatch.undo()
+        np.testing.assert_array_equal(t.numpy(), ctcc.ctc_posteriors(x, dense, frames, lengths))
+        assert int(address) == seen[-1]  # TensorFlow's tensor is ctcc's array
+    assert len(seen) == 1

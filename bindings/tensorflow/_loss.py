@@ -6,6 +6,12 @@ gradient together in one C call (with the GIL released). ``tf.custom_gradient``
 keeps that gradient and, on the backward pass, only scales it by the upstream
 gradient of each sample. Labels and lengths get no gradient.
 
+The host function hands ``ctcc.ctc_loss`` its gradient array (``grad_out``,
+and ``out`` of ``ctcc.ctc_posteriors``) aligned to 64 bytes: TensorFlow
+turns a NumPy result so aligned into a tensor that shares its memory, and
+copies any other (a NumPy array is only 16-byte aligned), so the gradient
+[T, N, C] is written once, by the C core, and never copied.
+
 Argument errors that depend only on shapes known at trace time raise
 ``ValueError``/``TypeError`` at once; those that depend on values (labels out
 of range, lengths too long) are found on the host when the op runs and raise
@@ -39,6 +45,22 @@ _SECOND_ORDER = (
 
 class _HostError(ValueError):
     """An argument error found by the host function while the op runs."""
+
+
+# TensorFlow's tensor alignment (EIGEN_MAX_ALIGN_BYTES, 64 in its x86-64
+# builds): tf.numpy_function wraps a result whose data is aligned to it
+# without a copy, and copies any other into a buffer of its own.
+_TF_ALIGN = 64
+
+
+def _output_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts at a multiple
+    of ``_TF_ALIGN`` bytes (a slice of a slightly larger byte buffer)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + _TF_ALIGN, np.uint8)
+    start = -raw.ctypes.data % _TF_ALIGN
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def _xla_error(fn: str) -> RuntimeError:
@@ -269,6 +291,7 @@ def _host(spec: _Spec, x: np.ndarray, *aux: np.ndarray) -> tuple[np.ndarray, np.
             gamma=spec.gamma,
             num_threads=spec.num_threads,
             return_weights=True,
+            out=_output_array(x.shape, x.dtype),
         )
     loss, grad = ctcc.ctc_loss(
         x,
@@ -281,6 +304,7 @@ def _host(spec: _Spec, x: np.ndarray, *aux: np.ndarray) -> tuple[np.ndarray, np.
         num_threads=spec.num_threads,
         alpha=spec.alpha,
         gamma=spec.gamma,
+        grad_out=_output_array(x.shape, x.dtype),
     )
     if spec.longer == "ignore" and too_long.any():
         # As TensorFlow: loss 0 and gradient 0, even where collapsing the
