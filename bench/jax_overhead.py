@@ -18,7 +18,15 @@ wall time and the median CPU time of the process (less sensitive to other
 load on the machine: every part runs on one thread at a time), then the
 adapter/direct ratios and ctcc.jax's speed-up over optax on both clocks.
 
-    python bench/jax_overhead.py [--shape T N C L] [--repeats K]
+With ``--out-arrays`` also ``value_and_grad`` with the host callback writing
+the gradient into one array kept from call to call (``grad_out=``) instead
+of a fresh one: ``jax.pure_callback`` copies a callback's results into
+buffers XLA allocates, so ``grad_out`` cannot spare that copy; reusing the
+array only spares the page faults of a fresh one, for the memory of a
+gradient held between calls. The experiment behind the adapter's choice
+(not to), on ocr-large-vocab ``--shape 64 64 5000 20`` (an 82 MB gradient).
+
+    python bench/jax_overhead.py [--shape T N C L] [--repeats K] [--out-arrays]
 """
 
 from __future__ import annotations
@@ -43,6 +51,11 @@ def main() -> None:
     parser.add_argument("--shape", type=int, nargs=4, default=[700, 32, 29, 100])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--out-arrays",
+        action="store_true",
+        help="also time the callback writing its gradient into an array kept between calls",
+    )
     args = parser.parse_args()
     T, N, C, L = args.shape
 
@@ -106,6 +119,28 @@ def main() -> None:
         "ctcc.ctc_loss loss+grad (direct)": direct(True),
         "ctcc.jax.ctc_loss jit value_and_grad": jitted(ctcc.jax.ctc_loss, True, num_threads=1),
     }
+    if args.out_arrays:
+        numpy_loss = ctcc.ctc_loss
+        kept: dict[tuple, np.ndarray] = {}
+
+        def into_kept_array(x, *a, **kw):
+            if kw.get("grad", True):
+                key = (x.shape, x.dtype.str)
+                if key not in kept:
+                    kept[key] = np.empty(x.shape, x.dtype)
+                kw["grad_out"] = kept[key]
+            return numpy_loss(x, *a, **kw)
+
+        run_kept = jitted(ctcc.jax.ctc_loss, True, num_threads=1)
+
+        def reused():
+            ctcc.ctc_loss = into_kept_array
+            try:
+                return run_kept()
+            finally:
+                ctcc.ctc_loss = numpy_loss
+
+        variants["ctcc.jax value_and_grad, kept grad_out"] = reused
     if optax is not None:
         variants["optax.ctc_loss jit loss"] = jitted(optax.ctc_loss, False)
         variants["optax.ctc_loss jit value_and_grad"] = jitted(optax.ctc_loss, True)
@@ -160,8 +195,15 @@ def main() -> None:
             f"wall min {min(times[mine]) / min(times[base]):.3f}, "
             f"CPU median {cpu_medians[mine] / cpu_medians[base]:.3f}"
         )
+    if args.out_arrays:
+        name = "ctcc.jax value_and_grad, kept grad_out"
+        print(
+            f"{name} / {names[3]}: wall median {medians[name] / medians[names[3]]:.3f}, "
+            f"CPU median {cpu_medians[name] / cpu_medians[names[3]]:.3f}"
+        )
     if optax is not None:
-        for mine, theirs in ((names[1], names[4]), (names[3], names[5])):
+        theirs_loss, theirs_grad = "optax.ctc_loss jit loss", "optax.ctc_loss jit value_and_grad"
+        for mine, theirs in ((names[1], theirs_loss), (names[3], theirs_grad)):
             print(
                 f"{mine} speed-up over {theirs}: wall {medians[theirs] / medians[mine]:.2f}x, "
                 f"CPU {cpu_medians[theirs] / cpu_medians[mine]:.2f}x"

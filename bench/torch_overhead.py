@@ -15,7 +15,13 @@ the speed-up over torch, then the time the direct call and the eager adapter
 spend outside the C call (the adapter's own cost, which a ratio of two
 timings on a busy machine hides in noise).
 
-    python bench/torch_overhead.py [--shape T N C L] [--repeats K] [--no-compile]
+With ``--out-arrays`` also the eager adapter with its gradient written into a
+``torch.empty`` tensor (``grad_out=`` its NumPy view) instead of a fresh NumPy
+array that ``torch.from_numpy`` wraps (the adapter's way; neither copies):
+the experiment behind the adapter's choice, on ocr-large-vocab
+``--shape 64 64 5000 20`` (an 82 MB gradient).
+
+    python bench/torch_overhead.py [--shape T N C L] [--repeats K] [--no-compile] [--out-arrays]
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    parser.add_argument(
+        "--out-arrays",
+        action="store_true",
+        help="also time the adapter writing its gradient into a torch.empty tensor",
+    )
     args = parser.parse_args()
     T, N, C, L = args.shape
 
@@ -100,6 +111,26 @@ def main() -> None:
         variants["ctcc.torch.ctc_loss torch.compile"] = autograd(
             torch.compile(ours, fullgraph=True, backend="aot_eager")
         )
+    if args.out_arrays:
+        numpy_loss = ctcc.ctc_loss
+
+        def into_torch_empty(x, *a, **kw):
+            # what the operator would do with grad_out: a torch tensor's memory
+            if kw.get("grad", True):
+                kw["grad_out"] = torch.empty(x.shape, dtype=torch.from_numpy(x[:0]).dtype).numpy()
+            return numpy_loss(x, *a, **kw)
+
+        def patched(run):
+            def call():
+                ctcc.ctc_loss = into_torch_empty
+                try:
+                    return run()
+                finally:
+                    ctcc.ctc_loss = numpy_loss
+
+            return call
+
+        variants["ctcc.torch eager, grad_out=torch.empty"] = patched(autograd(ours))
     variants["torch.nn.functional.ctc_loss"] = autograd(F.ctc_loss)
 
     # agreement first (also the first warm-up call); torch's gradient with
@@ -132,6 +163,9 @@ def main() -> None:
         print(f"{name}: time outside the C call, median {1e3 * statistics.median(spent):.2f} ms")
     base, base_min = medians[names[0]], min(times[names[0]])
     theirs = "torch.nn.functional.ctc_loss"
+    if args.out_arrays:
+        name = "ctcc.torch eager, grad_out=torch.empty"
+        print(f"{name} / ctcc.torch.ctc_loss eager: {medians[name] / medians[names[1]]:.2f}")
     for name in names[1:-1]:
         print(
             f"ratio {name} / direct: median {medians[name] / base:.3f}, "
