@@ -48,7 +48,14 @@ except ImportError as _error:
     ) from _error
 
 from ctcc._align import Alignment, forced_align
-from ctcc._core import CTCCError, clear_workspace_cache, default_num_threads, status_string
+from ctcc._core import (
+    KERNEL_LOG_SPACE,
+    KERNEL_SCALED,
+    CTCCError,
+    clear_workspace_cache,
+    default_num_threads,
+    status_string,
+)
 from ctcc._core import openmp_enabled as _openmp_enabled
 from ctcc._core import version as _c_version
 from ctcc._decode import beam_search_decode, greedy_decode
@@ -176,6 +183,8 @@ def get_libraries() -> list:
 __all__ = [
     "Alignment",
     "CTCCError",
+    "KERNEL_LOG_SPACE",
+    "KERNEL_SCALED",
     "beam_search_decode",
     "clear_workspace_cache",
     "ctc_loss",

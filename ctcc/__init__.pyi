@@ -5,6 +5,9 @@ import numpy.typing as npt
 
 __version__: str
 
+KERNEL_SCALED: int
+KERNEL_LOG_SPACE: int
+
 class CTCCError(RuntimeError):
     status: int
 
@@ -25,6 +28,8 @@ def ctc_loss(
     gamma: float = ...,
     loss_out: np.ndarray | None = ...,
     grad_out: np.ndarray | None = ...,
+    kernel: Literal["auto", "log"] = ...,
+    kernel_out: np.ndarray | None = ...,
 ) -> tuple[np.ndarray | np.floating, np.ndarray | None]: ...
 @overload
 def ctc_posteriors(
@@ -41,6 +46,8 @@ def ctc_posteriors(
     num_threads: int | None = ...,
     return_weights: Literal[False] = ...,
     out: np.ndarray | None = ...,
+    kernel: Literal["auto", "log"] = ...,
+    kernel_out: np.ndarray | None = ...,
 ) -> np.ndarray: ...
 @overload
 def ctc_posteriors(
@@ -57,6 +64,8 @@ def ctc_posteriors(
     num_threads: int | None = ...,
     return_weights: Literal[True],
     out: np.ndarray | None = ...,
+    kernel: Literal["auto", "log"] = ...,
+    kernel_out: np.ndarray | None = ...,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 
 class Alignment(NamedTuple):

@@ -20,6 +20,10 @@ from ctcc.libctcc cimport (
     CTCC_LAYOUT_BATCH_MAJOR,
     CTCC_LAYOUT_TIME_MAJOR,
     CTCC_ALPHA_NONE,
+    CTCC_KERNEL_AUTO,
+    CTCC_KERNEL_LOG_SPACE,
+    CTCC_KERNEL_USED_LOG_SPACE,
+    CTCC_KERNEL_USED_SCALED,
     CTCC_STATUS_SUCCESS,
     ctcc_default_num_threads,
     ctcc_dtype,
@@ -35,6 +39,11 @@ from ctcc.libctcc cimport (
     ctcc_version_string,
     ctcc_workspace_size,
 )
+
+
+# What ctcc_options.kernel_used reports for a sample.
+KERNEL_SCALED = CTCC_KERNEL_USED_SCALED
+KERNEL_LOG_SPACE = CTCC_KERNEL_USED_LOG_SPACE
 
 
 class CTCCError(RuntimeError):
@@ -221,10 +230,12 @@ def ctc_loss_raw(const floating[::1] inputs,
                  bint batch_major, bint zero_infinity, bint with_gradient,
                  floating[::1] posteriors, floating[::1] frame_weights,
                  bint with_posteriors, bint with_weights,
-                 double alpha, double gamma):
+                 double alpha, double gamma, bint log_space_kernel,
+                 unsigned char[::1] kernel_used, bint with_kernel_used):
     """Runs ctcc_loss_posteriors_f32/f64 on flat, C-contiguous buffers.
-    ``gradients``, ``posteriors`` and ``frame_weights`` are ignored (may be
-    empty) unless their ``with_`` flag is set. ``alpha`` < 0 means none."""
+    ``gradients``, ``posteriors``, ``frame_weights`` and ``kernel_used``
+    are ignored (may be empty) unless their ``with_`` flag is set.
+    ``alpha`` < 0 means none."""
     cdef ctcc_options opts
     cdef ctcc_status status
     cdef size_t nbytes = 0
@@ -240,6 +251,9 @@ def ctc_loss_raw(const floating[::1] inputs,
     opts.zero_infinity = 1 if zero_infinity else 0
     opts.alpha = alpha if alpha >= 0 else CTCC_ALPHA_NONE
     opts.gamma = gamma
+    opts.kernel = CTCC_KERNEL_LOG_SPACE if log_space_kernel else CTCC_KERNEL_AUTO
+    if with_kernel_used:
+        opts.kernel_used = &kernel_used[0]
 
     with nogil:
         status = ctcc_workspace_size(int_ptr(label_lengths),

@@ -28,6 +28,8 @@ from ctcc._checks import (
 )
 
 _REDUCTIONS = ("none", "sum", "mean")
+_KERNELS = ("auto", "log")
+_NO_KERNEL_OUT = np.empty(0, np.uint8)
 # The C core refuses a larger gamma (src/validate.c).
 GAMMA_MAX = 1e300
 # numpy.exceptions appeared in NumPy 1.25; older versions have np.TooHardError.
@@ -310,7 +312,12 @@ def _prepare(
 
 
 def _check_out(
-    out: Any, name: str, dtype: np.dtype, shape: tuple[int, ...], sources: list[tuple[str, Any]]
+    out: Any,
+    name: str,
+    dtype: np.dtype,
+    shape: tuple[int, ...],
+    sources: list[tuple[str, Any]],
+    dtype_note: str = " (the dtype of logits)",
 ) -> np.ndarray | None:
     """Checks a caller's output array (None passes): a plain, aligned,
     C-contiguous, writeable numpy.ndarray of exactly `dtype` and `shape`
@@ -325,7 +332,7 @@ def _check_out(
             f"or numpy.matrix), got {type(out).__module__}.{type(out).__name__}"
         )
     if out.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype} (the dtype of logits), got {out.dtype}")
+        raise TypeError(f"{name} must have dtype {dtype}{dtype_note}, got {out.dtype}")
     if out.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {out.shape}")
     if not out.flags.c_contiguous:
@@ -348,6 +355,12 @@ def _check_out(
     return out
 
 
+def _check_kernel(kernel: Any, kernel_out: Any, b: _Batch, sources: list) -> np.ndarray | None:
+    """Checks the `kernel` choice and the `kernel_out` array ([N] uint8)."""
+    as_choice(kernel, "kernel", _KERNELS)
+    return _check_out(kernel_out, "kernel_out", np.dtype(np.uint8), (b.N,), sources, "")
+
+
 def _run(
     b: _Batch,
     *,
@@ -360,10 +373,12 @@ def _run(
     alpha: float,
     gamma: float,
     costs: np.ndarray | None = None,
+    kernel: str = "auto",
+    kernel_out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Calls the C core; fills the given output arrays (costs too, when
-    given; checked C-contiguous arrays, written in place), returns the
-    costs."""
+    """Calls the C core; fills the given output arrays (costs and
+    kernel_out too, when given; checked C-contiguous arrays, written in
+    place), returns the costs."""
     dtype = b.data.dtype
     empty = np.empty(0, dtype)
     if costs is None:
@@ -390,6 +405,9 @@ def _run(
         weights is not None,
         alpha,
         gamma,
+        kernel == "log",
+        kernel_out if kernel_out is not None else _NO_KERNEL_OUT,
+        kernel_out is not None,
     )
     return costs
 
@@ -411,6 +429,8 @@ def ctc_loss(
     gamma: float = 0.0,
     loss_out: np.ndarray | None = None,
     grad_out: np.ndarray | None = None,
+    kernel: str = "auto",
+    kernel_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray | np.floating, np.ndarray | None]:
     """CTC loss (negative log-likelihood) of label sequences, and its gradient.
 
@@ -486,6 +506,19 @@ def ctc_loss(
         given layout) to write the gradient into, returned as `grad`,
         under the rules of `loss_out`. Reusing one array across calls
         saves allocating and page-faulting a fresh gradient each time.
+    kernel : {"auto", "log"}, default "auto"
+        The dynamic programme. ``"auto"`` runs the scaled linear-space
+        kernel and checks each sample with a bound on what underflow can
+        have changed; a sample that fails it (inputs whose forward and
+        backward evidence disagree beyond the double range, NaN or
+        ``+inf``) is recomputed in log space, so results meet the same
+        accuracy either way. ``"log"`` computes every sample in log space.
+    kernel_out : numpy.ndarray, optional
+        An array ``[N]`` of uint8 (C-contiguous, aligned, writeable) that
+        receives for each sample `ctcc.KERNEL_SCALED` (0) when the scaled
+        kernel computed it, `ctcc.KERNEL_LOG_SPACE` (1) when the log-space
+        kernel did (also for a sample without an alignment or frames, and
+        for every sample with ``kernel="log"`` or `alpha`).
 
     Returns
     -------
@@ -593,6 +626,9 @@ def ctc_loss(
     grad_out = _check_out(
         grad_out, "grad_out", dtype, b.data.shape, [*sources, ("loss_out", loss_out)]
     )
+    kernel_out = _check_kernel(
+        kernel, kernel_out, b, [*sources, ("loss_out", loss_out), ("grad_out", grad_out)]
+    )
     if grad_out is not None:
         gradient = grad_out
     else:
@@ -608,6 +644,8 @@ def ctc_loss(
         alpha=a,
         gamma=g,
         costs=loss_out,
+        kernel=kernel,
+        kernel_out=kernel_out,
     )
 
     if reduction == "none":
@@ -637,6 +675,8 @@ def ctc_posteriors(
     num_threads: int | None = None,
     return_weights: bool = False,
     out: np.ndarray | None = None,
+    kernel: str = "auto",
+    kernel_out: np.ndarray | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """CTC posteriors: the targets that the CTC gradient fits the softmax to.
 
@@ -684,6 +724,19 @@ def ctc_posteriors(
         returned as `targets` (the same object), as NumPy's ``out=``: a
         plain ``numpy.ndarray`` of the dtype of `logits`, C-contiguous,
         aligned, writeable and sharing no memory with `logits`.
+    kernel : {"auto", "log"}, default "auto"
+        The dynamic programme. ``"auto"`` runs the scaled linear-space
+        kernel and checks each sample with a bound on what underflow can
+        have changed; a sample that fails it (inputs whose forward and
+        backward evidence disagree beyond the double range, NaN or
+        ``+inf``) is recomputed in log space, so results meet the same
+        accuracy either way. ``"log"`` computes every sample in log space.
+    kernel_out : numpy.ndarray, optional
+        An array ``[N]`` of uint8 (C-contiguous, aligned, writeable) that
+        receives for each sample `ctcc.KERNEL_SCALED` (0) when the scaled
+        kernel computed it, `ctcc.KERNEL_LOG_SPACE` (1) when the log-space
+        kernel did (also for a sample without an alignment or frames, and
+        for every sample with ``kernel="log"`` or `alpha`).
 
     Returns
     -------
@@ -758,6 +811,9 @@ def ctc_posteriors(
     b = _prepare(logits, labels, logit_lengths, label_lengths, blank, time_major, num_threads)
     dtype = b.data.dtype
     out = _check_out(out, "out", dtype, b.data.shape, [("logits", logits), ("logits", b.data)])
+    kernel_out = _check_kernel(
+        kernel, kernel_out, b, [("logits", logits), ("logits", b.data), ("out", out)]
+    )
     targets = np.empty(b.data.shape, dtype) if out is None else out
     weights = None
     if return_weights:
@@ -772,6 +828,8 @@ def ctc_posteriors(
         weights=weights,
         alpha=a,
         gamma=g,
+        kernel=kernel,
+        kernel_out=kernel_out,
     )
     if return_weights:
         return targets, weights

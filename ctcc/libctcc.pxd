@@ -53,6 +53,13 @@ cdef extern from "ctcc.h" nogil:
         CTCC_FLOAT32
         CTCC_FLOAT64
 
+    ctypedef enum ctcc_kernel:
+        CTCC_KERNEL_AUTO
+        CTCC_KERNEL_LOG_SPACE
+
+    int CTCC_KERNEL_USED_SCALED
+    int CTCC_KERNEL_USED_LOG_SPACE
+
     ctypedef struct ctcc_options:
         size_t struct_size
         int blank
@@ -62,6 +69,8 @@ cdef extern from "ctcc.h" nogil:
         int zero_infinity
         double alpha
         double gamma
+        ctcc_kernel kernel
+        unsigned char *kernel_used
 
     double CTCC_ALPHA_NONE
 

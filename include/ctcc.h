@@ -222,6 +222,34 @@ typedef enum ctcc_dtype { CTCC_FLOAT32 = 1, CTCC_FLOAT64 = 2 } ctcc_dtype;
 /* Options of a loss computation. Always initialise with ctcc_options_init()
  * and then change the fields you need: that keeps code source- and
  * binary-compatible when later versions append fields. */
+/* Which dynamic programme computes the loss (ctcc_options.kernel).
+ *
+ * Kernels
+ * -------
+ * CTCC_KERNEL_AUTO runs the forward-backward recursions in scaled linear
+ * space (probabilities in double precision, each row rescaled by its
+ * largest entry, no exp or log per state), then checks each sample with a
+ * bound on what underflow can have changed: an entry more than 2^1000
+ * below the top of its row is charged 2^-999 of error, weighted by the
+ * other direction's row (the exact sensitivity of P and of the
+ * posteriors to it). A sample whose bound exceeds 2^-53 of its
+ * probability and of each frame's posteriors, or whose inputs hold NaN or
+ * +inf, is recomputed by the log-space kernel. Trained models' peaked
+ * outputs and random ones pass the bound; inputs whose forward and
+ * backward evidence disagree beyond the double range fall back. Without
+ * a gradient (loss only) the bound is looser (see docs/how_it_works.md)
+ * and falls back more often. Either way the results meet the same
+ * accuracy; ctcc_options.kernel_used reports which kernel computed each
+ * sample. CTCC_KERNEL_LOG_SPACE computes every sample in log space. */
+typedef enum ctcc_kernel {
+    CTCC_KERNEL_AUTO = 0,
+    CTCC_KERNEL_LOG_SPACE = 1
+} ctcc_kernel;
+
+/* Values written to ctcc_options.kernel_used. */
+#define CTCC_KERNEL_USED_SCALED 0
+#define CTCC_KERNEL_USED_LOG_SPACE 1
+
 typedef struct ctcc_options {
     /* sizeof(ctcc_options) as seen by the caller; set by ctcc_options_init.
      * Lets the library accept structs from programs built against older
@@ -256,15 +284,39 @@ typedef struct ctcc_options {
      * 0 (the default) is plain CTC. Changes the gradient, never the
      * costs. */
     double gamma;
+    /* --- Fields added in 0.3; read only when struct_size covers them. --- */
+    /* Which dynamic programme computes the samples: CTCC_KERNEL_AUTO (the
+     * default) or CTCC_KERNEL_LOG_SPACE. See "Kernels" below. */
+    ctcc_kernel kernel;
+    /* NULL (the default), or an output array [batch_size] owned by the
+     * caller: on success, kernel_used[n] receives CTCC_KERNEL_USED_SCALED
+     * when the scaled kernel computed sample n's results and
+     * CTCC_KERNEL_USED_LOG_SPACE when the log-space kernel did (also for a
+     * sample that has no alignment or no frames, and for every sample with
+     * kernel = CTCC_KERNEL_LOG_SPACE or the alpha modification). Read by
+     * the loss and posteriors entry points only; untouched on error. */
+    unsigned char *kernel_used;
 } ctcc_options;
 
 /* The value of ctcc_options.alpha that turns the non-blank proportion
  * modification off. */
 #define CTCC_ALPHA_NONE (-1.0)
 
-/* Fills *options with the defaults listed above. Does nothing if options
- * is NULL. */
+/* Fills the first struct_size bytes of *options with the defaults listed
+ * above, field by field (a field that does not fit entirely is left
+ * alone), and sets options->struct_size = struct_size. Does nothing if
+ * options is NULL or struct_size is smaller than the struct of 0.1. */
+CTCC_API void ctcc_options_init_size(ctcc_options *options, size_t struct_size);
+
+/* Fills *options with the defaults listed above: ctcc_options_init_size
+ * with the size of the struct this header declares, so that a program
+ * keeps initialising exactly the struct it was compiled with. (The
+ * exported function of this name, which programs built against 0.2 or
+ * earlier call, initialises the fields of 0.2 only.) Does nothing if
+ * options is NULL. */
 CTCC_API void ctcc_options_init(ctcc_options *options);
+#define ctcc_options_init(options)                                             \
+    ctcc_options_init_size((options), sizeof(ctcc_options))
 
 /* Training modifications (options.alpha, options.gamma)
  * ------------------------------------------------------

@@ -3,6 +3,8 @@
  */
 #include "internal.h"
 
+#include <stddef.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -67,16 +69,36 @@ const char *ctcc_status_string(ctcc_status status) {
     return "unknown status";
 }
 
-void ctcc_options_init(ctcc_options *options) {
-    if (options == NULL) {
+/* Sets field f to v when the caller's struct holds it entirely. */
+#define CTCC_INIT_FIELD(o, size, f, v)                                         \
+    do {                                                                       \
+        if ((size) >= offsetof(ctcc_options, f) + sizeof((o)->f)) {            \
+            (o)->f = (v);                                                      \
+        }                                                                      \
+    } while (0)
+
+void ctcc_options_init_size(ctcc_options *options, size_t struct_size) {
+    if (options == NULL ||
+        struct_size < offsetof(ctcc_options, zero_infinity) + sizeof(int)) {
         return;
     }
-    options->struct_size = sizeof(ctcc_options);
+    options->struct_size = struct_size;
     options->blank = 0;
     options->num_threads = 0;
     options->input_kind = CTCC_INPUT_LOGITS;
     options->layout = CTCC_LAYOUT_TIME_MAJOR;
     options->zero_infinity = 0;
-    options->alpha = CTCC_ALPHA_NONE;
-    options->gamma = 0.0;
+    CTCC_INIT_FIELD(options, struct_size, alpha, CTCC_ALPHA_NONE);
+    CTCC_INIT_FIELD(options, struct_size, gamma, 0.0);
+    CTCC_INIT_FIELD(options, struct_size, kernel, CTCC_KERNEL_AUTO);
+    CTCC_INIT_FIELD(options, struct_size, kernel_used, NULL);
+}
+
+/* The exported function behind the header's macro, for programs built
+ * against 0.2, whose struct ends with gamma: writing more would overrun
+ * it. */
+#undef ctcc_options_init
+void ctcc_options_init(ctcc_options *options) {
+    ctcc_options_init_size(options, offsetof(ctcc_options, gamma) +
+                                        sizeof(options->gamma));
 }

@@ -38,6 +38,15 @@
 #define CTCC_DISPATCH
 #endif
 
+/* For helpers of CTCC_DISPATCH functions: inlined into each clone, so
+ * that they are vectorised for its instruction set (a helper compiled on
+ * its own gets the baseline only). */
+#if defined(__GNUC__)
+#define CTCC_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define CTCC_ALWAYS_INLINE static inline
+#endif
+
 /* The options after defaults and the struct_size check, with the blank
  * resolved to a class index in [0, alphabet_size). */
 typedef struct ctcc_resolved_options {
@@ -49,6 +58,8 @@ typedef struct ctcc_resolved_options {
     int use_alpha; /* options.alpha is in [0, 1] */
     double alpha;
     double gamma;
+    ctcc_kernel kernel;
+    unsigned char *kernel_used; /* NULL or [batch_size] */
 } ctcc_resolved_options;
 
 /* Checks the options (NULL means defaults) against the alphabet size and
@@ -118,10 +129,20 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
  *   weight      double [T]  frame weights of the alpha / gamma pass
  *   state_sums  double [S]  log of each state's posterior summed over the
  *                           frames (the alpha modification's class sums)
+ * and for the scaled linear kernel (linear_impl.h), which also uses emit,
+ * posterior, beta and alpha as its first task's emissions, scratch, rows
+ * and table:
+ *   kmask       real  [S]   1 where a skip is allowed, 0 elsewhere, padded
+ *   emit_b      real  [S]   the second task's emissions, padded
+ *   scratch_b   real  [S]   the second task's scratch
+ *   rows_b      real  [2, S] the second task's rows, padded
+ *   mid_beta    real  [S]   the beta row of the meeting frame (gradient)
+ *   lin_state   two cache-line pairs, what each task leaves for the others
  * total is the region's size, a multiple of CTCC_ALIGN. */
 typedef struct ctcc_sample_layout {
     size_t ext_labels, skip, emit, posterior, beta, alpha, log_norm, frame_max,
-        weight, state_sums, total;
+        weight, state_sums, kmask, emit_b, scratch_b, rows_b, mid_beta,
+        lin_state, total;
 } ctcc_sample_layout;
 
 /* Fills *layout for one sample; returns 0 on size_t overflow, 1 otherwise.

@@ -109,8 +109,8 @@ static inline int has_bad_value(const REAL *x, size_t C) {
  * +inf, -inf for a frame of -inf only (no class possible; *shift = 0).
  * The sum is kept in double: with C = 5000 classes a float32 sum would
  * lose about 1e-6. */
-static inline DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
-                                DP *shift) {
+CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
+                                     DP *shift) {
     REAL m = (REAL)(-INFINITY);
     double sum = 0.0;
     int bad = 0;
@@ -256,6 +256,36 @@ static void state_log_sums(const DP *table, size_t SP, size_t S, size_t T,
     }
 }
 
+/* The extended sequence ext [S] and the skip mask, as logarithms in skip
+ * (0 where a label state may be entered from two states back, -inf where
+ * it may not: blanks, and a label equal to the one before) and, unless
+ * NULL, as factors in kmask (1 and 0). Both masks are padded rows (they
+ * point at state 0). Returns the number of repeated neighbouring labels. */
+static size_t build_states(const sample_args *a, int32_t *ext, DP *skip,
+                           DP *kmask) {
+    const size_t S = 2 * a->label_length + 1;
+    const size_t SP = S + 2 * CTCC_ROW_PAD;
+    size_t s, repeats = 0;
+    fill_dp(skip - CTCC_ROW_PAD, SP, NEG_INF);
+    if (kmask != NULL) {
+        fill_dp(kmask - CTCC_ROW_PAD, SP, 0);
+    }
+    for (s = 0; s < S; ++s) {
+        ext[s] = (s & 1) ? a->labels[s / 2] : a->blank;
+    }
+    for (s = 3; s < S; s += 2) {
+        if (ext[s] != ext[s - 2]) {
+            skip[s] = 0;
+            if (kmask != NULL) {
+                kmask[s] = 1;
+            }
+        } else {
+            ++repeats;
+        }
+    }
+    return repeats;
+}
+
 /* Computes one sample's cost and, if a->grad is set, its gradient rows. */
 CTCC_DISPATCH
 static REAL compute_sample(const sample_args *a) {
@@ -296,20 +326,8 @@ static REAL compute_sample(const sample_args *a) {
         zero_frames(a->post, a->frame_stride, C, T, a->max_time);
     }
 
-    /* Extended sequence and skip mask: a label state may be entered from
-     * two states back unless that state holds the same label. */
-    fill_dp(skip - CTCC_ROW_PAD, SP, NEG_INF);
     fill_dp(emit - CTCC_ROW_PAD, SP, NEG_INF);
-    for (s = 0; s < S; ++s) {
-        ext[s] = (s & 1) ? a->labels[s / 2] : a->blank;
-    }
-    for (s = 3; s < S; s += 2) {
-        if (ext[s] != ext[s - 2]) {
-            skip[s] = 0;
-        } else {
-            ++repeats;
-        }
-    }
+    repeats = build_states(a, ext, skip, NULL);
 
     /* The shortest alignment emits every label once and one blank between
      * each pair of equal neighbours. */
@@ -777,6 +795,279 @@ static void modify_sample(const modify_args *m) {
     }
 }
 
+#include "linear_impl.h"
+
+/* The batch as the kernels see it: what every sample's arguments are
+ * built from. */
+typedef struct batch_args {
+    const REAL *inputs;
+    REAL *grad, *post; /* what the kernels write: NULL, or [T, N, C] */
+    const int32_t *flat_labels, *label_lengths, *input_lengths;
+    size_t N, C, T;
+    const size_t *ws_offset, *label_offset;
+    unsigned char *base, *state;
+    const ctcc_resolved_options *opts;
+    int keep_log;   /* the alpha modification's log posteriors */
+    int use_linear; /* the scaled kernel may run */
+} batch_args;
+
+static void sample_at(const batch_args *b, size_t n, sample_args *a) {
+    const int tm = b->opts->layout == CTCC_LAYOUT_TIME_MAJOR;
+    const size_t first = tm ? n * b->C : n * b->T * b->C;
+    a->frame_stride = tm ? b->N * b->C : b->C;
+    a->input = b->inputs + first;
+    a->grad = b->grad != NULL ? b->grad + first : NULL;
+    a->post = b->post != NULL ? b->post + first : NULL;
+    a->alphabet = b->C;
+    a->max_time = b->T;
+    a->time = (size_t)b->input_lengths[n];
+    a->labels =
+        b->flat_labels != NULL ? b->flat_labels + b->label_offset[n] : NULL;
+    a->label_length = (size_t)b->label_lengths[n];
+    a->blank = b->opts->blank;
+    a->log_probs = b->opts->input_kind == CTCC_INPUT_LOG_PROBS;
+    a->zero_infinity = b->opts->zero_infinity;
+    a->workspace = b->base + b->ws_offset[n];
+    a->state = b->state + n;
+    a->keep_log = b->keep_log;
+}
+
+/* The linear path's view of sample a (the same workspace region). */
+static void lin_sample_at(const sample_args *a, lin_sample *q) {
+    ctcc_sample_layout lay;
+    unsigned char *w = a->workspace;
+    q->with_grad = a->grad != NULL || a->post != NULL;
+    ctcc_sample_layout_compute((int32_t)a->time, (int32_t)a->label_length,
+                               DP_SIZE, q->with_grad, &lay);
+    q->input = a->input;
+    q->grad = a->grad;
+    q->post = a->post;
+    q->stride = a->frame_stride;
+    q->C = a->alphabet;
+    q->T = a->time;
+    q->S = 2 * a->label_length + 1;
+    q->SP = q->S + 2 * CTCC_ROW_PAD;
+    q->m = (q->T + 1) / 2;
+    q->log_probs = a->log_probs;
+    q->blank = a->blank;
+    q->ext = (const int32_t *)(w + lay.ext_labels);
+    q->kmask = (const DP *)(w + lay.kmask) + CTCC_ROW_PAD;
+    q->table = (DP *)(w + lay.alpha);
+    q->rows_f = (DP *)(w + lay.beta);
+    q->rows_b = (DP *)(w + lay.rows_b);
+    q->mid_beta = (DP *)(w + lay.mid_beta);
+    q->emit_f = (DP *)(w + lay.emit);
+    q->emit_b = (DP *)(w + lay.emit_b);
+    q->scratch_f = (DP *)(w + lay.posterior);
+    q->scratch_b = (DP *)(w + lay.scratch_b);
+    q->shift = (DP *)(w + lay.frame_max);
+    q->norm = (DP *)(w + lay.log_norm);
+    q->flags = (double *)(w + lay.weight);
+    q->dir = (lin_dir *)(w + lay.lin_state);
+}
+
+/* Prepares sample n for the linear path: its states, masks and the
+ * frames past its length. Returns 0 (and leaves the sample alone) when the
+ * log-space kernel must compute it: the scaled kernel is off, or the
+ * sample has no alignment or no frames (decided there at no cost). */
+static int lin_prepare(const batch_args *b, size_t n) {
+    sample_args a;
+    lin_sample q;
+    ctcc_sample_layout lay;
+    size_t repeats;
+    sample_at(b, n, &a);
+    if (!b->use_linear || a.time == 0) {
+        return 0;
+    }
+    lin_sample_at(&a, &q);
+    ctcc_sample_layout_compute((int32_t)a.time, (int32_t)a.label_length,
+                               DP_SIZE, q.with_grad, &lay);
+    repeats = build_states(&a, (int32_t *)(a.workspace + lay.ext_labels),
+                           (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD,
+                           (DP *)(a.workspace + lay.kmask) + CTCC_ROW_PAD);
+    if (a.time < a.label_length + repeats) {
+        return 0;
+    }
+    if (a.grad != NULL) {
+        zero_frames(a.grad, a.frame_stride, a.alphabet, a.time, a.max_time);
+    }
+    if (a.post != NULL) {
+        zero_frames(a.post, a.frame_stride, a.alphabet, a.time, a.max_time);
+    }
+    return 1;
+}
+
+/* One of the two tasks of a phase of sample n (task 0: frames below the
+ * meeting frame, 1: above). */
+static void lin_task(const batch_args *b, size_t n, int phase, int task) {
+    sample_args a;
+    lin_sample q;
+    sample_at(b, n, &a);
+    lin_sample_at(&a, &q);
+    if (phase == 1) {
+        if (task == 0) {
+            lin_forward(&q);
+        } else {
+            lin_backward(&q);
+        }
+    } else if (task == 0) {
+        lin_lower_half(&q);
+    } else {
+        lin_upper_half(&q);
+    }
+}
+
+/* Between the phases: log P, and whether phase 2 runs. */
+static int lin_meet(const batch_args *b, size_t n) {
+    sample_args a;
+    lin_sample q;
+    sample_at(b, n, &a);
+    lin_sample_at(&a, &q);
+    q.dir[0].log_p = lin_join(&q);
+    return q.with_grad && q.dir[0].log_p == q.dir[0].log_p;
+}
+
+/* The end of sample n on the linear path: its cost when the bound holds,
+ * else the log-space kernel's. */
+static REAL lin_finish(const batch_args *b, size_t n) {
+    sample_args a;
+    lin_sample q;
+    int ok;
+    sample_at(b, n, &a);
+    lin_sample_at(&a, &q);
+    ok = q.dir[0].log_p == q.dir[0].log_p;
+    fprintf(stderr,
+            "n=%zu logp=%g bad=%d,%d bound=%g,%g crude=%g,%g mid=%g,%g\n", n,
+            q.dir[0].log_p, q.dir[0].bad, q.dir[1].bad, q.dir[0].bound,
+            q.dir[1].bound, q.dir[0].crude, q.dir[1].crude, q.dir[0].mid_max,
+            q.dir[1].mid_max);
+    if (ok && q.with_grad) {
+        ok = !q.dir[0].bad && !q.dir[1].bad &&
+             q.dir[0].bound + q.dir[1].bound <= LIN_ACCEPT;
+    }
+#ifdef CTCC_TEST_NO_FALLBACK
+    /* Test builds only: keep the scaled result whatever the bound says, to
+     * show that the adversarial tests defeat it. */
+    if (!ok && !q.dir[0].bad && !q.dir[1].bad &&
+        q.dir[0].log_p == q.dir[0].log_p) {
+        ok = 1;
+    }
+#endif
+    if (ok && b->keep_log) {
+        /* The alpha modification reads log posteriors, which only the
+         * log-space kernel keeps: it recomputes them, and the cost stays
+         * the scaled kernel's, so that the modification leaves the costs
+         * of a plain call unchanged to the bit. */
+        if (b->opts->kernel_used != NULL) {
+            b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
+        }
+        (void)compute_sample(&a);
+        return (REAL)(-q.dir[0].log_p);
+    }
+    if (ok) {
+        *a.state = SAMPLE_OK;
+        if (b->opts->kernel_used != NULL) {
+            b->opts->kernel_used[n] = CTCC_KERNEL_USED_SCALED;
+        }
+        return (REAL)(-q.dir[0].log_p);
+    }
+    if (b->opts->kernel_used != NULL) {
+        b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
+    }
+    return compute_sample(&a);
+}
+
+/* Sample n from start to end on the calling thread. */
+static REAL run_sample(const batch_args *b, size_t n) {
+    if (!lin_prepare(b, n)) {
+        sample_args a;
+        sample_at(b, n, &a);
+        if (b->opts->kernel_used != NULL) {
+            b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
+        }
+        return compute_sample(&a);
+    }
+    lin_task(b, n, 1, 0);
+    lin_task(b, n, 1, 1);
+    if (lin_meet(b, n)) {
+        lin_task(b, n, 2, 0);
+        lin_task(b, n, 2, 1);
+    }
+    return lin_finish(b, n);
+}
+
+/* All samples, with the two tasks of each phase of a sample on two
+ * threads: for batches smaller than the thread count. The arithmetic is
+ * run_sample's, in another order. */
+static void run_split(const batch_args *b, int threads, REAL *costs) {
+    const int N = (int)b->N;
+    int n, i;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (n = 0; n < N; ++n) {
+        sample_args a;
+        sample_at(b, (size_t)n, &a);
+        if (lin_prepare(b, (size_t)n)) {
+            lin_sample q;
+            lin_sample_at(&a, &q);
+            q.dir[0].linear = 1;
+        } else {
+            lin_sample q;
+            lin_sample_at(&a, &q);
+            q.dir[0].linear = 0;
+            if (b->opts->kernel_used != NULL) {
+                b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
+            }
+            costs[n] = compute_sample(&a);
+        }
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (i = 0; i < 2 * N; ++i) {
+        sample_args a;
+        lin_sample q;
+        sample_at(b, (size_t)(i / 2), &a);
+        lin_sample_at(&a, &q);
+        if (q.dir[0].linear) {
+            lin_task(b, (size_t)(i / 2), 1, i & 1);
+        }
+    }
+    for (n = 0; n < N; ++n) {
+        sample_args a;
+        lin_sample q;
+        sample_at(b, (size_t)n, &a);
+        lin_sample_at(&a, &q);
+        q.dir[0].linear = q.dir[0].linear ? 1 + lin_meet(b, (size_t)n) : 0;
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (i = 0; i < 2 * N; ++i) {
+        sample_args a;
+        lin_sample q;
+        sample_at(b, (size_t)(i / 2), &a);
+        lin_sample_at(&a, &q);
+        if (q.dir[0].linear == 2) {
+            lin_task(b, (size_t)(i / 2), 2, i & 1);
+        }
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (n = 0; n < N; ++n) {
+        sample_args a;
+        lin_sample q;
+        sample_at(b, (size_t)n, &a);
+        lin_sample_at(&a, &q);
+        if (q.dir[0].linear) {
+            costs[n] = lin_finish(b, (size_t)n);
+        }
+    }
+}
+
 /* Both public entry points: the loss, and optionally the gradient, the
  * (modified) posteriors and the frame weights. */
 static ctcc_status
@@ -853,31 +1144,40 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
     }
 
     threads = ctcc_thread_count(opts.num_threads, batch_size);
-    (void)threads;
+    {
+        batch_args b;
+        b.inputs = inputs;
+        b.grad = kernel_grad;
+        b.post = kernel_post;
+        b.flat_labels = flat_labels;
+        b.label_lengths = label_lengths;
+        b.input_lengths = input_lengths;
+        b.N = N;
+        b.C = C;
+        b.T = T;
+        b.ws_offset = ws_offset;
+        b.label_offset = label_offset;
+        b.base = base;
+        b.state = state;
+        b.opts = &opts;
+        b.keep_log = opts.use_alpha && kernel_post != NULL;
+        b.use_linear = opts.kernel == CTCC_KERNEL_AUTO;
+        /* Up to two threads per sample when the batch is smaller than
+         * the thread count. */
+        const int wide =
+            ctcc_thread_count(opts.num_threads, batch_size > INT32_MAX / 2
+                                                    ? INT32_MAX
+                                                    : 2 * batch_size);
+        if (b.use_linear && wide > batch_size) {
+            run_split(&b, wide, costs);
+        } else {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
-    for (n = 0; n < batch_size; ++n) {
-        sample_args a;
-        const size_t nn = (size_t)n;
-        const size_t first =
-            opts.layout == CTCC_LAYOUT_TIME_MAJOR ? nn * C : nn * T * C;
-        a.frame_stride = opts.layout == CTCC_LAYOUT_TIME_MAJOR ? N * C : C;
-        a.input = inputs + first;
-        a.grad = kernel_grad != NULL ? kernel_grad + first : NULL;
-        a.post = kernel_post != NULL ? kernel_post + first : NULL;
-        a.alphabet = C;
-        a.max_time = T;
-        a.time = (size_t)input_lengths[n];
-        a.labels = flat_labels != NULL ? flat_labels + label_offset[n] : NULL;
-        a.label_length = (size_t)label_lengths[n];
-        a.blank = opts.blank;
-        a.log_probs = opts.input_kind == CTCC_INPUT_LOG_PROBS;
-        a.zero_infinity = opts.zero_infinity;
-        a.workspace = base + ws_offset[n];
-        a.state = state + n;
-        a.keep_log = opts.use_alpha && kernel_post != NULL;
-        costs[n] = compute_sample(&a);
+            for (n = 0; n < batch_size; ++n) {
+                costs[n] = run_sample(&b, (size_t)n);
+            }
+        }
     }
 
     if (opts.use_alpha && kernel_post != NULL) {

@@ -67,6 +67,18 @@ ctcc_status ctcc_resolve_options(const ctcc_options *options,
         out->alpha = alpha;
         out->gamma = gamma;
     }
+    out->kernel = CTCC_KERNEL_AUTO;
+    out->kernel_used = NULL;
+    /* Fields of 0.3. */
+    if (options->struct_size >=
+        offsetof(ctcc_options, kernel_used) + sizeof(options->kernel_used)) {
+        if (options->kernel != CTCC_KERNEL_AUTO &&
+            options->kernel != CTCC_KERNEL_LOG_SPACE) {
+            return CTCC_STATUS_INVALID_OPTION;
+        }
+        out->kernel = options->kernel;
+        out->kernel_used = options->kernel_used;
+    }
     return CTCC_STATUS_SUCCESS;
 }
 
@@ -194,6 +206,12 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
     CTCC_NEXT_ARRAY(frame_max, with_gradient ? t : 0, real_size);
     CTCC_NEXT_ARRAY(weight, with_gradient ? t : 0, sizeof(double));
     CTCC_NEXT_ARRAY(state_sums, with_gradient ? s : 0, sizeof(double));
+    CTCC_NEXT_ARRAY(kmask, sp, real_size);
+    CTCC_NEXT_ARRAY(emit_b, sp, real_size);
+    CTCC_NEXT_ARRAY(scratch_b, s, real_size);
+    CTCC_NEXT_ARRAY(rows_b, ctcc_mul_size(2, sp, &ok), real_size);
+    CTCC_NEXT_ARRAY(mid_beta, sp, real_size);
+    CTCC_NEXT_ARRAY(lin_state, 4, CTCC_ALIGN);
 #undef CTCC_NEXT_ARRAY
     layout->total = total;
     return ok;

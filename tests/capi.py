@@ -52,6 +52,8 @@ class Options(ctypes.Structure):
         ("zero_infinity", ctypes.c_int),
         ("alpha", ctypes.c_double),
         ("gamma", ctypes.c_double),
+        ("kernel", ctypes.c_int),
+        ("kernel_used", ctypes.POINTER(ctypes.c_ubyte)),
     ]
 
 
@@ -93,6 +95,8 @@ def _declare(lib) -> None:
     i32 = ctypes.c_int32
     lib.ctcc_options_init.argtypes = [ctypes.POINTER(Options)]
     lib.ctcc_options_init.restype = None
+    lib.ctcc_options_init_size.argtypes = [ctypes.POINTER(Options), ctypes.c_size_t]
+    lib.ctcc_options_init_size.restype = None
     lib.ctcc_status_string.argtypes = [ctypes.c_int]
     lib.ctcc_status_string.restype = ctypes.c_char_p
     lib.ctcc_workspace_size.argtypes = [
@@ -123,7 +127,7 @@ def ptr(a: np.ndarray | None, ctype):
 
 def options(**fields) -> Options:
     o = Options()
-    load().ctcc_options_init(ctypes.byref(o))
+    load().ctcc_options_init_size(ctypes.byref(o), ctypes.sizeof(Options))
     for k, v in fields.items():
         setattr(o, k, v)
     return o

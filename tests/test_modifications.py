@@ -386,11 +386,13 @@ def test_alpha_extremes():
     t1, _ = _impl_posteriors(x, labels, lengths, alpha=1.0)
     has_label = (np.delete(post, 0, axis=-1) > 0).any(axis=-1) & valid
     assert (t1[..., 0][has_label] == 0).all()
-    np.testing.assert_array_equal(t1[~has_label], post[~has_label])
+    # Equal up to rounding: the alpha pass reads the log-space kernel's
+    # posteriors, while the plain call may take the scaled kernel.
+    np.testing.assert_allclose(t1[~has_label], post[~has_label], rtol=0, atol=1e-15)
     t0, _ = _impl_posteriors(x, labels, lengths, alpha=0.0)
     has_blank = (post[..., 0] > 0) & valid
     np.testing.assert_allclose(t0[..., 0][has_blank], 1.0, atol=1e-15)
-    np.testing.assert_array_equal(t0[~has_blank], post[~has_blank])
+    np.testing.assert_allclose(t0[~has_blank], post[~has_blank], rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("log_probs", [False, True])

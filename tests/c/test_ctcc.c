@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -502,10 +503,32 @@ static void test_info(void) {
     check(o.struct_size == sizeof(ctcc_options) && o.blank == 0 &&
               o.num_threads == 0 && o.input_kind == CTCC_INPUT_LOGITS &&
               o.layout == CTCC_LAYOUT_TIME_MAJOR && o.zero_infinity == 0 &&
-              o.alpha == CTCC_ALPHA_NONE && o.gamma == 0.0,
+              o.alpha == CTCC_ALPHA_NONE && o.gamma == 0.0 &&
+              o.kernel == CTCC_KERNEL_AUTO && o.kernel_used == NULL,
           "ctcc_options_init sets the documented defaults");
     ctcc_options_init(NULL);
     check(1, "ctcc_options_init(NULL) does nothing");
+    {
+        /* A program built against 0.2 calls the exported function (the
+         * parentheses bypass the header's macro) with a struct that ends
+         * after gamma: nothing beyond may be written. */
+        unsigned char raw[sizeof(ctcc_options)];
+        const size_t size02 = offsetof(ctcc_options, gamma) + sizeof(o.gamma);
+        size_t i;
+        int untouched = 1;
+        memset(raw, 0x5A, sizeof(raw));
+        (ctcc_options_init)((ctcc_options *)(void *)raw);
+        for (i = size02; i < sizeof(raw); ++i) {
+            untouched &= raw[i] == 0x5A;
+        }
+        memcpy(&o, raw, sizeof(o));
+        check(untouched && o.struct_size == size02 && o.gamma == 0.0,
+              "the exported ctcc_options_init writes the 0.2 struct only");
+        memset(&o, 0x5A, sizeof(o));
+        ctcc_options_init_size(&o, offsetof(ctcc_options, zero_infinity));
+        check(o.struct_size == (size_t)0x5A5A5A5A5A5A5A5Aull,
+              "ctcc_options_init_size refuses a size below the 0.1 struct");
+    }
 
     check(ctcc_openmp_enabled() == 0 || ctcc_openmp_enabled() == 1,
           "ctcc_openmp_enabled() is 0 or 1 (%d)", ctcc_openmp_enabled());

@@ -1,0 +1,565 @@
+/*
+ * linear_impl.h - the scaled linear-space CTC kernel (the fast path), with
+ * the underflow bound that decides whether its results stand. Included by
+ * loss_impl.h, after the log-space kernel (compute_sample, the fallback),
+ * with the same REAL / DP definitions.
+ *
+ * Recurrences (S = 2L + 1 states, same band, skip rule and conventions as
+ *   the log-space kernel): in probabilities rather than their logarithms,
+ *       alpha_t(s) = p_t(s) (alpha_{t-1}(s) + alpha_{t-1}(s-1)
+ *                            + k(s) alpha_{t-1}(s-2))
+ *       beta_{t-1}(s) = p_t(s) beta_t(s) + p_t(s+1) beta_t(s+1)
+ *                       + k(s+2) p_t(s+2) beta_t(s+2)
+ *   with k = 1 where a skip is allowed, 0 elsewhere: two additions, a
+ *   multiply-add and a multiply per state, no transcendental function. The
+ *   emissions p_t(s) are gathered from the frame's probabilities, computed
+ *   in double (one exp per class when the alphabet is smaller than the
+ *   band, one per state otherwise).
+ *
+ * Scaling: each stored row keeps its own scale. The row of frame t is
+ *   computed with the emissions multiplied by 1 / (the largest entry of the
+ *   row before), so the stored entries stay within a factor 3 of 1 at the
+ *   top, and the logarithm of the scale (one log per frame) is carried
+ *   aside in double: log P = log A_t + log B_t + log sum_s a_t(s) b_t(s).
+ *
+ * Meeting in the middle: alpha runs over frames [0, m) and beta over
+ *   [m - 1, T) at the same time (phase 1, two independent tasks, m = ceil(T
+ *   / 2)); P comes from frame m - 1. For the gradient, the stored alpha
+ *   rows of [0, m) meet a beta that continues down from m - 1, and the
+ *   stored beta rows of [m, T) an alpha that continues up from m - 1
+ *   (phase 2, two more independent tasks). Every frame's posteriors are
+ *   alpha_t beta_t over their sum. The two tasks of a phase can run on two
+ *   threads when the batch has fewer samples than threads; the arithmetic
+ *   is the same either way, so the results do not depend on the thread
+ *   count.
+ *
+ * The underflow bound. A linear entry more than about 2^1000 below the top
+ *   of its row leaves the double range (it becomes subnormal or 0), where
+ *   the log-space kernel would have kept it. Whether that matters depends
+ *   on the other direction: a state flushed in alpha matters as much as its
+ *   beta. Every computed entry r below TINY = 2^-1000 (raw units of its
+ *   row, whose top is the row's maximum mx) is counted as "flagged": its
+ *   absolute error is at most U = 2^-999 (it is below TINY, and its true
+ *   value is too, up to the 2^-1021 of an exp that returned 0). An entry
+ *   that is not flagged has only the rounding error of a few double
+ *   operations on normal numbers, as in the log-space kernel. The error of
+ *   a flagged alpha entry at frame t changes P by at most U times that
+ *   state's beta_t (P = sum_s alpha_t(s) beta_t(s) for every t and every
+ *   later computation is linear and non-negative), and frame t's
+ *   posteriors by as much relative to the frame's sum. So, to first order,
+ *   the relative error of P and the L1 error of every frame's posteriors
+ *   are at most
+ *       E = sum_t U (n^a_t mx^b_t + n^b_t mx^a_t + S_t) / Z_t,
+ *   where n^a_t, n^b_t count the flagged entries of frame t's alpha and
+ *   beta rows, mx^a_t, mx^b_t are the rows' maxima, S_t is the band's
+ *   width (the products a_t(s) b_t(s) themselves may underflow) and Z_t =
+ *   sum_s a_t(s) b_t(s), all in the stored units. With the gradient every
+ *   term is at hand (Z_t is the posteriors' divisor), so the bound is
+ *   exact bookkeeping at the cost of a few operations per frame. A sample
+ *   whose E exceeds 2^-53 (or with any non-finite scale, a zero sum, or a
+ *   NaN or +inf input) is recomputed by the log-space kernel.
+ *
+ *   Without the gradient only the meeting frame has both directions. There
+ *   the beta of a state at frame t < m - 1 is bounded by the beta row at m
+ *   - 1 times the total probability of the frames between (at most 1 for
+ *   a softmax: from a fixed state, distinct state paths emit distinct class
+ *   sequences; a product of sums of exp(log-probabilities) otherwise), and
+ *   symmetrically for alpha beyond m - 1. A flag at frame t then costs at
+ *   most U (A_t / A_{m-1}) (product of the frames' sums) mx / Z_{m-1}: the
+ *   same test, with a bound that is tight for trained (peaked) outputs and
+ *   conservative elsewhere, where a sample falls back more often.
+ */
+
+/* The raw value below which an entry counts as flagged, and the error
+ * charged to each flagged entry (see above). */
+#define LIN_TINY 0x1p-1000
+#define LIN_FLAG_ERROR 0x1p-999
+/* The largest bound accepted: below the double rounding of a posterior. */
+#define LIN_ACCEPT 0x1p-53
+
+/* What one task of a sample leaves for the others, on cache lines of its
+ * own (the two directions may run on two threads). */
+typedef struct lin_dir {
+    double log_scale; /* log A_{m-1} (forward) or log B_{m-1} (backward) */
+    double crude;     /* log of the loss-only bound's terms, over P's scale */
+    double mid_max;   /* the largest entry of the row of frame m - 1 */
+    double mid_flags; /* its flagged entries */
+    double bound;     /* phase 2: the share of E of this task's frames */
+    double log_p;     /* dir[0] only: log P from lin_join, NaN to fall back */
+    int bad;          /* a NaN / +inf input, or a non-finite scale */
+    int linear;       /* dir[0] only: the sample takes the linear path */
+    char pad[2 * CTCC_ALIGN - 6 * sizeof(double) - 2 * sizeof(int)];
+} lin_dir;
+
+/* Everything the linear path needs of one sample. */
+typedef struct lin_sample {
+    const REAL *input;  /* frame 0 */
+    REAL *grad;         /* frame 0 of the gradient, or NULL */
+    REAL *post;         /* frame 0 of the posteriors, or NULL */
+    size_t stride;      /* elements between frames */
+    size_t C, T, S, SP; /* classes, frames, states, padded row length */
+    size_t m;           /* the meeting frame is m - 1 */
+    int log_probs;      /* the input kind */
+    int with_grad;      /* gradient or posteriors wanted */
+    int blank;
+    const int32_t *ext;        /* [S] class of each state */
+    const DP *kmask;           /* [S] 1 where a skip is allowed, 0 padded */
+    DP *table;                 /* with_grad: [T] rows; alpha < m, beta >= m */
+    DP *rows_f, *rows_b;       /* two padded rows for each task */
+    DP *mid_beta;              /* with_grad: the beta row of frame m - 1 */
+    DP *emit_f, *emit_b;       /* a padded emission row for each task */
+    DP *scratch_f, *scratch_b; /* [S] each */
+    DP *shift, *norm;          /* with_grad: [T], the frame normalisers */
+    double *flags; /* with_grad: [T], the flagged entries of phase 1's rows */
+    lin_dir *dir;  /* [2]: forward, backward */
+} lin_sample;
+
+/* The frame's class probabilities for the states of [lo, hi), times
+ * factor, into e[lo, hi), and 0 on the two entries beyond each end.
+ * Returns the log of what the unscaled values must be multiplied by to
+ * give probabilities: 0 for logits, the frame's maximum for
+ * log-probabilities; NaN for a frame holding NaN or +inf, -inf for a
+ * frame of -inf only. In phase 1 the frame's normaliser is computed (and
+ * stored for phase 2 when q->with_grad), and soft (not NULL) receives the
+ * softmax (logits) or zeros (log-probabilities); phase 2 reads the stored
+ * normaliser, so both compute the same emissions. *log_z receives the log
+ * of the sum over the classes of the probabilities (an upper bound for
+ * log-probabilities with more classes than states). pd is scratch of
+ * min(C, hi - lo) entries. */
+CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
+                                    size_t hi, DP factor, DP *e, DP *pd,
+                                    REAL *soft, int phase1, DP *log_z) {
+    const REAL *x = q->input + t * q->stride;
+    const size_t C = q->C;
+    /* One exp per class when that is fewer than one per state. */
+    const int per_class = C <= hi - lo;
+    DP shift = 0, norm = 0;
+    size_t s, c;
+    e[(ptrdiff_t)lo - 2] = e[(ptrdiff_t)lo - 1] = 0;
+    e[hi] = e[hi + 1] = 0;
+    if (!phase1) {
+        shift = q->shift[t];
+        norm = q->norm[t];
+    } else if (!q->log_probs && !per_class) {
+        norm = log_normaliser(x, C, soft, &shift);
+        if (norm != norm || norm == NEG_INF) {
+            return norm;
+        }
+    } else {
+        REAL m = (REAL)(-INFINITY);
+        int bad = 0;
+#pragma omp simd reduction(max : m) reduction(| : bad)
+        for (c = 0; c < C; ++c) {
+            m = x[c] > m ? x[c] : m;
+            bad |= !(x[c] < (REAL)INFINITY);
+        }
+        if (bad || m == (REAL)(-INFINITY)) {
+            return bad ? (DP)NAN : NEG_INF;
+        }
+        shift = (DP)m;
+        if (soft != NULL && q->log_probs) {
+            memset(soft, 0, C * sizeof(REAL));
+        }
+    }
+    if (per_class) {
+        double sum = 0.0;
+        DP f = factor;
+#pragma omp simd reduction(+ : sum)
+        for (c = 0; c < C; ++c) {
+            pd[c] = DP_EXP_NEG((DP)x[c] - shift);
+            sum += (double)pd[c];
+        }
+        if (!q->log_probs) {
+            /* The softmax is pd / sum; the emissions the same, scaled. */
+            if (phase1) {
+                norm = (DP)log(sum);
+                if (soft != NULL) {
+                    const DP inv = (DP)(1.0 / sum);
+#pragma omp simd
+                    for (c = 0; c < C; ++c) {
+                        soft[c] = (REAL)(pd[c] * inv);
+                    }
+                }
+            }
+            f = (DP)((double)factor / sum);
+            *log_z = 0;
+        } else {
+            *log_z = shift + (DP)log(sum);
+        }
+        const int32_t *ext = q->ext;
+#pragma omp simd
+        for (s = lo; s < hi; ++s) {
+            e[s] = pd[ext[s]] * f;
+        }
+    } else {
+        /* (x - shift) - norm, not x - (shift + norm), which would round
+         * norm away for |shift| beyond about 1e15. */
+        const int32_t *ext = q->ext;
+#pragma omp simd
+        for (s = lo; s < hi; ++s) {
+            e[s] = DP_EXP_NEG(((DP)x[ext[s]] - shift) - norm) * factor;
+        }
+        *log_z = q->log_probs ? shift + (DP)log((double)C) : 0;
+    }
+    /* A softmax's probabilities sum to 1 but for their rounding. */
+    *log_z += (DP)((double)C * 0x1p-50);
+    if (phase1 && q->with_grad) {
+        q->shift[t] = shift;
+        q->norm[t] = norm;
+    }
+    return q->log_probs ? shift : 0;
+}
+
+/* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
+ * the two entries beyond each end of the band (which the next frame reads
+ * as predecessors). Returns the row's maximum and stores its number of
+ * flagged entries. */
+CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
+                                    const DP *k, size_t lo, size_t hi,
+                                    double *flags) {
+    DP mx = 0;
+    size_t s, n = 0;
+    row[(ptrdiff_t)lo - 2] = row[(ptrdiff_t)lo - 1] = 0;
+    row[hi] = row[hi + 1] = 0;
+#pragma omp simd reduction(max : mx) reduction(+ : n)
+    for (s = lo; s < hi; ++s) {
+        const DP r = e[s] * (prev[s] + prev[s - 1] + k[s] * prev[s - 2]);
+        row[s] = r;
+        mx = r > mx ? r : mx;
+        n += r < LIN_TINY;
+    }
+    *flags = (double)n;
+    return mx;
+}
+
+/* e *= cur on [lo, hi) (e is 0 beyond), then next[s] = e[s] + e[s+1] +
+ * k[s+2] e[s+2] on [plo, phi), zeros beyond. Returns next's maximum and
+ * stores its number of flagged entries. */
+CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, DP *e, const DP *k,
+                                   size_t lo, size_t hi, size_t plo, size_t phi,
+                                   double *flags) {
+    DP mx = 0;
+    size_t s, n = 0;
+#pragma omp simd
+    for (s = lo; s < hi; ++s) {
+        e[s] *= cur[s];
+    }
+    next[(ptrdiff_t)plo - 2] = next[(ptrdiff_t)plo - 1] = 0;
+    next[phi] = next[phi + 1] = 0;
+#pragma omp simd reduction(max : mx) reduction(+ : n)
+    for (s = plo; s < phi; ++s) {
+        const DP r = e[s] + e[s + 1] + k[s + 2] * e[s + 2];
+        next[s] = r;
+        mx = r > mx ? r : mx;
+        n += r < LIN_TINY;
+    }
+    *flags = (double)n;
+    return mx;
+}
+
+/* log(exp(a) + exp(b)), -inf allowed. */
+CTCC_ALWAYS_INLINE double lin_log_add(double a, double b) {
+    const double hi = a > b ? a : b, lo = a > b ? b : a;
+    return hi == -INFINITY ? hi : hi + log1p(exp(lo - hi));
+}
+
+/* The loss-only bound's term of a row with `flags` flagged entries: the
+ * log of flags * U * (the row's scale) / (the sums consumed up to it). */
+CTCC_ALWAYS_INLINE double lin_crude_term(double flags, double scale,
+                                         double lz) {
+    return flags > 0 ? log(flags * LIN_FLAG_ERROR) + scale - lz : -INFINITY;
+}
+
+CTCC_ALWAYS_INLINE DP *lin_row(DP *base, size_t SP, size_t i) {
+    return base + i * SP + CTCC_ROW_PAD;
+}
+
+/* Phase 1, forward: alpha over frames [0, m). With the gradient the rows
+ * go to table[0, m); without, they alternate in rows_f. Also writes the
+ * softmax (or zeros) into the gradient rows and zeros into the posterior
+ * rows of those frames. */
+CTCC_DISPATCH
+static void lin_forward(const lin_sample *q) {
+    const size_t S = q->S, SP = q->SP, T = q->T;
+    lin_dir *d = &q->dir[0];
+    double scale = 0.0, lz = 0.0, crude = -INFINITY, flags = 0;
+    DP mx = 1;
+    size_t t;
+    d->bad = 1;
+    for (t = 0; t < q->m; ++t) {
+        DP *row = lin_row(q->with_grad ? q->table : q->rows_f, SP,
+                          q->with_grad ? t : (t & 1));
+        DP *e = q->emit_f + CTCC_ROW_PAD;
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+        REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
+        DP log_z = 0, offset;
+        if (q->post != NULL) {
+            memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
+        }
+        /* The emissions carry 1 / the maximum of the row before. */
+        offset = lin_emissions(q, t, lo, hi, (DP)(1.0 / (double)mx), e,
+                               q->scratch_f, soft, 1, &log_z);
+        if (!(offset > NEG_INF)) {
+            return; /* NaN or -inf */
+        }
+        if (t == 0) {
+            size_t s, n = 0;
+            row[-2] = row[-1] = row[hi] = row[hi + 1] = 0;
+            mx = 0;
+            for (s = lo; s < hi; ++s) {
+                row[s] = e[s];
+                mx = e[s] > mx ? e[s] : mx;
+                n += e[s] < LIN_TINY;
+            }
+            flags = (double)n;
+            scale = (double)offset;
+        } else {
+            const DP *prev = lin_row(q->with_grad ? q->table : q->rows_f, SP,
+                                     q->with_grad ? t - 1 : ((t - 1) & 1));
+            scale += log((double)mx) + (double)offset;
+            mx = lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags);
+        }
+        lz += (double)log_z;
+        if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
+            return;
+        }
+        if (q->with_grad) {
+            q->flags[t] = flags;
+        }
+        crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
+    }
+    d->log_scale = scale;
+    d->crude = crude - scale + lz;
+    d->mid_max = (double)mx;
+    d->mid_flags = flags;
+    d->bad = 0;
+}
+
+/* Where the backward task of phase 1 keeps the beta row of frame i. */
+CTCC_ALWAYS_INLINE DP *lin_beta_row_at(const lin_sample *q, size_t i) {
+    if (q->with_grad) {
+        return i + 1 == q->m ? q->mid_beta + CTCC_ROW_PAD
+                             : lin_row(q->table, q->SP, i);
+    }
+    return lin_row(q->rows_b, q->SP, (q->T - 1 - i) & 1);
+}
+
+/* Phase 1, backward: beta over frames [m - 1, T). With the gradient the
+ * rows of [m, T) go to table and that of m - 1 to mid_beta; without, they
+ * alternate in rows_b. Writes the gradient and posterior rows of [m, T)
+ * as lin_forward does for [0, m). */
+CTCC_DISPATCH
+static void lin_backward(const lin_sample *q) {
+    const size_t S = q->S, T = q->T;
+    lin_dir *d = &q->dir[1];
+    double scale = 0.0, lz = 0.0, crude = -INFINITY, flags = 0;
+    DP mx = 1, *cur = lin_beta_row_at(q, T - 1);
+    size_t t;
+    d->bad = 1;
+    fill_dp(cur - CTCC_ROW_PAD, q->SP, 0);
+    if (q->with_grad && T - 1 >= q->m) {
+        q->flags[T - 1] = 0;
+    }
+    cur[S - 1] = 1;
+    if (S > 1) {
+        cur[S - 2] = 1;
+    }
+    for (t = T - 1; t >= q->m; --t) {
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+        DP *next = lin_beta_row_at(q, t - 1);
+        DP *e = q->emit_b + CTCC_ROW_PAD;
+        REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
+        DP log_z = 0, offset;
+        if (q->post != NULL) {
+            memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
+        }
+        offset = lin_emissions(q, t, lo, hi, (DP)(1.0 / (double)mx), e,
+                               q->scratch_b, soft, 1, &log_z);
+        if (!(offset > NEG_INF)) {
+            return;
+        }
+        scale += log((double)mx) + (double)offset;
+        lz += (double)log_z;
+        mx = lin_beta_row(next, cur, e, q->kmask, lo, hi,
+                          ctcc_band_lo(S, T, t - 1), ctcc_band_hi(S, t - 1),
+                          &flags);
+        if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
+            return;
+        }
+        if (q->with_grad && t - 1 >= q->m) {
+            q->flags[t - 1] = flags;
+        }
+        crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
+        cur = next;
+    }
+    d->log_scale = scale;
+    d->crude = crude - scale + lz;
+    d->mid_max = (double)mx;
+    d->mid_flags = flags;
+    d->bad = 0;
+}
+
+/* The products a[s] b[s] of two stored rows are formed as (a[s] 2^980)
+ * b[s]: each factor is at most 3 and at least 2^-1074, so the products
+ * neither overflow nor, down to 2^-2002, underflow, where a plain product
+ * would lose everything below 2^-1022 (the top states of the two rows can
+ * be more than 2^1022 apart in long random inputs). */
+#define LIN_PRODUCT_SCALE 0x1p980
+#define LIN_LOG_PRODUCT_SCALE (980.0 * 0.69314718055994530942)
+
+/* The posteriors of frame t from its alpha row a and beta row b (stored
+ * rows, any scales): subtracted from the gradient row, added to the
+ * posterior row. Returns frame t's share of the bound E (see the top of
+ * the file): the flagged entries of either row, each weighted by the
+ * other row's entry, and the products' own underflow, over the frame's
+ * sum; +inf when that sum is not positive and finite (nothing written).
+ * gam is scratch [S]. */
+CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
+                                              const DP *a, const DP *b,
+                                              size_t lo, size_t hi, DP *gam,
+                                              int flagged_rows) {
+    REAL *g = q->grad != NULL ? q->grad + t * q->stride : NULL;
+    REAL *p = q->post != NULL ? q->post + t * q->stride : NULL;
+    double total = 0.0, blank_sum = 0.0, flagged = 0.0;
+    DP inv;
+    size_t s;
+    /* Blank states are the even ones. */
+#pragma omp simd reduction(+ : total, blank_sum)
+    for (s = lo; s < hi; ++s) {
+        const DP g = (a[s] * (DP)LIN_PRODUCT_SCALE) * b[s];
+        gam[s] = g;
+        total += (double)g;
+        blank_sum += (double)((s & 1) ? 0 : g);
+    }
+    if (flagged_rows) {
+#pragma omp simd reduction(+ : flagged)
+        for (s = lo; s < hi; ++s) {
+            flagged += (double)((a[s] < LIN_TINY ? b[s] : 0) +
+                                (b[s] < LIN_TINY ? a[s] : 0));
+        }
+    }
+    if (!(total > 0.0) || total == INFINITY) {
+        return INFINITY;
+    }
+    inv = (DP)(1.0 / total);
+    /* A state (or the blanks) holding all of the frame's mass gets exactly
+     * 1, as in the log-space kernel (g * (1 / g) may round below 1). */
+    blank_sum = blank_sum == total ? 1.0 : blank_sum * (double)inv;
+    if (g != NULL) {
+        for (s = lo | 1; s < hi; s += 2) {
+            g[q->ext[s]] -= (REAL)(gam[s] == total ? 1 : gam[s] * inv);
+        }
+        g[q->blank] -= (REAL)blank_sum;
+    }
+    if (p != NULL) {
+        for (s = lo | 1; s < hi; s += 2) {
+            p[q->ext[s]] += (REAL)(gam[s] == total ? 1 : gam[s] * inv);
+        }
+        p[q->blank] += (REAL)blank_sum;
+    }
+    return (LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * flagged +
+            0x1p-1074 * (double)(hi - lo)) /
+           total;
+}
+
+/* Phase 2, frames [0, m): beta continues down from frame m - 1 and meets
+ * the stored alpha rows. */
+CTCC_DISPATCH
+static void lin_lower_half(const lin_sample *q) {
+    const size_t S = q->S, T = q->T;
+    lin_dir *d = &q->dir[0];
+    const DP *cur = q->mid_beta + CTCC_ROW_PAD;
+    double mb = q->dir[1].mid_max, nb = q->dir[1].mid_flags, bound = 0.0;
+    size_t t;
+    d->bad = 1;
+    for (t = q->m; t-- > 0;) {
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+        DP *next, *e = q->emit_f + CTCC_ROW_PAD, log_z;
+        bound += lin_posterior_frame(q, t, lin_row(q->table, q->SP, t), cur, lo,
+                                     hi, q->scratch_f, q->flags[t] + nb > 0);
+        if (!(bound <= LIN_ACCEPT)) {
+            fprintf(stderr, "lower fail t=%zu bound=%g\n", t, bound);
+            return;
+        }
+        if (t == 0) {
+            break;
+        }
+        next = lin_row(q->rows_f, q->SP, t & 1);
+        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / mb), e, q->scratch_f, NULL,
+                            0, &log_z);
+        mb = (double)lin_beta_row(next, cur, e, q->kmask, lo, hi,
+                                  ctcc_band_lo(S, T, t - 1),
+                                  ctcc_band_hi(S, t - 1), &nb);
+        if (!(mb > 0.0)) {
+            return;
+        }
+        cur = next;
+    }
+    d->bound = bound;
+    d->bad = 0;
+}
+
+/* Phase 2, frames [m, T): alpha continues up from frame m - 1 and meets
+ * the stored beta rows. */
+CTCC_DISPATCH
+static void lin_upper_half(const lin_sample *q) {
+    const size_t S = q->S, T = q->T;
+    lin_dir *d = &q->dir[1];
+    const DP *prev = lin_row(q->table, q->SP, q->m - 1);
+    double ma = q->dir[0].mid_max, bound = 0.0, flags;
+    size_t t;
+    d->bad = 1;
+    for (t = q->m; t < T; ++t) {
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+        DP *row = lin_row(q->rows_b, q->SP, t & 1);
+        DP *e = q->emit_b + CTCC_ROW_PAD, log_z;
+        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), e, q->scratch_b, NULL,
+                            0, &log_z);
+        ma = (double)lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags);
+        if (!(ma > 0.0)) {
+            return;
+        }
+        bound += lin_posterior_frame(q, t, row, lin_row(q->table, q->SP, t), lo,
+                                     hi, q->scratch_b, flags + q->flags[t] > 0);
+        if (!(bound <= LIN_ACCEPT)) {
+            return;
+        }
+        prev = row;
+    }
+    d->bound = bound;
+    d->bad = 0;
+}
+
+/* After phase 1: log P from the meeting frame, or NaN when the sample must
+ * go to the log-space kernel (a bad input, a zero sum, or, without the
+ * gradient, a loss-only bound above LIN_ACCEPT). */
+CTCC_DISPATCH
+static double lin_join(const lin_sample *q) {
+    const size_t S = q->S, T = q->T, t = q->m - 1;
+    const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+    const DP *a = lin_row(q->with_grad ? q->table : q->rows_f, q->SP,
+                          q->with_grad ? t : (t & 1));
+    const DP *b = lin_beta_row_at(q, t);
+    double total = 0.0, log_total;
+    size_t s;
+    if (q->dir[0].bad || q->dir[1].bad) {
+        return (double)NAN;
+    }
+    for (s = lo; s < hi; ++s) {
+        total += (double)((a[s] * (DP)LIN_PRODUCT_SCALE) * b[s]);
+    }
+    if (!(total > 0.0) || total == INFINITY) {
+        return (double)NAN;
+    }
+    log_total = log(total) - LIN_LOG_PRODUCT_SCALE;
+    if (!q->with_grad) {
+        const double bound =
+            exp(q->dir[0].crude + log(q->dir[1].mid_max) - log_total) +
+            exp(q->dir[1].crude + log(q->dir[0].mid_max) - log_total) +
+            0x1p-1074 * (double)(hi - lo) / total;
+        if (!(bound <= LIN_ACCEPT)) {
+            return (double)NAN;
+        }
+    }
+    return q->dir[0].log_scale + q->dir[1].log_scale + log_total;
+}
