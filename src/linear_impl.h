@@ -478,7 +478,6 @@ static void lin_lower_half(const lin_sample *q) {
         bound += lin_posterior_frame(q, t, lin_row(q->table, q->SP, t), cur, lo,
                                      hi, q->scratch_f, q->flags[t] + nb > 0);
         if (!(bound <= LIN_ACCEPT)) {
-            fprintf(stderr, "lower fail t=%zu bound=%g\n", t, bound);
             return;
         }
         if (t == 0) {

@@ -936,11 +936,6 @@ static REAL lin_finish(const batch_args *b, size_t n) {
     sample_at(b, n, &a);
     lin_sample_at(&a, &q);
     ok = q.dir[0].log_p == q.dir[0].log_p;
-    fprintf(stderr,
-            "n=%zu logp=%g bad=%d,%d bound=%g,%g crude=%g,%g mid=%g,%g\n", n,
-            q.dir[0].log_p, q.dir[0].bad, q.dir[1].bad, q.dir[0].bound,
-            q.dir[1].bound, q.dir[0].crude, q.dir[1].crude, q.dir[0].mid_max,
-            q.dir[1].mid_max);
     if (ok && q.with_grad) {
         ok = !q.dir[0].bad && !q.dir[1].bad &&
              q.dir[0].bound + q.dir[1].bound <= LIN_ACCEPT;
