@@ -477,9 +477,11 @@ static void lin_lower_half(const lin_sample *q) {
         DP *next, *e = q->emit_f + CTCC_ROW_PAD, log_z;
         bound += lin_posterior_frame(q, t, lin_row(q->table, q->SP, t), cur, lo,
                                      hi, q->scratch_f, q->flags[t] + nb > 0);
+#ifndef CTCC_TEST_NO_FALLBACK
         if (!(bound <= LIN_ACCEPT)) {
-            return;
+            return; /* the log-space kernel will redo the sample */
         }
+#endif
         if (t == 0) {
             break;
         }
@@ -520,9 +522,11 @@ static void lin_upper_half(const lin_sample *q) {
         }
         bound += lin_posterior_frame(q, t, row, lin_row(q->table, q->SP, t), lo,
                                      hi, q->scratch_b, flags + q->flags[t] > 0);
+#ifndef CTCC_TEST_NO_FALLBACK
         if (!(bound <= LIN_ACCEPT)) {
-            return;
+            return; /* the log-space kernel will redo the sample */
         }
+#endif
         prev = row;
     }
     d->bound = bound;
@@ -530,8 +534,8 @@ static void lin_upper_half(const lin_sample *q) {
 }
 
 /* After phase 1: log P from the meeting frame, or NaN when the sample must
- * go to the log-space kernel (a bad input, a zero sum, or, without the
- * gradient, a loss-only bound above LIN_ACCEPT). */
+ * go to the log-space kernel (a bad input, or a zero sum); the loss-only
+ * bound goes to dir[0].bound. */
 CTCC_DISPATCH
 static double lin_join(const lin_sample *q) {
     const size_t S = q->S, T = q->T, t = q->m - 1;
@@ -551,14 +555,11 @@ static double lin_join(const lin_sample *q) {
         return (double)NAN;
     }
     log_total = log(total) - LIN_LOG_PRODUCT_SCALE;
-    if (!q->with_grad) {
-        const double bound =
-            exp(q->dir[0].crude + log(q->dir[1].mid_max) - log_total) +
-            exp(q->dir[1].crude + log(q->dir[0].mid_max) - log_total) +
-            0x1p-1074 * (double)(hi - lo) / total;
-        if (!(bound <= LIN_ACCEPT)) {
-            return (double)NAN;
-        }
-    }
+    /* The loss-only bound (phase 2 replaces it with the exact one). */
+    q->dir[0].bound =
+        exp(q->dir[0].crude + log(q->dir[1].mid_max) - log_total) +
+        exp(q->dir[1].crude + log(q->dir[0].mid_max) - log_total) +
+        0x1p-1074 * (double)(hi - lo) / total;
+    q->dir[1].bound = 0.0;
     return q->dir[0].log_scale + q->dir[1].log_scale + log_total;
 }
