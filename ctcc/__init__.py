@@ -47,7 +47,7 @@ except ImportError as _error:
         f"Reinstall ctcc (in a checkout: pip install -e .)."
     ) from _error
 
-from ctcc._align import Alignment, forced_align
+from ctcc._align import STAR, Alignment, forced_align
 from ctcc._core import CTCCError, clear_workspace_cache, default_num_threads, status_string
 from ctcc._core import openmp_enabled as _openmp_enabled
 from ctcc._core import version as _c_version
@@ -176,6 +176,7 @@ def get_libraries() -> list:
 __all__ = [
     "Alignment",
     "CTCCError",
+    "STAR",
     "beam_search_decode",
     "clear_workspace_cache",
     "ctc_loss",

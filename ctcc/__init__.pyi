@@ -59,6 +59,8 @@ def ctc_posteriors(
     out: np.ndarray | None = ...,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 
+STAR: int
+
 class Alignment(NamedTuple):
     frames: np.ndarray
     scores: np.ndarray
@@ -74,6 +76,7 @@ def forced_align(
     time_major: bool = ...,
     log_probs: bool = ...,
     num_threads: int | None = ...,
+    star_penalty: float = ...,
 ) -> Alignment: ...
 def workspace_size(
     logit_lengths: npt.ArrayLike,
