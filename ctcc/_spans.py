@@ -405,7 +405,8 @@ def merge_tokens(tokens: ArrayLike, scores: ArrayLike, blank: int = 0) -> TokenS
         A score per frame: log-probabilities, probabilities, or anything to
         average.
     blank : int, default 0
-        The blank class, dropped from the spans.
+        The blank class (its index, at least 0: without the alphabet size a
+        negative index cannot count from the end), dropped from the spans.
 
     Returns
     -------
@@ -419,7 +420,8 @@ def merge_tokens(tokens: ArrayLike, scores: ArrayLike, blank: int = 0) -> TokenS
         If `tokens` does not hold integers, `scores` not real numbers, or
         `blank` is not an integer.
     ValueError
-        If `tokens` or `scores` is not 1-D, or their lengths differ.
+        If `tokens` or `scores` is not 1-D, their lengths differ, or `blank`
+        is negative.
 
     See Also
     --------
@@ -449,7 +451,7 @@ def merge_tokens(tokens: ArrayLike, scores: ArrayLike, blank: int = 0) -> TokenS
     """
     reject_masked(tokens, "tokens")
     reject_masked(scores, "scores")
-    blank = as_int(blank, "blank")
+    blank = as_int(blank, "blank", low=0)
     tok = np.asarray(tokens)
     sc = np.asarray(scores)
     if tok.dtype == bool or (tok.dtype.kind not in "iu" and tok.size):
