@@ -582,10 +582,12 @@ def word_spans(
     numbers of frames, ``sum(score * (end - start)) / sum(end - start)``:
     for scores that are means over frames (`ctcc.token_spans`,
     `ctcc.merge_tokens`) it is the mean over all the frames of the word's
-    tokens (the blank frames between them excluded). Tokens without frames
-    (start = end) count for nothing; a word with no frames at all, or from
-    a sample without a path (spans -1), gets score NaN, and start and end
-    -1 in the latter case.
+    tokens (the blank frames between them excluded). Tokens with score NaN
+    (a `ctcc.STAR`, which has no class to score) or without frames (start
+    = end) count for nothing; a word with nothing left, or from a sample
+    without a path (spans -1), gets score NaN, and start and end -1 in the
+    latter case. A star between two separators makes a word of its own:
+    the stretch of untranscribed content, with its frames and score NaN.
 
     Examples
     --------
@@ -645,7 +647,8 @@ def word_spans(
         first = stop - lengths
     frames = (end - start).astype(np.int64)
     has_path = ~((start == -1) & (end == -1))
-    weight = np.where(has_path & (frames > 0), frames, 0).astype(np.float64)
+    # stars (score NaN) and tokens without frames count for nothing
+    weight = np.where(has_path & (frames > 0) & ~np.isnan(score), frames, 0).astype(np.float64)
     with np.errstate(invalid="ignore"):
         weighted = np.where(weight > 0, score * weight, 0.0)
     W = first.shape[0]

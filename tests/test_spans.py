@@ -303,6 +303,13 @@ def test_word_spans_edge_cases():
     assert words.score.tolist() == [-1.0, -3.0]
     alone = ctcc.word_spans(spans, word_lengths=[4, 1, 2])
     assert np.isnan(alone.score[1])  # the star alone: no frames
+    # a star with frames counts for nothing in a word's score
+    starred = spans._replace(
+        start=np.array([0, 1, 2, 3, 4, 5, 7]), end=np.array([1, 2, 3, 4, 5, 7, 8])
+    )
+    words = ctcc.word_spans(starred, separator=9)
+    assert words.start.tolist() == [1, 4] and words.end.tolist() == [2, 7]
+    assert words.score.tolist() == [-1.0, -3.0]
     # a sample without a path
     none = ctcc.TokenSpans(*(np.full(3, -1),) * 3, np.full(3, np.nan))
     words = ctcc.word_spans(none, word_lengths=[2, 1])
