@@ -58,6 +58,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <sched.h>
+#define CTCC_HAVE_SCHED_YIELD 1
+#endif
 
 #define NEG_INF (-INFINITY)
 
@@ -315,51 +319,90 @@ static void first_frame(vrow cur, size_t lo, size_t hi, const align_seq *q,
     }
 }
 
-/* Pass 1 over frames [0, T) on the calling thread's share (part of parts)
- * of every frame's states. Returns 0 if a frame holds NaN or +inf (every
- * part sees the same frames, so all parts stop at the same one). */
-static int forward_part(const align_args *a, const align_seq *q, double *lp,
-                        int part, int parts) {
-    const ctcc_align_slot *lay = &a->lay;
-    const size_t T = a->time, S = q->S, K = lay->segment;
-    double *rows = (double *)(a->ws + lay->rows);
-    double *ckpt = (double *)(a->ws + lay->checkpoints);
-    size_t t;
-    int ok = 1;
-    for (t = 0; t < T; ++t) {
-        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-        const size_t w = hi - lo;
-        const size_t plo = lo + w * (size_t)part / (size_t)parts;
-        const size_t phi = lo + w * (size_t)(part + 1) / (size_t)parts;
-        frame_emit fe;
-        vrow cur = row_at(rows + (t & 1) * lay->row, lay->half);
-        if (!frame_emissions(a, t, lp, &fe)) {
-            ok = 0;
-            break;
-        }
-        if (t == 0) {
-            first_frame(cur, plo, phi, q, lp, &fe);
-        } else {
-            vrow prev = row_at(rows + ((t - 1) & 1) * lay->row, lay->half);
-            step_states(prev, cur, plo, phi, q, lp, &fe, NULL, lay->half);
-        }
-        if (part == parts - 1) {
-            row_set(cur, hi, NEG_INF);
-            row_set(cur, hi + 1, NEG_INF);
-        }
+/* Waits until *done >= value (another part's progress). */
+static void wait_for(int *done, int value) {
+    int seen, spins = 0;
+    for (;;) {
 #ifdef _OPENMP
-        if (parts > 1) {
-#pragma omp barrier
-        }
+#pragma omp atomic read seq_cst
 #endif
-        if ((t + 1) % K == 0 && t + 1 < T && part == 0) {
-            /* The other parts write row t + 1, not this one; row t is
-             * overwritten at t + 2, after the next barrier. */
-            memcpy(ckpt + ((t + 1) / K - 1) * lay->row,
-                   rows + (t & 1) * lay->row, lay->row * sizeof(double));
+        seen = *done;
+        if (seen >= value) {
+            return;
+        }
+        if (++spins >= 256) {
+            spins = 0;
+#ifdef CTCC_HAVE_SCHED_YIELD
+            sched_yield(); /* a preempted producer needs the core */
+#endif
         }
     }
-    return ok;
+}
+
+/* One part of pass 1: states [m0, m1) of every frame, in its own two rows.
+ * States only depend on lower ones, so part p runs ahead of part p + 1
+ * and never waits for it; part p + 1 needs part p's two top states of the
+ * previous frame, which part p exports (in_exp / out_exp: [T][2]) and
+ * announces (in_done / out_done: frames finished). parts 1: no exports,
+ * NULL pointers. Copies its states of every checkpoint frame into the
+ * checkpoints. Returns 0 if a frame holds NaN or +inf (every part sees the
+ * same frames and stops at the same one without waiting for it). */
+static int forward_part(const align_args *a, const align_seq *q, double *lp,
+                        double *rows, size_t m0, size_t m1,
+                        const double *in_exp, int *in_done, double *out_exp,
+                        int *out_done) {
+    const ctcc_align_slot *lay = &a->lay;
+    const size_t T = a->time, S = q->S, K = lay->segment, half = lay->half;
+    double *ckpt = (double *)(a->ws + lay->checkpoints);
+    size_t t, i;
+    for (i = 0; i < 2 * lay->row; ++i) {
+        rows[i] = NEG_INF;
+    }
+    for (t = 0; t < T; ++t) {
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+        const size_t clo = lo > m0 ? lo : m0, chi = hi < m1 ? hi : m1;
+        frame_emit fe;
+        vrow cur = row_at(rows + (t & 1) * lay->row, half);
+        vrow prev = row_at(rows + ((t - 1) & 1) * lay->row, half);
+        if (!frame_emissions(a, t, lp, &fe)) {
+            return 0;
+        }
+        if (in_exp != NULL && t > 0) {
+            wait_for(in_done, (int)t);
+            row_set(prev, m0 - 2, in_exp[2 * (t - 1)]);
+            row_set(prev, m0 - 1, in_exp[2 * (t - 1) + 1]);
+        }
+        if (clo < chi) {
+            if (t == 0) {
+                first_frame(cur, clo, chi, q, lp, &fe);
+            } else {
+                step_states(prev, cur, clo, chi, q, lp, &fe, NULL, half);
+            }
+        }
+        for (i = hi > m0 ? hi : m0; i < hi + 2 && i < m1; ++i) {
+            row_set(cur, i, NEG_INF);
+        }
+        if (out_exp != NULL) {
+            out_exp[2 * t] = (m1 - 2) & 1 ? cur.label[(m1 - 2) / 2]
+                                          : cur.blank[(m1 - 2) / 2];
+            out_exp[2 * t + 1] = (m1 - 1) & 1 ? cur.label[(m1 - 1) / 2]
+                                              : cur.blank[(m1 - 1) / 2];
+#ifdef _OPENMP
+#pragma omp atomic write seq_cst
+#endif
+            *out_done = (int)(t + 1);
+        }
+        if ((t + 1) % K == 0 && t + 1 < T) {
+            double *c = ckpt + ((t + 1) / K - 1) * lay->row;
+            const size_t b0 = (m0 + 1) / 2, b1 = (m1 + 1) / 2;
+            const size_t l0 = m0 / 2, l1 = m1 / 2;
+            memcpy(c + CTCC_ALIGN_PAD + b0, cur.blank + b0,
+                   (b1 - b0) * sizeof(double));
+            memcpy(c + half + CTCC_ALIGN_PAD + l0, cur.label + l0,
+                   (l1 - l0) * sizeof(double));
+        }
+    }
+    return 1;
 }
 
 /* Pass 2: recomputes every segment inside the band of states that reach
@@ -518,23 +561,57 @@ static double align_sample(const align_args *a, double *tables,
         return 0.0; /* no labels, no frames: the empty path */
     }
 
-    /* Small samples are not worth a barrier per frame. */
+    /* Checkpoint rows: -inf padding (the parts copy their states only). */
+    {
+        double *ckpt = (double *)(a->ws + lay->checkpoints);
+        size_t k;
+        for (k = 0; k < lay->checkpoint_count; ++k) {
+            for (i = 0; i < CTCC_ALIGN_PAD; ++i) {
+                ckpt[k * lay->row + i] = NEG_INF;
+                ckpt[k * lay->row + lay->half + i] = NEG_INF;
+            }
+        }
+    }
+    /* Small samples are not worth splitting. */
     if (team > 1 && q.S < CTCC_ALIGN_STATES_PER_THREAD * (size_t)team) {
         team = (int)(q.S / CTCC_ALIGN_STATES_PER_THREAD);
         team = team > 1 ? team : 1;
     }
     if (team > 1) {
+        /* Each part's region: frame table, two rows, exports [T][2], its
+         * progress counter (see ctcc_align_plan). */
+        const size_t rows_at = (a->alphabet + 7) / 8 * 8;
+        const size_t exp_at = rows_at + (2 * lay->row + 7) / 8 * 8;
+        const size_t done_at = exp_at + (2 * T + 7) / 8 * 8;
+        int p;
+        for (p = 0; p < team; ++p) {
+            *(int *)(tables + (size_t)p * table_stride + done_at) = 0;
+        }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(team) reduction(& : ok)
         {
             const int parts = omp_get_num_threads();
             const int part = omp_get_thread_num();
-            ok = forward_part(a, &q, tables + (size_t)part * table_stride, part,
-                              parts);
+            double *mine = tables + (size_t)part * table_stride;
+            double *before = tables + (size_t)(part - 1) * table_stride;
+            const size_t m0 = q.S * (size_t)part / (size_t)parts;
+            const size_t m1 = q.S * (size_t)(part + 1) / (size_t)parts;
+            ok =
+                forward_part(a, &q, mine, mine + rows_at, m0, m1,
+                             part > 0 ? before + exp_at : NULL,
+                             part > 0 ? (int *)(before + done_at) : NULL,
+                             part + 1 < parts ? mine + exp_at : NULL,
+                             part + 1 < parts ? (int *)(mine + done_at) : NULL);
+            if (part == parts - 1) {
+                /* The last part holds the final states: its last row. */
+                memcpy(rows + ((T - 1) & 1) * lay->row,
+                       mine + rows_at + ((T - 1) & 1) * lay->row,
+                       lay->row * sizeof(double));
+            }
         }
 #endif
     } else {
-        ok = forward_part(a, &q, tables, 0, 1);
+        ok = forward_part(a, &q, tables, rows, 0, q.S, NULL, NULL, NULL, NULL);
     }
     if (!ok) {
         clear_sample(a);

@@ -48,8 +48,10 @@ typedef struct ctcc_align_slot {
 int ctcc_align_slot_compute(int32_t input_length, int32_t label_length,
                             ctcc_align_slot *slot);
 
-/* A sample's states are split over at most S / this many threads. */
-#define CTCC_ALIGN_STATES_PER_THREAD 2048
+/* A sample's states are split over at most S / this many threads, and at
+ * most CTCC_ALIGN_MAX_TEAM. */
+#define CTCC_ALIGN_STATES_PER_THREAD 1024
+#define CTCC_ALIGN_MAX_TEAM 64
 
 /* Layout of a whole alignment workspace for up to `threads` threads: the
  * head (label offsets), one double [alphabet_size] array per thread used

@@ -100,7 +100,8 @@ ctcc_status ctcc_align_plan_compute(const int32_t *label_lengths,
         /* Fewer samples than threads: split the large ones' states over
          * the threads (at least CTCC_ALIGN_STATES_PER_THREAD each), or run
          * small ones side by side. */
-        const size_t team = most_states / CTCC_ALIGN_STATES_PER_THREAD;
+        size_t team = most_states / CTCC_ALIGN_STATES_PER_THREAD;
+        team = team < CTCC_ALIGN_MAX_TEAM ? team : CTCC_ALIGN_MAX_TEAM;
         if (team >= 2) {
             plan->slots = 1;
             plan->team = team < (size_t)threads ? (int)team : threads;
@@ -112,13 +113,29 @@ ctcc_status ctcc_align_plan_compute(const int32_t *label_lengths,
     plan->threads = plan->slots * plan->team;
     plan->head = ctcc_head_bytes(batch_size, 0, &ok);
     plan->frame_tables = plan->head;
-    plan->table_bytes = ctcc_align_size(ctcc_mul_size((size_t)alphabet_size,
-                                                      sizeof(double), &ok),
-                                        &ok);
-    plan->slot_base =
-        ctcc_add_size(plan->frame_tables,
-                      ctcc_mul_size((size_t)threads, plan->table_bytes, &ok),
-                      &ok);
+    /* Per thread: the frame's log-probabilities; in a team also two rows,
+     * the exports [T][2] and a progress counter (see align_impl.h). */
+    {
+        size_t doubles = ((size_t)alphabet_size + 7) / 8 * 8;
+        if (plan->team > 1) {
+            size_t most_time = 0;
+            for (n = 0; n < batch_size; ++n) {
+                const size_t t = (size_t)input_lengths[n];
+                most_time = t > most_time ? t : most_time;
+            }
+            doubles =
+                ctcc_add_size(doubles,
+                              (2 * (most_states + 1 + 4 * CTCC_ALIGN_PAD) + 7) /
+                                      8 * 8 +
+                                  (2 * most_time + 7) / 8 * 8 + 8,
+                              &ok);
+        }
+        plan->table_bytes = ctcc_mul_size(doubles, sizeof(double), &ok);
+    }
+    plan->slot_base = ctcc_add_size(plan->frame_tables,
+                                    ctcc_mul_size((size_t)plan->threads,
+                                                  plan->table_bytes, &ok),
+                                    &ok);
     for (n = 0; n < batch_size; ++n) {
         ctcc_align_slot slot;
         if (!ctcc_align_slot_compute(input_lengths[n], label_lengths[n],

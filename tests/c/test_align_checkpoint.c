@@ -305,7 +305,7 @@ int main(void) {
         free_problem(&p);
     }
     /* One sample large enough to be split over the threads (2L + 1 >=
-     * 2 * 2048 states), and two such samples with up to 4 threads. */
+     * 2 * 1024 states), and two such samples with up to 4 threads. */
     for (i = 0; i < 2; ++i) {
         problem p = make_problem(1 + i, 2600, 5, 2100, 1, 1);
         run_case("split over threads", &p);
