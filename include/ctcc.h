@@ -492,12 +492,15 @@ CTCC_API ctcc_status ctcc_loss_posteriors_f64(
  * recomputes one segment of K frames at a time, inside the band of states
  * that can reach the already known state at its end, with two-bit back
  * pointers (three moves, four per byte). With P the threads the call may
- * use (options.num_threads, or ctcc_default_num_threads() for 0) and
- * W = P slots when batch_size >= P, else one slot (a single sample is then
- * split over the threads), the size is about
+ * use (options.num_threads, or ctcc_default_num_threads() for 0): with
+ * batch_size >= P, W = P slots (samples side by side); otherwise, when the
+ * largest 2L + 1 is at least 2048, W = 1 slot and each sample is split
+ * over G = min(P, (2L + 1) / 1024, 64) threads, else W = batch_size
+ * slots. The size is about
  *     W * max_n [ 8 * (2 * L_n + 5) * (ceil(T_n / K_n) + 1)
- *                 + K_n * (K_n / 2 + 2) + 17 * L_n ]
- *     + P * 8 * alphabet_size + 16 * batch_size,
+ *                 + K_n * (K_n / 2 + 2) + 26 * L_n ]
+ *     + threads used * 8 * alphabet_size + 16 * batch_size
+ *     + (G > 1: G * (16 * max T_n + 32 * max L_n)),
  * with T_n = input_lengths[n], L_n = label_lengths[n] and the segment
  * length K_n = ceil(2 * sqrt(T_n)): O(sqrt(T) * L) for one sample (before
  * 0.3 it was T * (2L + 1) bytes). The size is the same for both
