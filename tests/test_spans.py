@@ -363,3 +363,31 @@ def test_word_spans_errors():
             ctcc.TokenSpans(np.zeros(3, int), np.zeros(2, int), np.zeros(3, int), np.zeros(3)),
             separator=1,
         )
+
+
+# --- the long-recording example ------------------------------------------------
+
+
+def test_long_recording_example_finds_the_true_word_times(tmp_path):
+    """examples/align_long_recording.py (no plot): its synthetic recording
+    with a phrase the transcript lacks aligns every word (and the star) to
+    the true frames; the script checks it and exits 0."""
+    import os
+    import subprocess
+    import sys
+
+    script = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "examples",
+        "align_long_recording.py",
+    )
+    proc = subprocess.run(
+        [sys.executable, script, "--minutes", "1"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "largest error of a word boundary: 0 frames" in proc.stdout
+    assert "*" in proc.stdout
