@@ -131,6 +131,32 @@ def test_star_tokens_are_read_off_the_path():
         ctcc.token_spans(alignment, logp, log_probs=True, score="posterior")
 
 
+def test_star_of_a_real_alignment():
+    """A transcript missing its first word ("3"): ctcc.forced_align puts a
+    ctcc.STAR on its frames; token_spans gives the star its span and NaN,
+    the other labels the mean log-probability of their frames; word_spans
+    makes the star a word of its own."""
+    probs = np.full((8, 5), 0.02)
+    spoken = [3, 3, 0, 4, 0, 1, 0, 2]  # "3", the separator 4, "1", "2"
+    probs[np.arange(8), spoken] = 0.92
+    logp = np.log(probs)[:, None, :]
+    labels = [[ctcc.STAR, 4, 1, 2]]
+    result = ctcc.forced_align(logp, labels, log_probs=True)
+    got = ctcc.token_spans(result, logp, log_probs=True)[0]
+    assert got.token.tolist() == [ctcc.STAR, 4, 1, 2]
+    spans = result.spans[0]
+    # star frames cost -2 plus the best class: log 0.92 - 2 > log 0.02 (the blank)
+    assert spans.tolist() == [[0, 2], [3, 4], [5, 6], [7, 8]]
+    np.testing.assert_array_equal(got.start, spans[:, 0])
+    assert np.isnan(got.score[0])
+    want = [np.mean(np.log(probs[s:e, c])) for c, (s, e) in zip([4, 1, 2], spans[1:].tolist())]
+    np.testing.assert_allclose(got.score[1:], want)
+    words = ctcc.word_spans(got, separator=4)
+    assert words.token_start.tolist() == [0, 2]
+    assert words.start[0] == spans[0, 0] and words.end[0] == spans[0, 1]
+    assert np.isnan(words.score[0]) and np.isfinite(words.score[1])
+
+
 def test_token_spans_bad_alignments():
     logits = np.zeros((4, 1, 3))
     good = ctcc.forced_align(logits, [[1, 2]])
