@@ -118,22 +118,33 @@ class WordSpans(NamedTuple):
 
 def _span_means(values: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Mean of ``values[start[i]:end[i]]`` for each i, in float64; NaN for
-    an empty span. ``values`` is 1-D float64."""
+    an empty span. ``values`` is 1-D float64. Each span's sum is its own
+    (``np.add.reduceat`` at the interleaved bounds), so a NaN or an infinity
+    reaches only the spans that hold it, as in a direct mean."""
     out = np.full(start.shape[0], np.nan)
-    length = end.astype(np.int64) - start.astype(np.int64)
-    nonempty = length > 0
+    nonempty = end.astype(np.int64) > start.astype(np.int64)
     if not nonempty.any():
         return out
-    # Prefix sums of the values, each span's sum a difference of two.
-    # A span holding -inf has mean -inf; NaN spreads only to the spans
-    # that hold it (the sums are computed per span, not cumulatively).
     s, e = start[nonempty].astype(np.int64), end[nonempty].astype(np.int64)
+    bounds = np.ravel(np.column_stack((s, e)))
+
+    def sums(x: np.ndarray) -> np.ndarray:
+        # a trailing 0 so that an end may equal len(values); the odd
+        # entries (from one span's end to the next span's start) are dropped
+        return np.add.reduceat(np.append(x, 0), bounds)[::2]
+
     finite = np.isfinite(values)
     if finite.all():
-        prefix = np.concatenate(([0.0], np.cumsum(values)))
-        out[nonempty] = (prefix[e] - prefix[s]) / (e - s)
-    else:
-        out[nonempty] = [values[a:b].mean() for a, b in zip(s.tolist(), e.tolist())]
+        out[nonempty] = sums(values) / (e - s)
+        return out
+    means = sums(np.where(finite, values, 0.0)) / (e - s)
+    nan = sums(np.isnan(values).astype(np.int64)) > 0
+    low = sums((values == -np.inf).astype(np.int64)) > 0
+    high = sums((values == np.inf).astype(np.int64)) > 0
+    means = np.where(low, -np.inf, means)
+    means = np.where(high, np.inf, means)
+    means = np.where(nan | (low & high), np.nan, means)
+    out[nonempty] = means
     return out
 
 

@@ -213,6 +213,19 @@ def test_merge_tokens_matches_a_loop(seed):
     np.testing.assert_allclose(got.score, [scores[s:e].mean() for _, s, e in want], rtol=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_merge_tokens_scores_with_nan_and_infinities(seed):
+    """A NaN or an infinity reaches the mean of its own span only."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, 3, size=30)
+    scores = rng.normal(size=30)
+    scores[rng.integers(0, 30, size=3)] = rng.choice([np.nan, np.inf, -np.inf], size=3)
+    got = ctcc.merge_tokens(tokens, scores)
+    with np.errstate(invalid="ignore"):
+        want = [scores[s:e].mean() for _, s, e in runs(tokens, 0)]
+    np.testing.assert_allclose(got.score, want, rtol=1e-12)
+
+
 def test_merge_tokens_drops_blank_and_padding_and_stars():
     tokens = np.array([2, 2, 0, 2, ctcc.STAR, ctcc.STAR, 3, -1, -1])
     got = ctcc.merge_tokens(tokens, np.arange(9.0), blank=0)
