@@ -9,6 +9,12 @@ batch, on the same log-probabilities (ctcc with ``log_probs=True``); its
 alignments are checked against ctcc's before timing. torchaudio removed
 forced_align in 2.9: with a newer or no torchaudio the comparison is
 skipped with a note.
+
+``--long`` times one long recording instead (T = 30000, L = 2000 and the
+1-hour T = 180000, L = 12000, C = 32, peaked emissions), each run in a fresh
+child process whose peak RSS is reported, with 1 and 2 threads, and
+torchaudio's forced_align on the same input where it is installed (it
+crashes once T * (2L + 1) exceeds 2^31; the crash is reported).
 """
 
 from __future__ import annotations
@@ -48,6 +54,80 @@ def _torchaudio():
     return torch, F.forced_align
 
 
+# --- long recordings: one sample, peak memory of a child process per case ---
+
+_LONG_CASES = ((30000, 2000), (180000, 12000))  # 10 minutes and 1 hour at 50 fps
+
+_CHILD = r"""
+import resource, sys, time, warnings
+import numpy as np
+T, L, C, threads = (int(v) for v in sys.argv[1:5])
+who = sys.argv[5]
+rng = np.random.default_rng(0)
+labels = rng.integers(1, C, size=L).astype(np.int32)
+cuts = np.sort(rng.choice(np.arange(1, T), size=2 * L, replace=False))
+cls = np.zeros(T, np.int64)
+for i in range(L):
+    cls[cuts[2 * i]:cuts[2 * i + 1]] = labels[i]
+lp = rng.uniform(-30, -10, size=(T, 1, C)).astype(np.float32)
+lp[np.arange(T), 0, cls] = 0.0
+if who == "ctcc":
+    import ctcc
+    run = lambda: ctcc.forced_align(lp, [labels], log_probs=True, num_threads=threads)
+else:
+    import torch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import torchaudio.functional as F
+    torch.set_num_threads(threads)
+    x, y = torch.from_numpy(lp.transpose(1, 0, 2).copy()), torch.from_numpy(labels[None])
+    run = lambda: F.forced_align(x, y, blank=0)
+t0 = time.perf_counter()
+run()
+dt = time.perf_counter() - t0
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _long_case(T: int, L: int, C: int, threads: int, who: str, repeats: int) -> str:
+    """Median seconds and peak RSS of `repeats` fresh child processes, or
+    how the child died (torchaudio crashes once T * (2L + 1) > 2^31)."""
+    import subprocess
+    import sys
+
+    times, peaks = [], []
+    for _ in range(repeats):
+        r = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(T), str(L), str(C), str(threads), who],
+            capture_output=True,
+            text=True,
+        )
+        if r.returncode != 0:
+            why = f"signal {-r.returncode}" if r.returncode < 0 else f"exit {r.returncode}"
+            return f"failed ({why}: {r.stderr.strip().splitlines()[-1:] or ''})"
+        sec, kb = r.stdout.split()
+        times.append(float(sec))
+        peaks.append(int(kb) / 1024)
+    return f"{statistics.median(times):.2f} s (min {min(times):.2f}), peak RSS {max(peaks):.0f} MB"
+
+
+def long_main(repeats: int, C: int = 32) -> int:
+    print(
+        f"long recordings, one sample, C={C}, peaked log-probs (float32), median of "
+        f"{repeats} fresh processes; peak RSS of the child (includes Python and the inputs)"
+    )
+    torch, fa = _torchaudio()
+    for T, L in _LONG_CASES:
+        for threads in (1, 2):
+            result = _long_case(T, L, C, threads, "ctcc", repeats)
+            print(f"T={T} L={L} ctcc, {threads} thread(s): {result}")
+        if torch is None:
+            print(f"T={T} L={L} torchaudio: skipped ({fa})")
+        else:
+            print(f"T={T} L={L} torchaudio, 1 thread: {_long_case(T, L, C, 1, 'torchaudio', 1)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--T", type=int, default=700, help="frames (default 700)")
@@ -56,7 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--L", type=int, default=100, help="labels per sample (default 100)")
     p.add_argument("--repeats", type=int, default=11, help="timed calls (default 11)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--long",
+        action="store_true",
+        help="time the long one-sample cases (T=30000 L=2000, T=180000 L=12000) with "
+        "peak memory instead",
+    )
     a = p.parse_args(argv)
+    if a.long:
+        return long_main(a.repeats if a.repeats != 11 else 3)
 
     rng = np.random.default_rng(a.seed)
     logits = rng.normal(scale=2.0, size=(a.T, a.N, a.C)).astype(np.float32)

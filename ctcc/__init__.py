@@ -16,7 +16,9 @@ Conventions
   divided by its target length, then averaged, as in PyTorch).
 
 ``ctcc.forced_align`` takes the same arguments and returns the most
-probable alignment (Viterbi path) of each sample's labels.
+probable alignment (Viterbi path) of each sample's labels;
+``ctcc.token_spans`` scores each aligned label and ``ctcc.word_spans``
+groups the labels into words.
 ``ctcc.greedy_decode`` (best path) and ``ctcc.beam_search_decode`` (prefix
 beam search) decode the same inputs into label sequences.
 """
@@ -47,7 +49,7 @@ except ImportError as _error:
         f"Reinstall ctcc (in a checkout: pip install -e .)."
     ) from _error
 
-from ctcc._align import Alignment, forced_align
+from ctcc._align import STAR, Alignment, forced_align
 from ctcc._core import (
     KERNEL_LOG_SPACE,
     KERNEL_SCALED,
@@ -60,6 +62,7 @@ from ctcc._core import openmp_enabled as _openmp_enabled
 from ctcc._core import version as _c_version
 from ctcc._decode import beam_search_decode, greedy_decode
 from ctcc._loss import ctc_loss, ctc_posteriors, workspace_size
+from ctcc._spans import TokenSpans, WordSpans, merge_tokens, token_spans, word_spans
 
 __version__ = "0.2.0"
 
@@ -185,6 +188,9 @@ __all__ = [
     "CTCCError",
     "KERNEL_LOG_SPACE",
     "KERNEL_SCALED",
+    "STAR",
+    "TokenSpans",
+    "WordSpans",
     "beam_search_decode",
     "clear_workspace_cache",
     "ctc_loss",
@@ -195,8 +201,11 @@ __all__ = [
     "get_libraries",
     "get_library_dirs",
     "greedy_decode",
+    "merge_tokens",
     "openmp_enabled",
     "status_string",
+    "token_spans",
+    "word_spans",
     "workspace_size",
     "__version__",
 ]

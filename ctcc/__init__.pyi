@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
@@ -68,6 +69,8 @@ def ctc_posteriors(
     kernel_out: np.ndarray | None = ...,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 
+STAR: int
+
 class Alignment(NamedTuple):
     frames: np.ndarray
     scores: np.ndarray
@@ -83,7 +86,39 @@ def forced_align(
     time_major: bool = ...,
     log_probs: bool = ...,
     num_threads: int | None = ...,
+    star_penalty: float = ...,
 ) -> Alignment: ...
+
+class TokenSpans(NamedTuple):
+    token: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    score: np.ndarray
+
+class WordSpans(NamedTuple):
+    start: np.ndarray
+    end: np.ndarray
+    score: np.ndarray
+    token_start: np.ndarray
+    token_end: np.ndarray
+
+def token_spans(
+    alignment: Alignment,
+    logits: npt.ArrayLike,
+    *,
+    blank: int = ...,
+    time_major: bool = ...,
+    log_probs: bool = ...,
+    score: Literal["logprob", "posterior"] = ...,
+    num_threads: int | None = ...,
+) -> list[TokenSpans]: ...
+def merge_tokens(tokens: npt.ArrayLike, scores: npt.ArrayLike, blank: int = ...) -> TokenSpans: ...
+def word_spans(
+    token_spans: TokenSpans | Sequence[Any],
+    *,
+    separator: int | Sequence[int] | None = ...,
+    word_lengths: npt.ArrayLike | None = ...,
+) -> WordSpans: ...
 def workspace_size(
     logit_lengths: npt.ArrayLike,
     label_lengths: npt.ArrayLike,

@@ -2,10 +2,16 @@
 # shares check_status, _workspace and int_ptr with the loss.
 
 from ctcc.libctcc cimport (
-    ctcc_align_f32,
-    ctcc_align_f64,
+    CTCC_LABEL_STAR,
+    CTCC_STAR_PENALTY_DEFAULT,
+    ctcc_align_star_f32,
+    ctcc_align_star_f64,
     ctcc_align_workspace_size,
 )
+
+# The C header's constants, for ctcc._align to check its own against.
+LABEL_STAR = CTCC_LABEL_STAR
+STAR_PENALTY_DEFAULT = CTCC_STAR_PENALTY_DEFAULT
 
 
 def forced_align_raw(const floating[::1] inputs,
@@ -17,9 +23,11 @@ def forced_align_raw(const floating[::1] inputs,
                      const int32_t[::1] input_lengths,
                      int max_time, int batch_size, int alphabet_size,
                      int blank, int num_threads, bint log_probs,
-                     bint batch_major):
-    """Runs ctcc_align_f32/f64 on flat, C-contiguous buffers: ``frames``
-    [N * T], ``spans`` [2 * sum(label_lengths)], ``scores`` [N]."""
+                     bint batch_major,
+                     double star_penalty=CTCC_STAR_PENALTY_DEFAULT):
+    """Runs ctcc_align_star_f32/f64 on flat, C-contiguous buffers:
+    ``frames`` [N * T], ``spans`` [2 * sum(label_lengths)], ``scores``
+    [N]."""
     cdef ctcc_options opts
     cdef ctcc_status status
     cdef size_t nbytes = 0
@@ -47,13 +55,15 @@ def forced_align_raw(const floating[::1] inputs,
     workspace = <void *>&buffer[0]
     with nogil:
         if floating is float:
-            status = ctcc_align_f32(
+            status = ctcc_align_star_f32(
                 &inputs[0], int_ptr(flat_labels), int_ptr(label_lengths),
                 int_ptr(input_lengths), max_time, batch_size, alphabet_size,
-                frames_ptr, spans_ptr, &scores[0], workspace, nbytes, &opts)
+                frames_ptr, spans_ptr, &scores[0], workspace, nbytes, &opts,
+                star_penalty)
         else:
-            status = ctcc_align_f64(
+            status = ctcc_align_star_f64(
                 &inputs[0], int_ptr(flat_labels), int_ptr(label_lengths),
                 int_ptr(input_lengths), max_time, batch_size, alphabet_size,
-                frames_ptr, spans_ptr, &scores[0], workspace, nbytes, &opts)
+                frames_ptr, spans_ptr, &scores[0], workspace, nbytes, &opts,
+                star_penalty)
     check_status(status, "ctcc_align")

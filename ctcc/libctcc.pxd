@@ -141,6 +141,25 @@ cdef extern from "ctcc.h" nogil:
         int32_t *frames, int32_t *spans, double *scores, void *workspace,
         size_t workspace_bytes, const ctcc_options *options)
 
+    int32_t CTCC_LABEL_STAR
+    double CTCC_STAR_PENALTY_DEFAULT
+
+    ctcc_status ctcc_align_star_f32(
+        const float *inputs, const int32_t *flat_labels,
+        const int32_t *label_lengths, const int32_t *input_lengths,
+        int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+        int32_t *frames, int32_t *spans, float *scores, void *workspace,
+        size_t workspace_bytes, const ctcc_options *options,
+        double star_penalty)
+
+    ctcc_status ctcc_align_star_f64(
+        const double *inputs, const int32_t *flat_labels,
+        const int32_t *label_lengths, const int32_t *input_lengths,
+        int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+        int32_t *frames, int32_t *spans, double *scores, void *workspace,
+        size_t workspace_bytes, const ctcc_options *options,
+        double star_penalty)
+
     # Decoding
     ctcc_status ctcc_greedy_decode_f32(
         const float *inputs, const int32_t *input_lengths, int32_t max_time,

@@ -492,11 +492,73 @@ CTCC_API ctcc_status ctcc_loss_posteriors_f64(
 /* Forced alignment (Viterbi)                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Bytes of workspace ctcc_align_f32 / ctcc_align_f64 need: one byte of
- * back-pointer per state per frame, sum over n of input_lengths[n] *
- * (2 * label_lengths[n] + 1), plus O(label length) per sample. The size
- * is the same for both precisions. options may be NULL. Checks and
- * returns as ctcc_workspace_size does. */
+/* The star (wildcard) label, a pinned value. It may appear in the labels
+ * of ctcc_align_f32 / ctcc_align_f64 / ctcc_align_star_f32 / _f64 (the
+ * loss and posteriors reject it with CTCC_STATUS_LABEL_OUT_OF_RANGE, as
+ * any value outside [0, alphabet_size)). It stands for zero or more frames
+ * of content the transcript lacks (a missing word, noise, music), so that
+ * the rest of the labels still align where they are.
+ *
+ * Semantics. A star takes the place of the optional blank between its
+ * neighbours in the extended label sequence (the "blank slot"): the path
+ * may spend zero or more frames there, and at each such frame t it reads
+ * the better of
+ *     log p_t(blank)                          reported as the blank, and
+ *     max_c log p_t(c) + star_penalty         reported as CTCC_LABEL_STAR,
+ * where c runs over all classes, blank included, and log p_t is the
+ * log-softmax of the frame (or the given log-probabilities); an exact tie
+ * reads as the blank. Why this score: it is relative to the frame's best
+ * class, so a content frame absorbed by the star costs exactly
+ * -star_penalty whatever the model's confidence, and a transcript label
+ * keeps its frames unless the model gives it less than
+ * exp(star_penalty) times the frame's best probability; blank frames
+ * inside the star cost nothing, as they would in the blank the star
+ * replaces, so adding stars never lowers the path's score.
+ *
+ * Next to blanks and repeats: the star replaces the blank between its
+ * neighbours, so the path may skip it entirely (zero frames) unless the
+ * labels on both sides are equal ("a * a"): then, as in "a a", at least
+ * one frame must separate them (read as blank or as star). Several stars
+ * in a row act as one. A star at the start (end) absorbs content before
+ * the first (after the last) label. Feasibility counts only the other
+ * labels: T >= (labels other than stars) + (adjacent equal labels, stars
+ * between them ignored).
+ *
+ * Outputs: frames holds CTCC_LABEL_STAR on the frames the star reads as
+ * star, the blank on those it reads as blank. The span of a star runs from
+ * the first to one past the last frame read as star; a star that reads no
+ * frame as star (skipped, or blank frames only), and every star after the
+ * first of a run of stars, gets the empty span (e, e), e = the end of the
+ * span before it in the sequence (0 for the first entry). The score is the
+ * sum of the path's readings. */
+#define CTCC_LABEL_STAR (-2)
+
+/* star_penalty of ctcc_align_f32 / ctcc_align_f64 (and the Python
+ * default): a content frame in a star costs 2 nats, a factor e^2 (about
+ * 7.4) below the frame's best class. */
+#define CTCC_STAR_PENALTY_DEFAULT (-2.0)
+
+/* Bytes of workspace ctcc_align_f32 / ctcc_align_f64 (and the _star_
+ * variants) need. The memory does not grow with T * S: the Viterbi pass
+ * keeps its scores only at a checkpoint every K frames, and the trace back
+ * recomputes one segment of K frames at a time, inside the band of states
+ * that can reach the already known state at its end, with two-bit back
+ * pointers (three moves, four per byte). With P the threads the call may
+ * use (options.num_threads, or ctcc_default_num_threads() for 0): with
+ * batch_size >= P, W = P slots (samples side by side); otherwise, when the
+ * largest 2L + 1 is at least 2048, W = 1 slot and each sample is split
+ * over G = min(P, (2L + 1) / 1024, 64) threads, else W = batch_size
+ * slots. The size is about
+ *     W * max_n [ 8 * (2 * L_n + 5) * (ceil(T_n / K_n) + 1)
+ *                 + K_n * (K_n / 2 + 2) + 26 * L_n ]
+ *     + threads used * 8 * alphabet_size + 16 * batch_size
+ *     + (G > 1: G * (16 * max T_n + 32 * max L_n)),
+ * with T_n = input_lengths[n], L_n = label_lengths[n] and the segment
+ * length K_n = ceil(2 * sqrt(T_n)): O(sqrt(T) * L) for one sample (before
+ * 0.3 it was T * (2L + 1) bytes). The size is the same for both
+ * precisions. A workspace sized for fewer threads than a call may use
+ * makes the call use fewer threads (with bitwise the same results).
+ * options may be NULL. Checks and returns as ctcc_workspace_size does. */
 CTCC_API ctcc_status ctcc_align_workspace_size(const int32_t *label_lengths,
                                                const int32_t *input_lengths,
                                                int32_t max_time,
@@ -507,13 +569,16 @@ CTCC_API ctcc_status ctcc_align_workspace_size(const int32_t *label_lengths,
 
 /* Finds, for each sample, the single most probable CTC alignment (path)
  * of its labels: the Viterbi path through the same states as the loss.
+ * Labels may hold CTCC_LABEL_STAR (see above; star_penalty
+ * CTCC_STAR_PENALTY_DEFAULT).
  *
  *   inputs, flat_labels, label_lengths, input_lengths, max_time,
  *   batch_size, alphabet_size, options: as for ctcc_loss_f32 (options
  *                  blank, num_threads, input_kind and layout are used).
  *   frames         int32 [N, T] (batch-major whatever the layout):
  *                  frames[n * T + t] = the class the path emits at frame
- *                  t, -1 for t >= input_lengths[n] and for every frame of
+ *                  t (CTCC_LABEL_STAR on a frame a star reads as star),
+ *                  -1 for t >= input_lengths[n] and for every frame of
  *                  an infeasible sample.
  *   spans          NULL, or int32 [sum(label_lengths), 2], in the order of
  *                  flat_labels: the first frame and one past the last
@@ -527,8 +592,10 @@ CTCC_API ctcc_status ctcc_align_workspace_size(const int32_t *label_lengths,
  * Ties between equally probable paths are broken deterministically: at
  * each frame towards staying in the same state, then towards the
  * previous state, and at the last frame towards ending on the final
- * blank. Returns as ctcc_loss_f32 does (without the workspace's
- * with_gradient distinction). */
+ * blank. Results are bitwise identical for every thread count; a batch
+ * with fewer samples than threads splits each sample over the threads.
+ * Returns as ctcc_loss_f32 does (without the workspace's with_gradient
+ * distinction), except that CTCC_LABEL_STAR is a valid label. */
 CTCC_API ctcc_status
 ctcc_align_f32(const float *inputs, const int32_t *flat_labels,
                const int32_t *label_lengths, const int32_t *input_lengths,
@@ -543,6 +610,26 @@ ctcc_align_f64(const double *inputs, const int32_t *flat_labels,
                int32_t max_time, int32_t batch_size, int32_t alphabet_size,
                int32_t *frames, int32_t *spans, double *scores, void *workspace,
                size_t workspace_bytes, const ctcc_options *options);
+
+/* ctcc_align_f32 with a chosen star_penalty (see CTCC_LABEL_STAR): a
+ * number <= 0, or -INFINITY (the star then reads blanks only, like the
+ * blank it replaces); NaN or a positive value gives
+ * CTCC_STATUS_INVALID_OPTION (checked after the options). Without stars
+ * in the labels the penalty changes nothing. */
+CTCC_API ctcc_status ctcc_align_star_f32(
+    const float *inputs, const int32_t *flat_labels,
+    const int32_t *label_lengths, const int32_t *input_lengths,
+    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+    int32_t *frames, int32_t *spans, float *scores, void *workspace,
+    size_t workspace_bytes, const ctcc_options *options, double star_penalty);
+
+/* The same in double precision. */
+CTCC_API ctcc_status ctcc_align_star_f64(
+    const double *inputs, const int32_t *flat_labels,
+    const int32_t *label_lengths, const int32_t *input_lengths,
+    int32_t max_time, int32_t batch_size, int32_t alphabet_size,
+    int32_t *frames, int32_t *spans, double *scores, void *workspace,
+    size_t workspace_bytes, const ctcc_options *options, double star_penalty);
 
 /* ------------------------------------------------------------------------ */
 /* Decoding                                                                 */

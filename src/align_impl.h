@@ -3,30 +3,65 @@
  * both precisions.
  *
  * A compilation unit defines, then includes this file:
- *   REAL        float or double, the precision of inputs and scores
- *   ALIGN_NAME  the public entry point (ctcc_align_f32 / ctcc_align_f64)
+ *   REAL             float or double, the precision of inputs and scores
+ *   ALIGN_NAME       the public entry point (ctcc_align_f32 / _f64)
+ *   ALIGN_STAR_NAME  the one with a star penalty (ctcc_align_star_f32 / _f64)
  *
  * Algorithm (per sample): the states are the loss's extended sequence of
- *   S = 2L + 1 states (blank, l_1, blank, ..., l_L, blank), with the same
- *   transitions (stay, advance by one, skip a blank between two different
- *   labels). delta_t(s) is the log-probability of the best path prefix
- *   ending in state s at frame t:
+ *   S = 2M + 1 states (blank slot, l_1, blank slot, ..., l_M, blank slot;
+ *   M labels other than stars, a star taking the blank slot before the next
+ *   label), with the same transitions (stay, advance by one, skip a blank
+ *   slot between two different labels). delta_t(s) is the log-probability
+ *   of the best path prefix ending in state s at frame t:
  *       delta_t(s) = emit_t(s) + max(delta_{t-1}(s), delta_{t-1}(s - 1),
  *                                    delta_{t-1}(s - 2) + skip(s))
  *   computed in double for both precisions over the same band of states as
- *   the loss. The winning predecessor offset (0, 1 or 2) is kept in one
- *   byte per state and frame; only two rows of delta are stored. The path
- *   is read back from the better of the two final states.
+ *   the loss. A blank slot holding a star emits max(log p(blank),
+ *   max_c log p(c) + star_penalty) (see CTCC_LABEL_STAR in ctcc.h).
+ *
+ * Memory: pass 1 runs the recursion over all frames keeping two rows, and
+ *   copies the row at the last frame of every segment of K = ceil(2
+ *   sqrt(T)) frames (a checkpoint). Pass 2 walks the segments from the last
+ *   to the first: the state the path holds at the segment's last frame is
+ *   known (the final state, or what the later segment traced back to), so
+ *   only the states that can reach it matter - at frame t of a segment
+ *   ending at frame e in state s_e, states [s_e - 2 (e - t), s_e] - and
+ *   the segment is recomputed from its checkpoint inside that band with
+ *   two-bit back-pointers (moves 0, 1, 2), then traced back. Every value
+ *   inside the band equals pass 1's (the band at frame t - 1 covers all
+ *   predecessors of the band at t), so the path and its score are those
+ *   of a full-memory Viterbi. Pass 2 costs about T * K cells against pass
+ *   1's T * S.
+ *
+ * Layout: a row holds the blank slots and the labels in two halves (state
+ *   2j at blank[j], state 2j + 1 at label[j]), so that the recursion runs
+ *   over contiguous arrays: blank[j] reads blank[j] (stay) and label[j - 1]
+ *   (previous state); label[j] reads label[j], blank[j] and label[j - 1]
+ *   (+ skip[j]).
+ *
+ * Threads: samples run in parallel when there are at least as many as
+ *   threads. Otherwise each sample's pass 1 splits the states of every
+ *   frame over the threads (a barrier per frame); pass 2 runs on one
+ *   thread (it is a few percent of the work). Every cell is computed by
+ *   the same operations whichever thread runs it, so the results are
+ *   bitwise identical for every thread count.
  *
  * Ties: the comparisons are strict, in the order stay, previous state,
  *   skip, so an equal score keeps the earlier candidate; at the end the
  *   final blank wins a tie with the last label.
  */
+#include "align_internal.h"
 #include "fast_math.h"
-#include "internal.h"
 
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <sched.h>
+#define CTCC_HAVE_SCHED_YIELD 1
+#endif
 
 #define NEG_INF (-INFINITY)
 
@@ -81,10 +116,402 @@ typedef struct align_args {
     size_t label_length;
     int blank;
     int log_probs;
-    int32_t *frames;          /* [max_time] row of this sample */
-    int32_t *spans;           /* [label_length, 2], or NULL */
-    unsigned char *workspace; /* aligned to CTCC_ALIGN */
+    double star_penalty;
+    int32_t *frames;     /* [max_time] row of this sample */
+    int32_t *spans;      /* [label_length, 2], or NULL */
+    unsigned char *ws;   /* the slot, aligned to CTCC_ALIGN */
+    ctcc_align_slot lay; /* its layout */
 } align_args;
+
+/* One frame's emissions: lp[c] = log p(c) in double, computed exactly as
+ * the loss does ((x - shift) - norm); blank and star are the blank slots'
+ * emissions. Returns 0 for a frame with NaN or +inf. */
+typedef struct frame_emit {
+    double blank, star;
+    int star_wins; /* the star reads this frame as star, not blank */
+} frame_emit;
+
+static int frame_emissions(const align_args *a, size_t t, double *lp,
+                           frame_emit *out) {
+    const REAL *x = a->input + t * a->frame_stride;
+    const size_t C = a->alphabet;
+    double norm = 0.0, shift = 0.0, best = NEG_INF, star;
+    size_t c;
+    if (a->log_probs) {
+        if (frame_has_bad_value(x, C)) {
+            return 0;
+        }
+    } else {
+        norm = frame_normaliser(x, C, &shift);
+        if (norm != norm) {
+            return 0;
+        }
+        /* A frame of -inf only (no class possible): norm = -inf, and
+         * x - norm would be -inf - -inf = NaN. Subtracting +inf instead
+         * gives -inf for every class. */
+        if (norm == NEG_INF) {
+            norm = INFINITY;
+        }
+    }
+    for (c = 0; c < C; ++c) {
+        const double v = ((double)x[c] - shift) - norm;
+        lp[c] = v;
+        best = v > best ? v : best;
+    }
+    out->blank = lp[a->blank];
+    star = best + a->star_penalty;
+    out->star_wins = star > out->blank;
+    out->star = out->star_wins ? star : out->blank;
+    return 1;
+}
+
+/* The sample's extended sequence, in the slot. */
+typedef struct align_seq {
+    size_t M;            /* labels other than stars */
+    size_t S;            /* 2M + 1 states */
+    size_t nstars;       /* blank slots holding a star */
+    size_t repeats;      /* adjacent equal labels */
+    int32_t *labels;     /* [M] */
+    int32_t *origin;     /* [M] index into the sample's labels */
+    int32_t *star_at;    /* [M + 1] first star of each blank slot, or -1 */
+    int32_t *star_slots; /* [nstars] */
+    double *skip;        /* [M] (padded) */
+} align_seq;
+
+static void build_sequence(const align_args *a, align_seq *q) {
+    unsigned char *ws = a->ws;
+    const ctcc_align_slot *lay = &a->lay;
+    size_t i, j, M = 0;
+    q->labels = (int32_t *)(ws + lay->labels);
+    q->origin = (int32_t *)(ws + lay->origin);
+    q->star_at = (int32_t *)(ws + lay->star_at);
+    q->star_slots = (int32_t *)(ws + lay->star_slots);
+    q->skip = (double *)(ws + lay->skip) + CTCC_ALIGN_PAD;
+    q->star_at[0] = -1;
+    for (i = 0; i < a->label_length; ++i) {
+        const int32_t v = a->labels[i];
+        if (v == CTCC_LABEL_STAR) {
+            if (q->star_at[M] < 0) {
+                q->star_at[M] = (int32_t)i;
+            }
+        } else {
+            q->labels[M] = v;
+            q->origin[M] = (int32_t)i;
+            ++M;
+            q->star_at[M] = -1;
+        }
+    }
+    q->M = M;
+    q->S = 2 * M + 1;
+    q->nstars = 0;
+    for (j = 0; j <= M; ++j) {
+        if (q->star_at[j] >= 0) {
+            q->star_slots[q->nstars++] = (int32_t)j;
+        }
+    }
+    q->repeats = 0;
+    for (i = 0; i < lay->half; ++i) {
+        q->skip[(ptrdiff_t)i - CTCC_ALIGN_PAD] = NEG_INF;
+    }
+    for (j = 1; j < M; ++j) {
+        if (q->labels[j] != q->labels[j - 1]) {
+            q->skip[j] = 0;
+        } else {
+            ++q->repeats;
+        }
+    }
+}
+
+/* A Viterbi row: blank[j] = state 2j, label[j] = state 2j + 1, with
+ * CTCC_ALIGN_PAD entries of padding before index 0 of each. */
+typedef struct vrow {
+    double *blank, *label;
+} vrow;
+
+static inline vrow row_at(double *base, size_t half) {
+    vrow r;
+    r.blank = base + CTCC_ALIGN_PAD;
+    r.label = base + half + CTCC_ALIGN_PAD;
+    return r;
+}
+
+/* Sets state s of row r to v. */
+static inline void row_set(vrow r, size_t s, double v) {
+    if (s & 1) {
+        r.label[s / 2] = v;
+    } else {
+        r.blank[s / 2] = v;
+    }
+}
+
+/* One frame of the recursion for states [lo, hi) of `cur` from `prev`
+ * (states [lo - 2, hi) of prev must hold their values or -inf). With
+ * moves != NULL also stores each state's move: moves[j] for blank j
+ * (0 stay, 1 previous), moves[half + j] for label j (0, 1 or 2). */
+CTCC_DISPATCH
+static void step_states(vrow prev, vrow cur, size_t lo, size_t hi,
+                        const align_seq *q, const double *lp,
+                        const frame_emit *fe, unsigned char *moves,
+                        size_t half) {
+    const size_t b0 = (lo + 1) / 2, b1 = (hi + 1) / 2;
+    const size_t l0 = lo / 2, l1 = hi / 2;
+    const double eb = fe->blank;
+    const double *pb = prev.blank, *pl = prev.label, *skip = q->skip;
+    double *cb = cur.blank, *cl = cur.label;
+    const int32_t *lab = q->labels;
+    size_t j, k;
+    if (moves == NULL) {
+#pragma omp simd
+        for (j = b0; j < b1; ++j) {
+            const double stay = pb[j], step = pl[j - 1];
+            const double best = step > stay ? step : stay;
+            cb[j] = eb + best;
+        }
+#pragma omp simd
+        for (j = l0; j < l1; ++j) {
+            const double stay = pl[j], step = pb[j];
+            const double jump = pl[j - 1] + skip[j];
+            const double best1 = step > stay ? step : stay;
+            const double best = jump > best1 ? jump : best1;
+            cl[j] = lp[lab[j]] + best;
+        }
+    } else {
+        unsigned char *mb = moves, *ml = moves + half;
+        for (j = b0; j < b1; ++j) {
+            const double stay = pb[j], step = pl[j - 1];
+            const double best = step > stay ? step : stay;
+            cb[j] = eb + best;
+            mb[j] = step > stay ? 1 : 0;
+        }
+        for (j = l0; j < l1; ++j) {
+            const double stay = pl[j], step = pb[j];
+            const double jump = pl[j - 1] + skip[j];
+            const double best1 = step > stay ? step : stay;
+            const unsigned char k1 = step > stay ? 1 : 0;
+            const double best = jump > best1 ? jump : best1;
+            cl[j] = lp[lab[j]] + best;
+            ml[j] = jump > best1 ? 2 : k1;
+        }
+    }
+    /* Blank slots holding a star: the star's emission instead. */
+    for (k = 0; k < q->nstars; ++k) {
+        j = (size_t)q->star_slots[k];
+        if (j >= b0 && j < b1) {
+            const double stay = pb[j], step = pl[j - 1];
+            const double best = step > stay ? step : stay;
+            cb[j] = fe->star + best;
+        }
+    }
+}
+
+/* States [lo, hi) of frame 0: emissions only. */
+static void first_frame(vrow cur, size_t lo, size_t hi, const align_seq *q,
+                        const double *lp, const frame_emit *fe) {
+    size_t s;
+    for (s = lo; s < hi; ++s) {
+        double e;
+        if (s & 1) {
+            e = lp[q->labels[s / 2]];
+        } else {
+            e = q->star_at[s / 2] >= 0 ? fe->star : fe->blank;
+        }
+        row_set(cur, s, e);
+    }
+}
+
+/* Waits until *done >= value (another part's progress). */
+static void wait_for(int *done, int value) {
+    int seen, spins = 0;
+    for (;;) {
+#ifdef _OPENMP
+#pragma omp atomic read seq_cst
+#endif
+        seen = *done;
+        if (seen >= value) {
+            return;
+        }
+        if (++spins >= 256) {
+            spins = 0;
+#ifdef CTCC_HAVE_SCHED_YIELD
+            sched_yield(); /* a preempted producer needs the core */
+#endif
+        }
+    }
+}
+
+/* One part of pass 1: states [m0, m1) of every frame, in its own two rows.
+ * States only depend on lower ones, so part p runs ahead of part p + 1
+ * and never waits for it; part p + 1 needs part p's two top states of the
+ * previous frame, which part p exports (in_exp / out_exp: [T][2]) and
+ * announces (in_done / out_done: frames finished). parts 1: no exports,
+ * NULL pointers. Copies its states of every checkpoint frame into the
+ * checkpoints. Returns 0 if a frame holds NaN or +inf (every part sees the
+ * same frames and stops at the same one without waiting for it). */
+static int forward_part(const align_args *a, const align_seq *q, double *lp,
+                        double *rows, size_t m0, size_t m1,
+                        const double *in_exp, int *in_done, double *out_exp,
+                        int *out_done) {
+    const ctcc_align_slot *lay = &a->lay;
+    const size_t T = a->time, S = q->S, K = lay->segment, half = lay->half;
+    double *ckpt = (double *)(a->ws + lay->checkpoints);
+    size_t t, i;
+    for (i = 0; i < 2 * lay->row; ++i) {
+        rows[i] = NEG_INF;
+    }
+    for (t = 0; t < T; ++t) {
+        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
+        const size_t clo = lo > m0 ? lo : m0, chi = hi < m1 ? hi : m1;
+        frame_emit fe;
+        vrow cur = row_at(rows + (t & 1) * lay->row, half);
+        vrow prev = row_at(rows + ((t - 1) & 1) * lay->row, half);
+        if (!frame_emissions(a, t, lp, &fe)) {
+            return 0;
+        }
+        if (in_exp != NULL && t > 0) {
+            wait_for(in_done, (int)t);
+            row_set(prev, m0 - 2, in_exp[2 * (t - 1)]);
+            row_set(prev, m0 - 1, in_exp[2 * (t - 1) + 1]);
+        }
+        if (clo < chi) {
+            if (t == 0) {
+                first_frame(cur, clo, chi, q, lp, &fe);
+            } else {
+                step_states(prev, cur, clo, chi, q, lp, &fe, NULL, half);
+            }
+        }
+        for (i = hi > m0 ? hi : m0; i < hi + 2 && i < m1; ++i) {
+            row_set(cur, i, NEG_INF);
+        }
+        if (out_exp != NULL) {
+            out_exp[2 * t] = (m1 - 2) & 1 ? cur.label[(m1 - 2) / 2]
+                                          : cur.blank[(m1 - 2) / 2];
+            out_exp[2 * t + 1] = (m1 - 1) & 1 ? cur.label[(m1 - 1) / 2]
+                                              : cur.blank[(m1 - 1) / 2];
+#ifdef _OPENMP
+#pragma omp atomic write seq_cst
+#endif
+            *out_done = (int)(t + 1);
+        }
+        if ((t + 1) % K == 0 && t + 1 < T) {
+            double *c = ckpt + ((t + 1) / K - 1) * lay->row;
+            const size_t b0 = (m0 + 1) / 2, b1 = (m1 + 1) / 2;
+            const size_t l0 = m0 / 2, l1 = m1 / 2;
+            memcpy(c + CTCC_ALIGN_PAD + b0, cur.blank + b0,
+                   (b1 - b0) * sizeof(double));
+            memcpy(c + half + CTCC_ALIGN_PAD + l0, cur.label + l0,
+                   (l1 - l0) * sizeof(double));
+        }
+    }
+    return 1;
+}
+
+/* Pass 2: recomputes every segment inside the band of states that reach
+ * its known end state, and traces the path back. `state` is the final
+ * state. Writes frames and the spans of the labels (not of the stars'
+ * empty spans, see finish_spans). */
+static void trace_back(const align_args *a, const align_seq *q, double *lp,
+                       unsigned char *moves, size_t state) {
+    const ctcc_align_slot *lay = &a->lay;
+    const size_t T = a->time, S = q->S, K = lay->segment;
+    const size_t half = lay->half, W = lay->back_row;
+    double *rows = (double *)(a->ws + lay->rows);
+    const double *ckpt = (const double *)(a->ws + lay->checkpoints);
+    unsigned char *back = a->ws + lay->back;
+    size_t seg;
+    for (seg = lay->segments; seg-- > 0;) {
+        const size_t ts = seg * K;
+        const size_t te = (ts + K < T ? ts + K : T) - 1;
+        const size_t s_end = state;
+        size_t t;
+        for (t = ts; t <= te; ++t) {
+            const size_t reach = 2 * (te - t);
+            const size_t glo = ctcc_band_lo(S, T, t), ghi = ctcc_band_hi(S, t);
+            const size_t rlo =
+                s_end > reach && s_end - reach > glo ? s_end - reach : glo;
+            const size_t rhi = s_end + 1 < ghi ? s_end + 1 : ghi;
+            vrow cur = row_at(rows + (t & 1) * lay->row, half);
+            frame_emit fe;
+            (void)frame_emissions(a, t, lp, &fe); /* finite: pass 1 saw it */
+            if (t == 0) {
+                first_frame(cur, rlo, rhi, q, lp, &fe);
+            } else {
+                const double *pbase = t == ts ? ckpt + (seg - 1) * lay->row
+                                              : rows + ((t - 1) & 1) * lay->row;
+                vrow prev = row_at((double *)pbase, half);
+                unsigned char *brow = back + (t - ts) * W;
+                size_t s;
+                step_states(prev, cur, rlo, rhi, q, lp, &fe, moves, half);
+                memset(brow, 0, W);
+                for (s = rlo; s < rhi; ++s) {
+                    const unsigned k =
+                        (s & 1) ? moves[half + s / 2] : moves[s / 2];
+                    brow[(s - rlo) >> 2] |=
+                        (unsigned char)(k << (2 * ((s - rlo) & 3)));
+                }
+            }
+            row_set(cur, rhi, NEG_INF);
+            row_set(cur, rhi + 1, NEG_INF);
+        }
+        for (t = te + 1; t-- > ts;) {
+            if (state & 1) {
+                const size_t j = state / 2;
+                a->frames[t] = q->labels[j];
+                if (a->spans != NULL) {
+                    int32_t *span = a->spans + 2 * (size_t)q->origin[j];
+                    if (span[1] < 0) {
+                        span[1] = (int32_t)(t + 1);
+                    }
+                    span[0] = (int32_t)t;
+                }
+            } else {
+                const int32_t star = q->star_at[state / 2];
+                a->frames[t] = a->blank;
+                if (star >= 0) {
+                    frame_emit fe;
+                    (void)frame_emissions(a, t, lp, &fe);
+                    if (fe.star_wins) {
+                        a->frames[t] = CTCC_LABEL_STAR;
+                        if (a->spans != NULL) {
+                            int32_t *span = a->spans + 2 * (size_t)star;
+                            if (span[1] < 0) {
+                                span[1] = (int32_t)(t + 1);
+                            }
+                            span[0] = (int32_t)t;
+                        }
+                    }
+                }
+            }
+            if (t > 0) {
+                const size_t reach = 2 * (te - t);
+                const size_t glo = ctcc_band_lo(S, T, t);
+                const size_t rlo =
+                    s_end > reach && s_end - reach > glo ? s_end - reach : glo;
+                const unsigned char *brow = back + (t - ts) * W;
+                if (t > ts || seg > 0) {
+                    const size_t d = state - rlo;
+                    state -= (brow[d >> 2] >> (2 * (d & 3))) & 3;
+                }
+            }
+        }
+    }
+}
+
+/* Stars without a frame read as star get the empty span (e, e), e = the
+ * end of the span before them (0 for the first entry). */
+static void finish_spans(const align_args *a) {
+    size_t i;
+    int32_t e = 0;
+    if (a->spans == NULL) {
+        return;
+    }
+    for (i = 0; i < a->label_length; ++i) {
+        int32_t *span = a->spans + 2 * i;
+        if (a->labels[i] == CTCC_LABEL_STAR && span[1] < 0) {
+            span[0] = span[1] = e;
+        }
+        e = span[1];
+    }
+}
 
 /* Marks the sample as having no path: frames and spans -1. */
 static void clear_sample(const align_args *a) {
@@ -99,134 +526,247 @@ static void clear_sample(const align_args *a) {
     }
 }
 
-/* Aligns one sample; returns its score (log-probability of the path). */
-CTCC_DISPATCH
-static double align_sample(const align_args *a) {
+/* Aligns one sample with `team` threads for pass 1 (1, or the threads of
+ * the enclosing call when it runs samples one at a time); tables holds
+ * `team` frame tables of table_stride doubles. Returns the path's score. */
+static double align_sample(const align_args *a, double *tables,
+                           size_t table_stride, int team) {
     const size_t T = a->time;
-    const size_t L = a->label_length;
-    const size_t S = 2 * L + 1;
-    const size_t SP = S + 2 * CTCC_ROW_PAD;
-    const size_t C = a->alphabet;
-    ctcc_align_layout lay;
-    int32_t *ext;
-    double *skip, *rows;
-    unsigned char *back;
-    size_t s, t, repeats = 0;
+    const ctcc_align_slot *lay = &a->lay;
+    align_seq q;
+    double *rows;
     double score;
-    int bad_input = 0;
+    size_t i, state;
+    int ok = 1;
 
-    ctcc_align_layout_compute((int32_t)T, (int32_t)L, &lay);
-    ext = (int32_t *)(a->workspace + lay.ext_labels);
-    skip = (double *)(a->workspace + lay.skip) + CTCC_ROW_PAD;
-    rows = (double *)(a->workspace + lay.rows);
-    back = a->workspace + lay.back;
-
-    for (s = 0; s < SP; ++s) {
-        skip[(ptrdiff_t)s - CTCC_ROW_PAD] = NEG_INF;
+    build_sequence(a, &q);
+    rows = (double *)(a->ws + lay->rows);
+    for (i = 0; i < 2 * lay->row; ++i) {
+        rows[i] = NEG_INF;
     }
-    for (s = 0; s < S; ++s) {
-        ext[s] = (s & 1) ? a->labels[s / 2] : a->blank;
+    for (i = T; i < a->max_time; ++i) {
+        a->frames[i] = -1;
     }
-    for (s = 3; s < S; s += 2) {
-        if (ext[s] != ext[s - 2]) {
-            skip[s] = 0;
-        } else {
-            ++repeats;
-        }
-    }
-    /* Frames past the input length. */
-    for (t = T; t < a->max_time; ++t) {
-        a->frames[t] = -1;
-    }
-    if (T < L + repeats) {
+    if (T < q.M + q.repeats) {
         clear_sample(a);
         return NEG_INF;
     }
+    if (a->spans != NULL) {
+        for (i = 0; i < 2 * a->label_length; ++i) {
+            a->spans[i] = -1;
+        }
+    }
     if (T == 0) {
+        finish_spans(a);
         return 0.0; /* no labels, no frames: the empty path */
     }
 
-    for (t = 0; t < T; ++t) {
-        const REAL *x = a->input + t * a->frame_stride;
-        double *row = rows + (t & 1) * SP + CTCC_ROW_PAD;
-        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-        double norm = 0.0, shift = 0.0;
-        if (a->log_probs) {
-            bad_input = frame_has_bad_value(x, C);
-        } else {
-            norm = frame_normaliser(x, C, &shift);
-            bad_input = norm != norm;
-        }
-        if (bad_input) {
-            break;
-        }
-        /* A frame of -inf only (no class possible): norm = -inf, and
-         * x - norm would be -inf - -inf = NaN. Subtracting +inf instead
-         * gives -inf for every state. */
-        if (norm == NEG_INF) {
-            norm = INFINITY;
-        }
-        row[-2] = row[-1] = NEG_INF;
-        row[hi] = row[hi + 1] = NEG_INF;
-        if (t == 0) {
-            for (s = lo; s < hi; ++s) {
-                row[s] = ((double)x[ext[s]] - shift) - norm;
-            }
-        } else {
-            const double *prev = rows + ((t - 1) & 1) * SP + CTCC_ROW_PAD;
-            unsigned char *bp = back + t * S;
-#pragma omp simd
-            for (s = lo; s < hi; ++s) {
-                const double stay = prev[s];
-                const double step = prev[s - 1];
-                const double jump = prev[s - 2] + skip[s];
-                const double best1 = step > stay ? step : stay;
-                const unsigned char k1 = step > stay ? 1 : 0;
-                const double best = jump > best1 ? jump : best1;
-                const unsigned char k = jump > best1 ? 2 : k1;
-                const double e = ((double)x[ext[s]] - shift) - norm;
-                row[s] = e + best;
-                bp[s] = k;
+    /* Checkpoint rows: -inf padding (the parts copy their states only). */
+    {
+        double *ckpt = (double *)(a->ws + lay->checkpoints);
+        size_t k;
+        for (k = 0; k < lay->checkpoint_count; ++k) {
+            for (i = 0; i < CTCC_ALIGN_PAD; ++i) {
+                ckpt[k * lay->row + i] = NEG_INF;
+                ckpt[k * lay->row + lay->half + i] = NEG_INF;
             }
         }
     }
-    if (bad_input) {
+    /* Small samples are not worth splitting. */
+    if (team > 1 && q.S < CTCC_ALIGN_STATES_PER_THREAD * (size_t)team) {
+        team = (int)(q.S / CTCC_ALIGN_STATES_PER_THREAD);
+        team = team > 1 ? team : 1;
+    }
+    if (team > 1) {
+        /* Each part's region: frame table, two rows, exports [T][2], its
+         * progress counter (see ctcc_align_plan). */
+        const size_t rows_at = (a->alphabet + 7) / 8 * 8;
+        const size_t exp_at = rows_at + (2 * lay->row + 7) / 8 * 8;
+        const size_t done_at = exp_at + (2 * T + 7) / 8 * 8;
+        int p;
+        for (p = 0; p < team; ++p) {
+            *(int *)(tables + (size_t)p * table_stride + done_at) = 0;
+        }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(team) reduction(& : ok)
+        {
+            const int parts = omp_get_num_threads();
+            const int part = omp_get_thread_num();
+            double *mine = tables + (size_t)part * table_stride;
+            double *before = tables + (size_t)(part - 1) * table_stride;
+            const size_t m0 = q.S * (size_t)part / (size_t)parts;
+            const size_t m1 = q.S * (size_t)(part + 1) / (size_t)parts;
+            ok =
+                forward_part(a, &q, mine, mine + rows_at, m0, m1,
+                             part > 0 ? before + exp_at : NULL,
+                             part > 0 ? (int *)(before + done_at) : NULL,
+                             part + 1 < parts ? mine + exp_at : NULL,
+                             part + 1 < parts ? (int *)(mine + done_at) : NULL);
+            if (part == parts - 1) {
+                /* The last part holds the final states: its last row. */
+                memcpy(rows + ((T - 1) & 1) * lay->row,
+                       mine + rows_at + ((T - 1) & 1) * lay->row,
+                       lay->row * sizeof(double));
+            }
+        }
+#endif
+    } else {
+        ok = forward_part(a, &q, tables, rows, 0, q.S, NULL, NULL, NULL, NULL);
+    }
+    if (!ok) {
         clear_sample(a);
         return (double)NAN;
     }
 
     {
-        const double *last = rows + ((T - 1) & 1) * SP + CTCC_ROW_PAD;
-        size_t state = S - 1;
-        score = last[S - 1];
-        if (S > 1 && last[S - 2] > score) {
+        const vrow last = row_at(rows + ((T - 1) & 1) * lay->row, lay->half);
+        const size_t S = q.S;
+        state = S - 1;
+        score = last.blank[q.M];
+        if (S > 1 && last.label[q.M - 1] > score) {
             state = S - 2;
-            score = last[S - 2];
+            score = last.label[q.M - 1];
         }
         if (score == NEG_INF) {
             clear_sample(a);
             return NEG_INF;
         }
-        if (a->spans != NULL) {
-            for (s = 0; s < 2 * L; ++s) {
-                a->spans[s] = -1;
-            }
+    }
+    trace_back(a, &q, tables, a->ws + lay->moves, state);
+    finish_spans(a);
+    return score;
+}
+
+/* The arguments of a whole call, shared by its samples. */
+typedef struct align_call {
+    const REAL *inputs;
+    const int32_t *flat_labels, *label_lengths, *input_lengths;
+    const size_t *label_offset;
+    size_t N, T, C;
+    int32_t *frames, *spans;
+    const ctcc_resolved_options *opts;
+    double star_penalty;
+    const ctcc_align_plan *plan;
+    unsigned char *base;
+} align_call;
+
+/* Aligns sample n in workspace slot `slot` with `team` threads. */
+static double run_sample(const align_call *c, int n, int slot, int team) {
+    align_args a;
+    const size_t nn = (size_t)n;
+    const size_t table_stride = c->plan->table_bytes / sizeof(double);
+    double *tables = (double *)(c->base + c->plan->frame_tables) +
+                     (size_t)slot * table_stride;
+    a.input = c->inputs + (c->opts->layout == CTCC_LAYOUT_TIME_MAJOR
+                               ? nn * c->C
+                               : nn * c->T * c->C);
+    a.frame_stride =
+        c->opts->layout == CTCC_LAYOUT_TIME_MAJOR ? c->N * c->C : c->C;
+    a.alphabet = c->C;
+    a.max_time = c->T;
+    a.time = (size_t)c->input_lengths[n];
+    a.labels =
+        c->flat_labels != NULL ? c->flat_labels + c->label_offset[n] : NULL;
+    a.label_length = (size_t)c->label_lengths[n];
+    a.blank = c->opts->blank;
+    a.log_probs = c->opts->input_kind == CTCC_INPUT_LOG_PROBS;
+    a.star_penalty = c->star_penalty;
+    a.frames = c->frames + nn * c->T;
+    a.spans = c->spans != NULL ? c->spans + 2 * c->label_offset[n] : NULL;
+    a.ws = c->base + c->plan->slot_base + (size_t)slot * c->plan->slot_bytes;
+    ctcc_align_slot_compute(c->input_lengths[n], c->label_lengths[n], &a.lay);
+    return align_sample(&a, tables, table_stride, team);
+}
+
+static ctcc_status align_batch(const REAL *inputs, const int32_t *flat_labels,
+                               const int32_t *label_lengths,
+                               const int32_t *input_lengths, int32_t max_time,
+                               int32_t batch_size, int32_t alphabet_size,
+                               int32_t *frames, int32_t *spans, REAL *scores,
+                               void *workspace, size_t workspace_bytes,
+                               const ctcc_options *options,
+                               double star_penalty) {
+    ctcc_resolved_options opts;
+    ctcc_status status;
+    ctcc_align_plan plan;
+    align_call c;
+    size_t *label_offset;
+    unsigned char *base;
+    int threads, n;
+
+    if (inputs == NULL || label_lengths == NULL || input_lengths == NULL ||
+        frames == NULL || scores == NULL || workspace == NULL) {
+        return CTCC_STATUS_NULL_POINTER;
+    }
+    status =
+        ctcc_align_check(flat_labels, label_lengths, input_lengths, max_time,
+                         batch_size, alphabet_size, options, &opts);
+    if (status != CTCC_STATUS_SUCCESS) {
+        return status;
+    }
+    if (!(star_penalty <= 0.0)) {
+        return CTCC_STATUS_INVALID_OPTION;
+    }
+    /* The most threads whose plan fits in the workspace. */
+    threads = ctcc_thread_count(opts.num_threads, INT32_MAX);
+    for (;;) {
+        status =
+            ctcc_align_plan_compute(label_lengths, input_lengths, batch_size,
+                                    alphabet_size, threads, &plan);
+        if (status != CTCC_STATUS_SUCCESS) {
+            return status;
         }
-        for (t = T; t-- > 0;) {
-            a->frames[t] = ext[state];
-            if ((state & 1) && a->spans != NULL) {
-                int32_t *span = a->spans + 2 * (state / 2);
-                if (span[1] < 0) {
-                    span[1] = (int32_t)(t + 1);
-                }
-                span[0] = (int32_t)t;
-            }
-            if (t > 0) {
-                state -= back[t * S + state];
-            }
+        if (plan.total <= workspace_bytes) {
+            break;
+        }
+        if (threads == 1) {
+            return CTCC_STATUS_WORKSPACE_TOO_SMALL;
+        }
+        --threads;
+    }
+
+    base = ctcc_align_ptr(workspace);
+    label_offset = (size_t *)base;
+    {
+        size_t lab = 0;
+        for (n = 0; n < batch_size; ++n) {
+            label_offset[n] = lab;
+            lab += (size_t)label_lengths[n];
         }
     }
-    return score;
+    c.inputs = inputs;
+    c.flat_labels = flat_labels;
+    c.label_lengths = label_lengths;
+    c.input_lengths = input_lengths;
+    c.label_offset = label_offset;
+    c.N = (size_t)batch_size;
+    c.T = (size_t)max_time;
+    c.C = (size_t)alphabet_size;
+    c.frames = frames;
+    c.spans = spans;
+    c.opts = &opts;
+    c.star_penalty = star_penalty;
+    c.plan = &plan;
+    c.base = base;
+
+    if (plan.slots > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(plan.slots)
+#endif
+        for (n = 0; n < batch_size; ++n) {
+#ifdef _OPENMP
+            const int slot = omp_get_thread_num();
+#else
+            const int slot = 0;
+#endif
+            scores[n] = (REAL)run_sample(&c, n, slot, 1);
+        }
+    } else {
+        for (n = 0; n < batch_size; ++n) {
+            scores[n] = (REAL)run_sample(&c, n, 0, plan.team);
+        }
+    }
+    return CTCC_STATUS_SUCCESS;
 }
 
 ctcc_status ALIGN_NAME(const REAL *inputs, const int32_t *flat_labels,
@@ -236,70 +776,21 @@ ctcc_status ALIGN_NAME(const REAL *inputs, const int32_t *flat_labels,
                        int32_t *frames, int32_t *spans, REAL *scores,
                        void *workspace, size_t workspace_bytes,
                        const ctcc_options *options) {
-    ctcc_resolved_options opts;
-    ctcc_status status;
-    size_t needed, *ws_offset, *label_offset;
-    unsigned char *base;
-    int ok = 1, threads, n;
+    return align_batch(inputs, flat_labels, label_lengths, input_lengths,
+                       max_time, batch_size, alphabet_size, frames, spans,
+                       scores, workspace, workspace_bytes, options,
+                       CTCC_STAR_PENALTY_DEFAULT);
+}
 
-    if (inputs == NULL || label_lengths == NULL || input_lengths == NULL ||
-        frames == NULL || scores == NULL || workspace == NULL) {
-        return CTCC_STATUS_NULL_POINTER;
-    }
-    status = ctcc_check_labelled_batch(flat_labels, label_lengths,
-                                       input_lengths, max_time, batch_size,
-                                       alphabet_size, options, &opts);
-    if (status != CTCC_STATUS_SUCCESS) {
-        return status;
-    }
-    status = ctcc_align_total_bytes(label_lengths, input_lengths, batch_size,
-                                    &needed);
-    if (status != CTCC_STATUS_SUCCESS) {
-        return status;
-    }
-    if (workspace_bytes < needed) {
-        return CTCC_STATUS_WORKSPACE_TOO_SMALL;
-    }
-
-    /* Per-sample offsets into the workspace and into the labels. */
-    base = ctcc_align_ptr(workspace);
-    ws_offset = (size_t *)base;
-    label_offset = ws_offset + batch_size;
-    {
-        size_t ws = ctcc_head_bytes(batch_size, 0, &ok), lab = 0;
-        for (n = 0; n < batch_size; ++n) {
-            ctcc_align_layout lay;
-            ctcc_align_layout_compute(input_lengths[n], label_lengths[n], &lay);
-            ws_offset[n] = ws;
-            label_offset[n] = lab;
-            ws += lay.total;
-            lab += (size_t)label_lengths[n];
-        }
-    }
-
-    threads = ctcc_thread_count(opts.num_threads, batch_size);
-    (void)threads;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-#endif
-    for (n = 0; n < batch_size; ++n) {
-        align_args a;
-        const size_t N = (size_t)batch_size, C = (size_t)alphabet_size;
-        const size_t T = (size_t)max_time, nn = (size_t)n;
-        a.input = inputs +
-                  (opts.layout == CTCC_LAYOUT_TIME_MAJOR ? nn * C : nn * T * C);
-        a.frame_stride = opts.layout == CTCC_LAYOUT_TIME_MAJOR ? N * C : C;
-        a.alphabet = C;
-        a.max_time = T;
-        a.time = (size_t)input_lengths[n];
-        a.labels = flat_labels != NULL ? flat_labels + label_offset[n] : NULL;
-        a.label_length = (size_t)label_lengths[n];
-        a.blank = opts.blank;
-        a.log_probs = opts.input_kind == CTCC_INPUT_LOG_PROBS;
-        a.frames = frames + nn * T;
-        a.spans = spans != NULL ? spans + 2 * label_offset[n] : NULL;
-        a.workspace = base + ws_offset[n];
-        scores[n] = (REAL)align_sample(&a);
-    }
-    return CTCC_STATUS_SUCCESS;
+ctcc_status ALIGN_STAR_NAME(const REAL *inputs, const int32_t *flat_labels,
+                            const int32_t *label_lengths,
+                            const int32_t *input_lengths, int32_t max_time,
+                            int32_t batch_size, int32_t alphabet_size,
+                            int32_t *frames, int32_t *spans, REAL *scores,
+                            void *workspace, size_t workspace_bytes,
+                            const ctcc_options *options, double star_penalty) {
+    return align_batch(inputs, flat_labels, label_lengths, input_lengths,
+                       max_time, batch_size, alphabet_size, frames, spans,
+                       scores, workspace, workspace_bytes, options,
+                       star_penalty);
 }

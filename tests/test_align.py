@@ -465,3 +465,235 @@ def test_tensorflow_ragged_labels_and_errors():
         ctf.forced_align(x, [[1], [2]], blank_index=5)
     with pytest.raises(ValueError, match="batch sizes disagree"):
         ctf.forced_align(x, [[1], [2], [3]])
+
+
+# --- the star (wildcard) label -------------------------------------------------
+
+
+def _star_brute(lp, labels, blank, penalty):
+    """Best score under the documented star semantics, by enumerating every
+    assignment of frames to the items gap_0, label_1, gap_1, ..., gap_M
+    (non-decreasing; each label at least one frame; a gap between equal
+    labels at least one frame). A gap frame reads log p(blank), or in a gap
+    holding a star max(log p(blank), max_c log p(c) + penalty)."""
+    T = lp.shape[0]
+    words = [v for v in labels if v != ctcc.STAR]
+    M = len(words)
+    star_gap = [False] * (M + 1)
+    k = 0
+    for v in labels:
+        if v == ctcc.STAR:
+            star_gap[k] = True
+        else:
+            k += 1
+    gap_read = np.where(
+        np.array(star_gap)[:, None],
+        np.maximum(lp[:, blank][None, :], lp.max(axis=1)[None, :] + penalty),
+        lp[:, blank][None, :],
+    )  # [M + 1, T]
+    best = -np.inf
+    for items in itertools.combinations_with_replacement(range(2 * M + 1), T):
+        counts = np.bincount(np.array(items, dtype=np.int64), minlength=2 * M + 1)
+        if T and (counts[1::2] == 0).any():
+            continue
+        if T == 0 and M > 0:
+            continue
+        if any(words[j] == words[j + 1] and counts[2 * j + 2] == 0 for j in range(M - 1)):
+            continue
+        score = 0.0
+        for t, item in enumerate(items):
+            if item % 2:
+                score += lp[t, words[item // 2]]
+            else:
+                score += gap_read[item // 2, t]
+        best = max(best, score)
+    return best
+
+
+def _star_path_score(lp, frames, blank, penalty):
+    """The score of a returned path, from its frames."""
+    total = 0.0
+    for t, c in enumerate(frames):
+        total += lp[t].max() + penalty if c == ctcc.STAR else lp[t, c]
+    return total
+
+
+def _check_star_path(frames, spans, labels, blank):
+    """frames collapse to the labels without stars; every STAR frame lies in
+    the span of a star that sits between the right labels."""
+    words = [v for v in labels if v != ctcc.STAR]
+    out, prev = [], None
+    for c in frames:
+        if c not in (blank, ctcc.STAR) and c != prev:
+            out.append(int(c))
+        prev = c if c != ctcc.STAR else blank
+    assert out == words
+    star_frames = {t for t, c in enumerate(frames) if c == ctcc.STAR}
+    covered = set()
+    for i, v in enumerate(labels):
+        a, b = spans[i]
+        assert 0 <= a <= b <= len(frames)
+        if v == ctcc.STAR:
+            covered |= set(range(a, b))
+        else:
+            assert b > a and all(frames[t] == v for t in (a, b - 1))
+    assert star_frames <= covered
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_star_brute_force(seed):
+    rng = np.random.default_rng(1000 + seed)
+    C, blank = 4, int(rng.integers(0, 4))
+    T = int(rng.integers(1, 8))
+    others = [c for c in range(C) if c != blank]
+    quantised = seed % 2 == 1
+    x = (
+        rng.integers(-3, 1, size=(T, C)).astype(np.float64)
+        if quantised
+        else rng.normal(size=(T, C))
+    )
+    lp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    labels = []
+    for _ in range(int(rng.integers(0, 4))):
+        labels.append(ctcc.STAR if rng.random() < 0.4 else int(rng.choice(others)))
+    if seed % 5 == 0:
+        labels = [ctcc.STAR] + labels + [ctcc.STAR]
+    penalty = [-2.0, -0.5, 0.0, -np.inf][seed % 4]
+    want = _star_brute(lp, labels, blank, penalty)
+    got = ctcc.forced_align(
+        lp[:, None, :], [labels], log_probs=True, blank=blank, star_penalty=penalty
+    )
+    if want == -np.inf:
+        assert got.scores[0] == -np.inf and (got.frames == -1).all()
+        return
+    assert got.scores[0] == pytest.approx(want, rel=1e-12, abs=1e-12)
+    frames = got.frames[0]
+    assert _star_path_score(lp, frames, blank, penalty) == pytest.approx(want, abs=1e-9)
+    _check_star_path(frames, got.spans[0], labels, blank)
+
+
+def _peaked(frame_classes, C, rng):
+    lp = rng.uniform(-30, -10, size=(len(frame_classes), C))
+    lp[np.arange(len(frame_classes)), frame_classes] = 0.0
+    return lp
+
+
+def test_star_absorbs_an_omitted_stretch():
+    """Words 1..5 spoken, the transcript omits word 3: with a star in its
+    place the other words align exactly where the full transcript puts them
+    and the star covers word 3; without the star they do not."""
+    rng = np.random.default_rng(7)
+    C = 12
+    words = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [10, 11], [3, 3, 2]]
+    frames, where = [], []
+    for w in words:
+        frames += [0] * int(rng.integers(2, 6))
+        starts = []
+        for c in w:
+            starts.append(len(frames))
+            frames += [c] * int(rng.integers(1, 4)) + [0] * int(rng.integers(0, 2))
+        where.append(starts)
+    frames += [0] * 3
+    lp = _peaked(np.array(frames), C, rng)
+    full = [c for w in words for c in w]
+    ref = ctcc.forced_align(lp[:, None, :], [full], log_probs=True)
+    ref_spans = ref.spans[0]
+    cut = len(words[0]) + len(words[1])
+    short = full[:cut] + [ctcc.STAR] + full[cut + len(words[2]) :]
+    for threads in (1, 2):
+        got = ctcc.forced_align(lp[:, None, :], [short], log_probs=True, num_threads=threads)
+        spans = got.spans[0]
+        np.testing.assert_array_equal(spans[:cut], ref_spans[:cut])
+        np.testing.assert_array_equal(spans[cut + 1 :], ref_spans[cut + len(words[2]) :])
+        star = spans[cut]
+        assert star[0] == ref_spans[cut][0] and star[1] == ref_spans[cut + len(words[2]) - 1][1]
+        # Every frame reads as in the full alignment except word 3's content
+        # frames (log-prob 0 there), read as star at the default -2 each.
+        a, b = ref_spans[cut][0], ref_spans[cut + len(words[2]) - 1][1]
+        content = sum(f != 0 for f in frames[a:b])
+        assert got.scores[0] == pytest.approx(ref.scores[0] - 2.0 * content)
+    # Without the star, word 3's content frames go to the neighbours' labels
+    # or blanks at -10 or less each.
+    plain = full[:cut] + full[cut + len(words[2]) :]
+    bad = ctcc.forced_align(lp[:, None, :], [plain], log_probs=True)
+    assert bad.scores[0] < ref.scores[0] - 10.0 * content
+
+
+@pytest.mark.parametrize(
+    "labels, frames, want",
+    [
+        # star at the start absorbs the leading word
+        ([ctcc.STAR, 1], [3, 3, 0, 1], [[0, 2], [3, 4]]),
+        # star at the end
+        ([1, ctcc.STAR], [1, 0, 3, 3], [[0, 1], [2, 4]]),
+        # skipped star: empty span at the end of the label before it
+        ([1, ctcc.STAR, 2], [1, 1, 0, 2], [[0, 2], [2, 2], [3, 4]]),
+        # two stars in a row act as one; the second gets an empty span
+        ([1, ctcc.STAR, ctcc.STAR, 2], [1, 3, 3, 2], [[0, 1], [1, 3], [3, 3], [3, 4]]),
+        # a star between equal labels: a frame is needed, here a blank one
+        ([1, ctcc.STAR, 1], [1, 0, 1, 1], [[0, 1], [1, 1], [2, 4]]),
+        # two separate stars
+        ([ctcc.STAR, 1, ctcc.STAR, 2], [3, 1, 3, 2], [[0, 1], [1, 2], [2, 3], [3, 4]]),
+        # only a star: everything content is star, the blank stays blank
+        ([ctcc.STAR], [3, 0, 2, 0], [[0, 3]]),
+    ],
+)
+def test_star_placements(labels, frames, want):
+    rng = np.random.default_rng(3)
+    lp = _peaked(np.array(frames), 4, rng)
+    got = ctcc.forced_align(lp[:, None, :], [labels], log_probs=True)
+    np.testing.assert_array_equal(got.spans[0], np.array(want, dtype=np.int32))
+    assert got.scores[0] == pytest.approx(
+        _star_brute(lp, labels, 0, ctcc._align.STAR_PENALTY), abs=1e-9
+    )
+
+
+def test_star_label_forms_and_errors():
+    rng = np.random.default_rng(5)
+    lp = np.log(rng.dirichlet(np.ones(4), size=(6, 2))).astype(np.float32)
+    rows = [[ctcc.STAR, 1, 2], [3, ctcc.STAR]]
+    want = ctcc.forced_align(lp, rows, log_probs=True)
+    padded = np.array([[ctcc.STAR, 1, 2], [3, ctcc.STAR, -1]])
+    flat = np.array([ctcc.STAR, 1, 2, 3, ctcc.STAR], dtype=np.int16)
+    for labels, lengths in ((padded, None), (padded, [3, 2]), (flat, [3, 2])):
+        got = ctcc.forced_align(lp, labels, label_lengths=lengths, log_probs=True)
+        np.testing.assert_array_equal(got.frames, want.frames)
+        for a, b in zip(got.spans, want.spans):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="outside the alphabet"):
+        ctcc.ctc_loss(lp, rows)
+    with pytest.raises(ValueError, match=r"position 1 holds 4, outside"):
+        ctcc.forced_align(lp, [[ctcc.STAR, 4], [1]], log_probs=True)
+    with pytest.raises(ValueError, match="holds -3"):
+        ctcc.forced_align(lp, [[ctcc.STAR, -3], [1]], log_probs=True)
+    for bad in (0.5, float("nan"), np.inf):
+        with pytest.raises(ValueError, match="star_penalty"):
+            ctcc.forced_align(lp, rows, star_penalty=bad)
+    with pytest.raises(TypeError, match="star_penalty"):
+        ctcc.forced_align(lp, rows, star_penalty=True)
+    assert ctcc.STAR == ctcc._core.LABEL_STAR
+    assert ctcc._align.STAR_PENALTY == ctcc._core.STAR_PENALTY_DEFAULT
+
+
+def test_star_one_class_alphabet():
+    lp = np.zeros((3, 1, 1))
+    got = ctcc.forced_align(lp, [[ctcc.STAR]], log_probs=True)
+    assert got.scores[0] == 0.0 and (got.frames == 0).all()
+    with pytest.raises(ValueError, match="only ctcc.STAR"):
+        ctcc.forced_align(lp, [[ctcc.STAR, 0]], log_probs=True)
+
+
+def test_long_sample_split_over_threads_with_stars_is_bitwise_identical():
+    """One sample long enough to be split over the threads (2L + 1 >= 2048
+    states), with stars: every thread count gives the same bits."""
+    rng = np.random.default_rng(11)
+    T, L, C = 4000, 1500, 9
+    labels = rng.integers(1, C, size=L).tolist()
+    for i in (0, 300, 301, 900, L):
+        labels.insert(i, ctcc.STAR)
+    x = rng.normal(size=(T, 1, C)).astype(np.float32)
+    runs = [ctcc.forced_align(x, [labels], num_threads=k) for k in (1, 2, 3, 4)]
+    for r in runs[1:]:
+        assert r.scores.tobytes() == runs[0].scores.tobytes()
+        np.testing.assert_array_equal(r.frames, runs[0].frames)
+        np.testing.assert_array_equal(r.spans[0], runs[0].spans[0])

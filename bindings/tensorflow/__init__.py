@@ -18,7 +18,9 @@ runs on the host CPU (ctcc's C core, through ``tf.numpy_function``), so it
 cannot be compiled with XLA (``jit_compile=True``).
 
 ``forced_align(logits, labels, logit_length, label_length)`` returns the
-most probable alignment of each sample's labels (frames, scores, spans).
+most probable alignment of each sample's labels (frames, scores, spans);
+``token_spans`` scores each aligned label, ``merge_tokens`` reads token
+spans off a path, and ``word_spans`` groups a sample's tokens into words.
 ``greedy_decode`` and ``beam_search_decode`` decode logits into label
 sequences (``tf.RaggedTensor``) with ctcc's C decoders.
 """
@@ -31,6 +33,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from ctcc.tensorflow._align import forced_align
 from ctcc.tensorflow._decode import beam_search_decode, greedy_decode
 from ctcc.tensorflow._loss import ctc_loss, ctc_loss_v1, ctc_posteriors
+from ctcc.tensorflow._spans import merge_tokens, token_spans, word_spans
 
 __all__ = [
     "beam_search_decode",
@@ -39,4 +42,7 @@ __all__ = [
     "ctc_posteriors",
     "forced_align",
     "greedy_decode",
+    "merge_tokens",
+    "token_spans",
+    "word_spans",
 ]

@@ -911,8 +911,16 @@ static void test_status_codes(void) {
     expect_align("label equals blank 0", &c, CTCC_STATUS_LABEL_IS_BLANK);
 
     c = valid_call();
+    c.opts.num_threads = 1; /* the smallest plan: no fewer threads to fall to */
     c.ws_short = 1;
     expect_align("workspace 1 byte short", &c, CTCC_STATUS_WORKSPACE_TOO_SMALL);
+    c = valid_call();
+    c.opts.num_threads = 1;
+    c.ws_short = 1;
+    c.opts.num_threads =
+        4; /* sized for 4 threads, 1 byte short: runs on fewer */
+    expect_align("workspace 1 byte short of 4 threads' size", &c,
+                 CTCC_STATUS_SUCCESS);
 
     /* Workspace overflow: huge lengths, before the workspace size. */
     if (sizeof(size_t) == 4) {
@@ -923,10 +931,13 @@ static void test_status_codes(void) {
         c.C = 1;
         expect_ws("workspace size overflow", &c, CTCC_STATUS_SIZE_OVERFLOW);
     } else {
+        /* The largest lengths: no overflow any more (checkpoints instead of
+         * T * S back-pointers), and far below the 2^66 bytes of before. */
         c = valid_call();
         c.N = 8;
         c.T = 0x7fffffff;
         c.C = 1;
+        c.opts.num_threads = 0x7fffffff;
         {
             int i;
             for (i = 0; i < 8; ++i) {
@@ -934,23 +945,52 @@ static void test_status_codes(void) {
                 c.lab_len[i] = 0x7fffffff;
             }
         }
-        /* 8 * 2^31 * 2^32 bytes of back-pointers = 2^66. */
-        expect_ws("workspace size overflow", &c, CTCC_STATUS_SIZE_OVERFLOW);
+        expect_ws("largest lengths and threads", &c, CTCC_STATUS_SUCCESS);
+        ctcc_align_workspace_size(c.lab_len, c.in_len, c.T, c.N, c.C, &c.opts,
+                                  &a);
+        check(a < ((size_t)1 << 56), "largest lengths: %g bytes", (double)a);
     }
 
-    /* Size grows by one byte per state per frame, the same for every
-     * label value, independent of precision (there is no dtype). */
+    /* The documented size: with K = ceil(2 sqrt(T)), about
+     * 8 (2L + 5) (ceil(T / K) + 1) + K (K / 2 + 2) + 26 L bytes per slot
+     * plus 8 C per thread, the same for both precisions (no dtype) and
+     * every label value; it grows like sqrt(T) * L, not T * L. */
     {
-        int32_t il[1] = {1000}, ll[1] = {10}, il2[1] = {1001};
-        ctcc_align_workspace_size(ll, il, 1000, 1, 5, NULL, &a);
-        ctcc_align_workspace_size(ll, il2, 1001, 1, 5, NULL, &b);
-        il[0] = 0;
-        ctcc_align_workspace_size(ll, il, 1000, 1, 5, NULL, &big);
-        check(a - big >= 21000 && a - big < 21000 + 64 && b - big >= 21021 &&
-                  b - big < 21021 + 64,
-              "workspace: 1 byte per state per frame, rounded to 64 (%lu, "
-              "%lu, %lu)",
-              (unsigned long)a, (unsigned long)b, (unsigned long)big);
+        static const int32_t Ts[4] = {1000, 30000, 180000, 1};
+        static const int32_t Ls[4] = {10, 2000, 12000, 0};
+        int i;
+        ctcc_options one;
+        ctcc_options_init(&one);
+        one.num_threads = 1;
+        for (i = 0; i < 4; ++i) {
+            int32_t il[1], ll[1];
+            double K, doc;
+            il[0] = Ts[i];
+            ll[0] = Ls[i];
+            K = ceil(2.0 * sqrt((double)Ts[i]));
+            doc = 8.0 * (2.0 * Ls[i] + 5) * (ceil(Ts[i] / K) + 1) +
+                  K * (K / 2 + 2) + 26.0 * Ls[i] + 8.0 * 32 + 16;
+            ctcc_align_workspace_size(ll, il, Ts[i], 1, 32, &one, &a);
+            check((double)a >= 0.9 * doc && (double)a <= 1.1 * doc + 1024,
+                  "workspace T=%d L=%d: %lu bytes, documented about %.0f",
+                  (int)Ts[i], (int)Ls[i], (unsigned long)a, doc);
+        }
+        /* Two threads, one sample of 2L + 1 >= 2 * 1024 states: one slot,
+         * split over both threads (a second part region: two rows and an
+         * export of two doubles per frame); two samples: two slots. */
+        {
+            int32_t il[2] = {30000, 30000}, ll[2] = {2000, 2000};
+            ctcc_options two;
+            ctcc_options_init(&two);
+            two.num_threads = 2;
+            ctcc_align_workspace_size(ll, il, 30000, 1, 32, &one, &a);
+            ctcc_align_workspace_size(ll, il, 30000, 1, 32, &two, &b);
+            ctcc_align_workspace_size(ll, il, 30000, 2, 32, &two, &big);
+            check(b > a && b < a + 2 * (16 * 30000 + 16 * 4010 + 1024) &&
+                      big > 2 * a - 1024,
+                  "workspace with 2 threads: %lu, %lu, %lu", (unsigned long)a,
+                  (unsigned long)b, (unsigned long)big);
+        }
     }
 }
 
