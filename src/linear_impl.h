@@ -116,10 +116,9 @@ typedef struct lin_sample {
 
 /* The frame's class probabilities for the states of [lo, hi), times
  * factor, into e[lo, hi), and 0 on the two entries beyond each end.
- * Returns the log of what the unscaled values must be multiplied by to
- * give probabilities: 0 for logits, the frame's maximum for
- * log-probabilities; NaN for a frame holding NaN or +inf, -inf for a
- * frame of -inf only. In phase 1 the frame's normaliser is computed (and
+ * Returns (in phase 1; 0 in phase 2) log(p / e), what the values written
+ * must be multiplied by to give probabilities; NaN for a frame holding NaN
+ * or +inf, -inf for a frame of -inf only. In phase 1 the frame's normaliser is computed (and
  * stored for phase 2 when q->with_grad), and soft (not NULL) receives the
  * softmax (logits) or zeros (log-probabilities); phase 2 reads the stored
  * normaliser, so both compute the same emissions. *log_z receives the log
@@ -133,7 +132,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     const size_t C = q->C;
     /* One exp per class when that is fewer than one per state. */
     const int per_class = C <= hi - lo;
-    DP shift = 0, norm = 0;
+    DP shift = 0, norm = 0, used = factor;
     size_t s, c;
     e[(ptrdiff_t)lo - 2] = e[(ptrdiff_t)lo - 1] = 0;
     e[hi] = e[hi + 1] = 0;
@@ -182,6 +181,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
                 }
             }
             f = (DP)((double)factor / sum);
+            used = f;
             *log_z = 0;
         } else {
             *log_z = shift + (DP)log(sum);
@@ -207,7 +207,14 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         q->shift[t] = shift;
         q->norm[t] = norm;
     }
-    return q->log_probs ? shift : 0;
+    if (!phase1) {
+        return 0;
+    }
+    /* log(p / e), from the factor actually applied (rather than log mx of
+     * the row it was rounded from: over thousands of frames those
+     * roundings would add up to 1e-13 in log P). */
+    return (q->log_probs ? shift : 0) -
+           (per_class && !q->log_probs ? norm : 0) - (DP)log((double)used);
 }
 
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
@@ -312,11 +319,11 @@ static void lin_forward(const lin_sample *q) {
                 n += e[s] < LIN_TINY;
             }
             flags = (double)n;
-            scale = (double)offset;
+            scale = (double)offset; /* factor 1 */
         } else {
             const DP *prev = lin_row(q->with_grad ? q->table : q->rows_f, SP,
                                      q->with_grad ? t - 1 : ((t - 1) & 1));
-            scale += log((double)mx) + (double)offset;
+            scale += (double)offset;
             mx = lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags);
         }
         lz += (double)log_z;
@@ -378,7 +385,7 @@ static void lin_backward(const lin_sample *q) {
         if (!(offset > NEG_INF)) {
             return;
         }
-        scale += log((double)mx) + (double)offset;
+        scale += (double)offset;
         lz += (double)log_z;
         mx = lin_beta_row(next, cur, e, q->kmask, lo, hi,
                           ctcc_band_lo(S, T, t - 1), ctcc_band_hi(S, t - 1),
@@ -405,7 +412,6 @@ static void lin_backward(const lin_sample *q) {
  * would lose everything below 2^-1022 (the top states of the two rows can
  * be more than 2^1022 apart in long random inputs). */
 #define LIN_PRODUCT_SCALE 0x1p980
-#define LIN_LOG_PRODUCT_SCALE (980.0 * 0.69314718055994530942)
 
 /* The posteriors of frame t from its alpha row a and beta row b (stored
  * rows, any scales): subtracted from the gradient row, added to the
@@ -554,7 +560,15 @@ static double lin_join(const lin_sample *q) {
     if (!(total > 0.0) || total == INFINITY) {
         return (double)NAN;
     }
-    log_total = log(total) - LIN_LOG_PRODUCT_SCALE;
+    {
+        /* log(total 2^-980), without the rounding of a log near 680: the
+         * exponent apart, ln 2 split so that its high part times a small
+         * integer is exact. */
+        int k;
+        const double mant = frexp(total, &k);
+        log_total = log(mant) + (double)(k - 980) * 6.93147180369123816490e-01 +
+                    (double)(k - 980) * 1.90821492927058770002e-10;
+    }
     /* The loss-only bound (phase 2 replaces it with the exact one). */
     q->dir[0].bound =
         exp(q->dir[0].crude + log(q->dir[1].mid_max) - log_total) +

@@ -1,0 +1,168 @@
+"""The scaled linear-space kernel, its log-space fallback and their report
+(``kernel=``, ``kernel_out=``), against the float64 log-space reference of
+tests/reference.py and the log-space kernel.
+
+The adversarial inputs that must defeat the scaled kernel are in the C test
+tests/c/test_fallback.c, which also runs against a library built without
+the fallback; here: which samples each kernel computes, that the scaled
+results meet the accuracy goals, and that they do not depend on the
+thread count, including one long sample on two threads.
+"""
+
+import numpy as np
+import pytest
+from reference import batch_reference
+
+import ctcc
+
+
+def peaked_batch(T, N, C, L, seed, log_probs=False, dtype=np.float32):
+    """A trained model's outputs: a random alignment of each sample's labels
+    at probability >= 0.999 per frame, other classes at log-probabilities
+    from -10 to -30."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(1, C, size=(N, L))
+    x = rng.uniform(-30.0, -10.0, size=(T, N, C))
+    for n in range(N):
+        # L distinct start frames in order, each label held 1-3 frames.
+        starts = np.sort(rng.choice(np.arange(0, T - 3, 4), L, replace=False))
+        cls = np.zeros(T, int)
+        for k, s in enumerate(starts):
+            cls[s : s + rng.integers(1, 4)] = labels[n, k]
+        x[np.arange(T), n, cls] = 0.0
+    if log_probs:
+        x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    return x.astype(dtype), labels
+
+
+def random_batch(T, N, C, L, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((T, N, C)).astype(dtype), rng.integers(1, C, size=(N, L))
+
+
+def tiny_log_probs(T, N, C, L, seed):
+    """Log-probabilities from -1e3 to -1e30: beyond the scaled kernel."""
+    rng = np.random.default_rng(seed)
+    x = -(10.0 ** rng.uniform(3, 30, size=(T, N, C)))
+    return x, rng.integers(1, C, size=(N, L))
+
+
+def run(x, labels, **kw):
+    used = np.full(x.shape[1], 7, np.uint8)
+    loss, grad = ctcc.ctc_loss(x, labels, kernel_out=used, **kw)
+    return loss, grad, used
+
+
+@pytest.mark.parametrize("log_probs", [False, True])
+@pytest.mark.parametrize("grad", [True, False])
+def test_peaked_outputs_stay_scaled(log_probs, grad):
+    x, labels = peaked_batch(400, 4, 29, 60, seed=1, log_probs=log_probs, dtype=np.float64)
+    loss, g, used = run(x, labels, log_probs=log_probs, grad=grad)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want, want_grad, want_used = run(x, labels, log_probs=log_probs, grad=grad, kernel="log")
+    assert (want_used == ctcc.KERNEL_LOG_SPACE).all()
+    np.testing.assert_allclose(loss, want, rtol=1e-12)
+    if grad:
+        np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")
+def test_each_sample_reported_and_exact_in_a_mixed_batch():
+    """Peaked samples stay scaled and tiny-log-probability samples fall
+    back, in one call; every sample meets the float64 goals against the
+    independent reference."""
+    peaked, lab_p = peaked_batch(60, 3, 6, 8, seed=2, log_probs=True, dtype=np.float64)
+    tiny, lab_t = tiny_log_probs(60, 2, 6, 8, seed=3)
+    x = np.concatenate([peaked[:, :2], tiny, peaked[:, 2:]], axis=1)
+    labels = np.concatenate([lab_p[:2], lab_t, lab_p[2:]])
+    loss, grad, used = run(x, labels, log_probs=True)
+    np.testing.assert_array_equal(used, [0, 0, 1, 1, 0])
+    want, want_grad = batch_reference(x, list(labels), log_probs=True)
+    # Losses near 0 (here 6e-4) are exact to the 1e-15 that T frames of
+    # double rounding allow.
+    np.testing.assert_allclose(loss, want, rtol=1e-12, atol=2e-15)
+    peaked_cols = [0, 1, 4]  # the reference's own exp overflows on the rest
+    np.testing.assert_allclose(grad[:, peaked_cols], want_grad[:, peaked_cols], atol=1e-12)
+    log_loss, log_grad, _ = run(x, labels, log_probs=True, kernel="log")
+    np.testing.assert_array_equal(loss[2:4], log_loss[2:4])  # recomputed there
+    np.testing.assert_array_equal(grad[:, 2:4], log_grad[:, 2:4])
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+@pytest.mark.parametrize("kind", ["peaked", "random"])
+def test_scaled_kernel_meets_the_accuracy_goals(dtype, tol, kind):
+    """float64: loss within 1e-12 relative and gradient within 1e-12
+    absolute of the float64 log-space reference; float32: 1e-6. (The
+    confident peaked losses are about 0.02 here.)"""
+    if kind == "peaked":
+        x, labels = peaked_batch(500, 2, 12, 60, seed=4, dtype=dtype)
+    else:
+        x, labels = random_batch(300, 2, 12, 40, seed=5, dtype=dtype)
+    loss, grad, used = run(x, labels)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want, want_grad = batch_reference(x, list(labels))
+    np.testing.assert_allclose(loss, want, rtol=tol)
+    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=tol)
+
+
+def test_posteriors_report_the_kernel_too():
+    x, labels = peaked_batch(200, 3, 10, 20, seed=6, dtype=np.float64)
+    used = np.zeros(3, np.uint8)
+    post = ctcc.ctc_posteriors(x, labels, kernel_out=used)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want = ctcc.ctc_posteriors(x, labels, kernel="log")
+    np.testing.assert_allclose(post, want, rtol=0, atol=1e-12)
+    ctcc.ctc_posteriors(x, labels, alpha=0.5, kernel_out=used)
+    assert (used == ctcc.KERNEL_LOG_SPACE).all()  # alpha reads log posteriors
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_one_long_sample_on_two_threads_is_bitwise_one_thread(grad):
+    """N < threads: alpha and beta of one sample run on two threads; the
+    results are those of one thread, to the bit."""
+    x, labels = peaked_batch(3000, 1, 29, 300, seed=7)
+    one = run(x, labels, grad=grad, num_threads=1)
+    two = run(x, labels, grad=grad, num_threads=2)
+    assert (one[2] == ctcc.KERNEL_SCALED).all() and (two[2] == one[2]).all()
+    assert one[0].tobytes() == two[0].tobytes()
+    if grad:
+        assert one[1].tobytes() == two[1].tobytes()
+    x3, labels3 = peaked_batch(800, 3, 29, 80, seed=8)
+    a = run(x3, labels3, num_threads=1)
+    b = run(x3, labels3, num_threads=4)  # 3 samples on 4 threads: split
+    assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes()
+
+
+def test_loss_only_gives_the_gradient_calls_loss_when_scaled():
+    x, labels = peaked_batch(500, 4, 29, 50, seed=9)
+    with_grad, _, u1 = run(x, labels)
+    alone, _, u2 = run(x, labels, grad=False)
+    assert (u1 == 0).all() and (u2 == 0).all()
+    assert with_grad.tobytes() == alone.tobytes()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"kernel": "fast"}, ValueError, "kernel"),
+        ({"kernel": 1}, ValueError, "kernel"),
+        ({"kernel_out": np.zeros(2, np.int32)}, TypeError, "kernel_out"),
+        ({"kernel_out": np.zeros(3, np.uint8)}, ValueError, "kernel_out"),
+        ({"kernel_out": np.zeros((2, 1), np.uint8)}, ValueError, "kernel_out"),
+        ({"kernel_out": [0, 0]}, TypeError, "kernel_out"),
+    ],
+)
+def test_bad_kernel_arguments(kwargs, error, match):
+    x, labels = random_batch(10, 2, 5, 2, seed=10)
+    with pytest.raises(error, match=match):
+        ctcc.ctc_loss(x, labels, **kwargs)
+    with pytest.raises(error, match=match):
+        ctcc.ctc_posteriors(x, labels, **kwargs)
+
+
+def test_refused_kernel_out_is_left_alone():
+    x, labels = random_batch(10, 2, 5, 2, seed=11)
+    out = np.full(2, 9, np.uint8)
+    with pytest.raises(ValueError):
+        ctcc.ctc_loss(x, labels, kernel="nope", kernel_out=out)
+    np.testing.assert_array_equal(out, [9, 9])
