@@ -64,7 +64,7 @@ from ctcc._decode import beam_search_decode, greedy_decode
 from ctcc._loss import ctc_loss, ctc_posteriors, workspace_size
 from ctcc._spans import TokenSpans, WordSpans, merge_tokens, token_spans, word_spans
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 if _c_version() != __version__:  # pragma: no cover - a broken build
     raise ImportError(

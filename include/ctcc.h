@@ -102,12 +102,12 @@
 /* ------------------------------------------------------------------------ */
 
 #define CTCC_VERSION_MAJOR 0
-#define CTCC_VERSION_MINOR 2
+#define CTCC_VERSION_MINOR 3
 #define CTCC_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH: compare with >= at compile time. */
 #define CTCC_VERSION_NUMBER                                                    \
     (CTCC_VERSION_MAJOR * 10000 + CTCC_VERSION_MINOR * 100 + CTCC_VERSION_PATCH)
-#define CTCC_VERSION_STRING "0.2.0"
+#define CTCC_VERSION_STRING "0.3.0"
 
 /* ------------------------------------------------------------------------ */
 /* Export macro                                                             */
@@ -183,7 +183,7 @@ CTCC_API const char *ctcc_status_string(ctcc_status status);
 /* Library information                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Returns the version of the linked library, e.g. "0.2.0" (static string).
+/* Returns the version of the linked library, e.g. "0.3.0" (static string).
  * Compare with CTCC_VERSION_STRING to detect a header/library mismatch. */
 CTCC_API const char *ctcc_version_string(void);
 

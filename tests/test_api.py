@@ -53,7 +53,7 @@ def _lens(labels):
 
 
 def test_version():
-    assert ctcc.__version__ == "0.2.0"
+    assert ctcc.__version__ == "0.3.0"
 
 
 def test_openmp_enabled_is_bool():

@@ -474,7 +474,7 @@ static void test_info(void) {
     check(ctcc_version_number() == CTCC_VERSION_NUMBER,
           "ctcc_version_number() == CTCC_VERSION_NUMBER (%d)",
           ctcc_version_number());
-    check(CTCC_VERSION_NUMBER == 200, "CTCC_VERSION_NUMBER is 200 for 0.2.0");
+    check(CTCC_VERSION_NUMBER == 300, "CTCC_VERSION_NUMBER is 300 for 0.3.0");
 
     for (s = 0; s <= 14; ++s) {
         const char *a = ctcc_status_string((ctcc_status)s);
