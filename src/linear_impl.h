@@ -429,13 +429,15 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
     double total = 0.0, blank_sum = 0.0, flagged = 0.0;
     DP inv;
     size_t s;
+    DP top = 0;
     /* Blank states are the even ones. */
-#pragma omp simd reduction(+ : total, blank_sum)
+#pragma omp simd reduction(+ : total, blank_sum) reduction(max : top)
     for (s = lo; s < hi; ++s) {
         const DP g = (a[s] * (DP)LIN_PRODUCT_SCALE) * b[s];
         gam[s] = g;
         total += (double)g;
         blank_sum += (double)((s & 1) ? 0 : g);
+        top = g > top ? g : top;
     }
     if (flagged_rows) {
 #pragma omp simd reduction(+ : flagged)
@@ -451,15 +453,29 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
     /* A state (or the blanks) holding all of the frame's mass gets exactly
      * 1, as in the log-space kernel (g * (1 / g) may round below 1). */
     blank_sum = blank_sum == total ? 1.0 : blank_sum * (double)inv;
+    if (top == total) {
+        /* One state holds everything: it gets exactly 1 (and 0 below). */
+        for (s = lo | 1; s < hi; s += 2) {
+            if (gam[s] == total) {
+                if (g != NULL) {
+                    g[q->ext[s]] -= (REAL)1;
+                }
+                if (p != NULL) {
+                    p[q->ext[s]] += (REAL)1;
+                }
+                gam[s] = 0;
+            }
+        }
+    }
     if (g != NULL) {
         for (s = lo | 1; s < hi; s += 2) {
-            g[q->ext[s]] -= (REAL)(gam[s] == total ? 1 : gam[s] * inv);
+            g[q->ext[s]] -= (REAL)(gam[s] * inv);
         }
         g[q->blank] -= (REAL)blank_sum;
     }
     if (p != NULL) {
         for (s = lo | 1; s < hi; s += 2) {
-            p[q->ext[s]] += (REAL)(gam[s] == total ? 1 : gam[s] * inv);
+            p[q->ext[s]] += (REAL)(gam[s] * inv);
         }
         p[q->blank] += (REAL)blank_sum;
     }
