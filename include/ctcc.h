@@ -550,12 +550,15 @@ CTCC_API ctcc_status ctcc_loss_posteriors_f64(
  * over G = min(P, (2L + 1) / 1024, 64) threads, else W = batch_size
  * slots. The size is about
  *     W * max_n [ 8 * (2 * L_n + 5) * (ceil(T_n / K_n) + 1)
- *                 + K_n * (K_n / 2 + 2) + 26 * L_n ]
- *     + threads used * 8 * alphabet_size + 16 * batch_size
- *     + (G > 1: G * (16 * max T_n + 32 * max L_n)),
- * with T_n = input_lengths[n], L_n = label_lengths[n] and the segment
- * length K_n = ceil(2 * sqrt(T_n)): O(sqrt(T) * L) for one sample (before
- * 0.3 it was T * (2L + 1) bytes). The size is the same for both
+ *                 + K_n * (K_n / 2 + 4) + 26 * L_n ]
+ *     + threads used * 8 * [ F * (alphabet_size + 3)
+ *                            + (F + 1) * (floor((2 * max L_n + 1) / 1024) + 2) ]
+ *     + 16 * batch_size + (G > 1: G * 8 * max T_n),
+ * with T_n = input_lengths[n], L_n = label_lengths[n], the segment length
+ * K_n = ceil(2 * sqrt(T_n)) and the tile F = min(64, max(1,
+ * floor(8192 / alphabet_size)), max T_n) frames whose emissions each
+ * thread keeps: O(sqrt(T) * L + T) for one sample (before 0.3 it was
+ * T * (2L + 1) bytes). The size is the same for both
  * precisions. A workspace sized for fewer threads than a call may use
  * makes the call use fewer threads (with bitwise the same results).
  * options may be NULL. Checks and returns as ctcc_workspace_size does. */

@@ -27,7 +27,9 @@
  *   only the states that can reach it matter - at frame t of a segment
  *   ending at frame e in state s_e, states [s_e - 2 (e - t), s_e] - and
  *   the segment is recomputed from its checkpoint inside that band with
- *   two-bit back-pointers (moves 0, 1, 2), then traced back. Every value
+ *   two-bit back-pointers (moves 0, 1, 2; the blank slots and the labels
+ *   of the band packed in two halves of the segment's row), then traced
+ *   back. Every value
  *   inside the band equals pass 1's (the band at frame t - 1 covers all
  *   predecessors of the band at t), so the path and its score are those
  *   of a full-memory Viterbi. Pass 2 costs about T * K cells against pass
@@ -39,12 +41,26 @@
  *   (previous state); label[j] reads label[j], blank[j] and label[j - 1]
  *   (+ skip[j]).
  *
+ * Tiles: pass 1 would stream a whole row pair (16 bytes per state each,
+ *   plus labels and skips) through the caches every frame: for an hour
+ *   of audio (S = 24001) about 0.5 MB a frame, more than a core's L2. It
+ *   runs instead over blocks of CTCC_ALIGN_BLOCK states, each advanced
+ *   over a tile of up to 64 frames before the next block (the tile's
+ *   emissions computed once into a table); the lowest states of a block
+ *   read the top label of the block below at the previous frame from
+ *   that block's per-frame export (edge_states), all in the same two rows
+ *   as each block writes its own states only.
+ *
  * Threads: samples run in parallel when there are at least as many as
- *   threads. Otherwise each sample's pass 1 splits the states of every
- *   frame over the threads (a barrier per frame); pass 2 runs on one
- *   thread (it is a few percent of the work). Every cell is computed by
- *   the same operations whichever thread runs it, so the results are
- *   bitwise identical for every thread count.
+ *   threads. Otherwise each sample's pass 1 splits the states over the
+ *   threads (even boundaries): thread p runs its blocks tile by tile and
+ *   exports its top state of every frame; thread p + 1 waits once per
+ *   tile for thread p to have finished it (a pipeline: no thread waits
+ *   for the one above it). Pass 2 runs on one thread (its segments depend
+ *   on each other through their end states; it costs about T * K cells
+ *   against T * S). Every cell is computed by the same operations
+ *   whichever thread or block runs it, so the results are bitwise
+ *   identical for every thread count.
  *
  * Ties: the comparisons are strict, in the order stay, previous state,
  *   skip, so an equal score keeps the earlier candidate; at the end the
@@ -277,30 +293,66 @@ static void step_states(vrow prev, vrow cur, size_t lo, size_t hi,
         }
     } else {
         unsigned char *mb = moves, *ml = moves + half;
+#pragma omp simd
         for (j = b0; j < b1; ++j) {
             const double stay = pb[j], step = pl[j - 1];
             const double best = step > stay ? step : stay;
             cb[j] = eb + best;
-            mb[j] = step > stay ? 1 : 0;
+            mb[j] = (unsigned char)(step > stay);
         }
+#pragma omp simd
         for (j = l0; j < l1; ++j) {
             const double stay = pl[j], step = pb[j];
             const double jump = pl[j - 1] + skip[j];
             const double best1 = step > stay ? step : stay;
-            const unsigned char k1 = step > stay ? 1 : 0;
             const double best = jump > best1 ? jump : best1;
             cl[j] = lp[lab[j]] + best;
-            ml[j] = jump > best1 ? 2 : k1;
+            ml[j] = (unsigned char)((step > stay) +
+                                    (jump > best1) * (2 - (step > stay)));
         }
     }
-    /* Blank slots holding a star: the star's emission instead. */
-    for (k = 0; k < q->nstars; ++k) {
-        j = (size_t)q->star_slots[k];
-        if (j >= b0 && j < b1) {
-            const double stay = pb[j], step = pl[j - 1];
-            const double best = step > stay ? step : stay;
-            cb[j] = fe->star + best;
+    /* Blank slots holding a star: the star's emission instead (star_slots
+     * is ascending: the first one >= b0 by bisection). */
+    {
+        size_t a = 0, b = q->nstars;
+        while (a < b) {
+            const size_t m = a + (b - a) / 2;
+            if ((size_t)q->star_slots[m] < b0) {
+                a = m + 1;
+            } else {
+                b = m;
+            }
         }
+        for (k = a; k < q->nstars && (size_t)q->star_slots[k] < b1; ++k) {
+            j = (size_t)q->star_slots[k];
+            {
+                const double stay = pb[j], step = pl[j - 1];
+                const double best = step > stay ? step : stay;
+                cb[j] = fe->star + best;
+            }
+        }
+    }
+}
+
+/* States [lo, hi) within {m0, m0 + 1} (m0 even, > 0) of `cur`, the two
+ * lowest states of a block, as step_states computes them, with `below`
+ * standing for state m0 - 1 of the previous frame (read from the block
+ * below, whose rows may be further on). */
+static void edge_states(vrow prev, vrow cur, size_t lo, size_t hi, size_t m0,
+                        double below, const align_seq *q, const double *lp,
+                        const frame_emit *fe) {
+    const size_t j = m0 / 2;
+    if (lo <= m0 && m0 < hi) {
+        const double stay = prev.blank[j], step = below;
+        const double best = step > stay ? step : stay;
+        cur.blank[j] = (q->star_at[j] >= 0 ? fe->star : fe->blank) + best;
+    }
+    if (lo <= m0 + 1 && m0 + 1 < hi) {
+        const double stay = prev.label[j], step = prev.blank[j];
+        const double jump = below + q->skip[j];
+        const double best1 = step > stay ? step : stay;
+        const double best = jump > best1 ? jump : best1;
+        cur.label[j] = lp[q->labels[j]] + best;
     }
 }
 
@@ -339,70 +391,120 @@ static void wait_for(int *done, int value) {
     }
 }
 
-/* One part of pass 1: states [m0, m1) of every frame, in its own two rows.
- * States only depend on lower ones, so part p runs ahead of part p + 1
- * and never waits for it; part p + 1 needs part p's two top states of the
- * previous frame, which part p exports (in_exp / out_exp: [T][2]) and
- * announces (in_done / out_done: frames finished). parts 1: no exports,
- * NULL pointers. Copies its states of every checkpoint frame into the
- * checkpoints. Returns 0 if a frame holds NaN or +inf (every part sees the
- * same frames and stops at the same one without waiting for it). */
-static int forward_part(const align_args *a, const align_seq *q, double *lp,
-                        double *rows, size_t m0, size_t m1,
-                        const double *in_exp, int *in_done, double *out_exp,
-                        int *out_done) {
+/* Pass 1 for states [m0, m1) (m0 even; m1 even or S) of every frame, by
+ * one thread, in the slot's two rows (each thread writes its own states
+ * only). The frames go in tiles of tb->tile; in a tile, each block of
+ * CTCC_ALIGN_BLOCK states runs over all the tile's frames before the next
+ * block, reading the top state of the block below from that block's
+ * exports (ring: entry 0 the frame before the tile, entry 1 + i the tile's
+ * frame i). In a team, the thread below exports its top state of every
+ * frame (in_exp, [T]) and announces the frames it finished (in_done);
+ * this thread does the same for the one above (out_exp / out_done; NULL
+ * for the top thread). States only depend on lower ones, so no thread
+ * waits for the one above it. Copies its states of every checkpoint frame
+ * into the checkpoints. Returns 0 if a frame holds NaN or +inf (every
+ * thread checks a tile before it waits, so all stop at the same tile). */
+static int forward_range(const align_args *a, const align_seq *q, double *table,
+                         const ctcc_align_table *tb, size_t m0, size_t m1,
+                         const double *in_exp, int *in_done, double *out_exp,
+                         int *out_done) {
     const ctcc_align_slot *lay = &a->lay;
     const size_t T = a->time, S = q->S, K = lay->segment, half = lay->half;
+    const size_t F = tb->tile, C = tb->stride, R = tb->ring_stride;
+    const size_t nb = (m1 - m0 + CTCC_ALIGN_BLOCK - 1) / CTCC_ALIGN_BLOCK;
+    double *rows = (double *)(a->ws + lay->rows);
     double *ckpt = (double *)(a->ws + lay->checkpoints);
-    size_t t, i;
-    for (i = 0; i < 2 * lay->row; ++i) {
-        rows[i] = NEG_INF;
-    }
-    for (t = 0; t < T; ++t) {
-        const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-        const size_t clo = lo > m0 ? lo : m0, chi = hi < m1 ? hi : m1;
-        frame_emit fe;
-        vrow cur = row_at(rows + (t & 1) * lay->row, half);
-        vrow prev = row_at(rows + ((t - 1) & 1) * lay->row, half);
-        if (!frame_emissions(a, t, lp, &fe)) {
-            return 0;
-        }
-        if (in_exp != NULL && t > 0) {
-            wait_for(in_done, (int)t);
-            row_set(prev, m0 - 2, in_exp[2 * (t - 1)]);
-            row_set(prev, m0 - 1, in_exp[2 * (t - 1) + 1]);
-        }
-        if (clo < chi) {
-            if (t == 0) {
-                first_frame(cur, clo, chi, q, lp, &fe);
-            } else {
-                step_states(prev, cur, clo, chi, q, lp, &fe, NULL, half);
+    double *lpt = table + tb->lp, *ring = table + tb->ring;
+    frame_emit *fes = (frame_emit *)(void *)(table + tb->fe);
+    size_t t0, b, i;
+    for (t0 = 0; t0 < T; t0 += F) {
+        const size_t t1 = t0 + F < T ? t0 + F : T;
+        size_t t;
+        for (t = t0; t < t1; ++t) {
+            if (!frame_emissions(a, t, lpt + (t - t0) * C, &fes[t - t0])) {
+                return 0;
             }
         }
-        for (i = hi > m0 ? hi : m0; i < hi + 2 && i < m1; ++i) {
-            row_set(cur, i, NEG_INF);
+        if (in_exp != NULL && t1 > 1) {
+            wait_for(in_done, (int)(t1 - 1));
         }
-        if (out_exp != NULL) {
-            out_exp[2 * t] = (m1 - 2) & 1 ? cur.label[(m1 - 2) / 2]
-                                          : cur.blank[(m1 - 2) / 2];
-            out_exp[2 * t + 1] = (m1 - 1) & 1 ? cur.label[(m1 - 1) / 2]
-                                              : cur.blank[(m1 - 1) / 2];
+        for (b = 0; b < nb; ++b) {
+            const size_t bm0 = m0 + b * CTCC_ALIGN_BLOCK;
+            const size_t bm1 =
+                bm0 + CTCC_ALIGN_BLOCK < m1 ? bm0 + CTCC_ALIGN_BLOCK : m1;
+            const double *imp = b > 0 ? ring + (b - 1) * R : NULL;
+            double *exp = b + 1 < nb ? ring + b * R : NULL;
+            for (t = t0; t < t1; ++t) {
+                const size_t lo = ctcc_band_lo(S, T, t);
+                const size_t hi = ctcc_band_hi(S, t);
+                const size_t clo = lo > bm0 ? lo : bm0;
+                const size_t chi = hi < bm1 ? hi : bm1;
+                const double *lp = lpt + (t - t0) * C;
+                const frame_emit *fe = &fes[t - t0];
+                vrow cur = row_at(rows + (t & 1) * lay->row, half);
+                vrow prev = row_at(rows + ((t - 1) & 1) * lay->row, half);
+                if (clo < chi) {
+                    if (t == 0) {
+                        first_frame(cur, clo, chi, q, lp, fe);
+                    } else if (bm0 == 0) {
+                        step_states(prev, cur, clo, chi, q, lp, fe, NULL, half);
+                    } else {
+                        const double below =
+                            imp != NULL ? imp[t - t0] : in_exp[t - 1];
+                        const size_t mid = bm0 + 2 < chi ? bm0 + 2 : chi;
+                        if (clo < mid) {
+                            edge_states(prev, cur, clo, mid, bm0, below, q, lp,
+                                        fe);
+                        }
+                        if (mid < chi) {
+                            step_states(prev, cur, clo > mid ? clo : mid, chi,
+                                        q, lp, fe, NULL, half);
+                        }
+                    }
+                }
+                for (i = hi > bm0 ? hi : bm0; i < hi + 2 && i < bm1; ++i) {
+                    row_set(cur, i, NEG_INF);
+                }
+                if (exp != NULL) {
+                    exp[t - t0 + 1] = cur.label[(bm1 - 1) / 2];
+                } else if (out_exp != NULL) {
+                    out_exp[t] = cur.label[(bm1 - 1) / 2];
+                }
+                if ((t + 1) % K == 0 && t + 1 < T) {
+                    double *c = ckpt + ((t + 1) / K - 1) * lay->row;
+                    const size_t b0 = (bm0 + 1) / 2, b1 = (bm1 + 1) / 2;
+                    const size_t l0 = bm0 / 2, l1 = bm1 / 2;
+                    memcpy(c + CTCC_ALIGN_PAD + b0, cur.blank + b0,
+                           (b1 - b0) * sizeof(double));
+                    memcpy(c + half + CTCC_ALIGN_PAD + l0, cur.label + l0,
+                           (l1 - l0) * sizeof(double));
+                }
+            }
+        }
+        for (b = 0; b + 1 < nb; ++b) {
+            ring[b * R] = ring[b * R + (t1 - t0)];
+        }
+        if (out_done != NULL) {
 #ifdef _OPENMP
 #pragma omp atomic write seq_cst
 #endif
-            *out_done = (int)(t + 1);
-        }
-        if ((t + 1) % K == 0 && t + 1 < T) {
-            double *c = ckpt + ((t + 1) / K - 1) * lay->row;
-            const size_t b0 = (m0 + 1) / 2, b1 = (m1 + 1) / 2;
-            const size_t l0 = m0 / 2, l1 = m1 / 2;
-            memcpy(c + CTCC_ALIGN_PAD + b0, cur.blank + b0,
-                   (b1 - b0) * sizeof(double));
-            memcpy(c + half + CTCC_ALIGN_PAD + l0, cur.label + l0,
-                   (l1 - l0) * sizeof(double));
+            *out_done = (int)t1;
         }
     }
     return 1;
+}
+
+/* Packs the moves m[0, 4 n) (one byte each, 0..2) four to a byte into
+ * out[0, n): move i at bits 2 (i & 3) of out[i / 4]. */
+static void pack_moves(unsigned char *out, const unsigned char *m, size_t n) {
+    size_t i;
+#pragma omp simd
+    for (i = 0; i < n; ++i) {
+        uint32_t w;
+        memcpy(&w, m + 4 * i, 4);
+        out[i] = (unsigned char)((w & 3u) | ((w >> 6) & 0xcu) |
+                                 ((w >> 12) & 0x30u) | ((w >> 18) & 0xc0u));
+    }
 }
 
 /* Pass 2: recomputes every segment inside the band of states that reach
@@ -439,15 +541,11 @@ static void trace_back(const align_args *a, const align_seq *q, double *lp,
                                               : rows + ((t - 1) & 1) * lay->row;
                 vrow prev = row_at((double *)pbase, half);
                 unsigned char *brow = back + (t - ts) * W;
-                size_t s;
                 step_states(prev, cur, rlo, rhi, q, lp, &fe, moves, half);
-                memset(brow, 0, W);
-                for (s = rlo; s < rhi; ++s) {
-                    const unsigned k =
-                        (s & 1) ? moves[half + s / 2] : moves[s / 2];
-                    brow[(s - rlo) >> 2] |=
-                        (unsigned char)(k << (2 * ((s - rlo) & 3)));
-                }
+                pack_moves(brow, moves + (rlo + 1) / 2,
+                           ((rhi + 1) / 2 - (rlo + 1) / 2 + 3) / 4);
+                pack_moves(brow + W / 2, moves + half + rlo / 2,
+                           (rhi / 2 - rlo / 2 + 3) / 4);
             }
             row_set(cur, rhi, NEG_INF);
             row_set(cur, rhi + 1, NEG_INF);
@@ -488,8 +586,12 @@ static void trace_back(const align_args *a, const align_seq *q, double *lp,
                     s_end > reach && s_end - reach > glo ? s_end - reach : glo;
                 const unsigned char *brow = back + (t - ts) * W;
                 if (t > ts || seg > 0) {
-                    const size_t d = state - rlo;
-                    state -= (brow[d >> 2] >> (2 * (d & 3))) & 3;
+                    /* The state's half: blank slots from (rlo + 1) / 2,
+                     * labels from rlo / 2. */
+                    const size_t d = state & 1 ? state / 2 - rlo / 2
+                                               : state / 2 - (rlo + 1) / 2;
+                    const unsigned char *h = state & 1 ? brow + W / 2 : brow;
+                    state -= (h[d >> 2] >> (2 * (d & 3))) & 3;
                 }
             }
         }
@@ -534,6 +636,7 @@ static double align_sample(const align_args *a, double *tables,
     const size_t T = a->time;
     const ctcc_align_slot *lay = &a->lay;
     align_seq q;
+    ctcc_align_table tb;
     double *rows;
     double score;
     size_t i, state;
@@ -577,15 +680,11 @@ static double align_sample(const align_args *a, double *tables,
         team = (int)(q.S / CTCC_ALIGN_STATES_PER_THREAD);
         team = team > 1 ? team : 1;
     }
+    ctcc_align_table_compute(a->alphabet, q.S, T, team, &tb);
     if (team > 1) {
-        /* Each part's region: frame table, two rows, exports [T][2], its
-         * progress counter (see ctcc_align_plan). */
-        const size_t rows_at = (a->alphabet + 7) / 8 * 8;
-        const size_t exp_at = rows_at + (2 * lay->row + 7) / 8 * 8;
-        const size_t done_at = exp_at + (2 * T + 7) / 8 * 8;
         int p;
         for (p = 0; p < team; ++p) {
-            *(int *)(tables + (size_t)p * table_stride + done_at) = 0;
+            *(int *)(tables + (size_t)p * table_stride + tb.done) = 0;
         }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(team) reduction(& : ok)
@@ -594,24 +693,21 @@ static double align_sample(const align_args *a, double *tables,
             const int part = omp_get_thread_num();
             double *mine = tables + (size_t)part * table_stride;
             double *before = tables + (size_t)(part - 1) * table_stride;
-            const size_t m0 = q.S * (size_t)part / (size_t)parts;
-            const size_t m1 = q.S * (size_t)(part + 1) / (size_t)parts;
-            ok =
-                forward_part(a, &q, mine, mine + rows_at, m0, m1,
-                             part > 0 ? before + exp_at : NULL,
-                             part > 0 ? (int *)(before + done_at) : NULL,
-                             part + 1 < parts ? mine + exp_at : NULL,
-                             part + 1 < parts ? (int *)(mine + done_at) : NULL);
-            if (part == parts - 1) {
-                /* The last part holds the final states: its last row. */
-                memcpy(rows + ((T - 1) & 1) * lay->row,
-                       mine + rows_at + ((T - 1) & 1) * lay->row,
-                       lay->row * sizeof(double));
-            }
+            /* Even boundaries: a block's lowest state is a blank slot. */
+            const size_t m0 = q.S * (size_t)part / (size_t)parts / 2 * 2;
+            const size_t m1 = part + 1 < parts ? q.S * (size_t)(part + 1) /
+                                                     (size_t)parts / 2 * 2
+                                               : q.S;
+            ok = forward_range(a, &q, mine, &tb, m0, m1,
+                               part > 0 ? before + tb.exp : NULL,
+                               part > 0 ? (int *)(before + tb.done) : NULL,
+                               part + 1 < parts ? mine + tb.exp : NULL,
+                               part + 1 < parts ? (int *)(mine + tb.done)
+                                                : NULL);
         }
 #endif
     } else {
-        ok = forward_part(a, &q, tables, rows, 0, q.S, NULL, NULL, NULL, NULL);
+        ok = forward_range(a, &q, tables, &tb, 0, q.S, NULL, NULL, NULL, NULL);
     }
     if (!ok) {
         clear_sample(a);

@@ -35,8 +35,10 @@ int ctcc_align_slot_compute(int32_t input_length, int32_t label_length,
     slot->segment = segment_length(t);
     slot->segments = t == 0 ? 0 : (t + slot->segment - 1) / slot->segment;
     slot->checkpoint_count = slot->segments > 1 ? slot->segments - 1 : 0;
-    /* A segment's band is at most 2 * segment - 1 states wide. */
-    slot->back_row = (2 * slot->segment + 3) / 4 + 1;
+    /* A segment's band is at most 2 * segment - 1 states wide: at most
+     * `segment` blank slots and as many labels, each half packed four to
+     * a byte (back_row / 2 bytes each). */
+    slot->back_row = 2 * ((slot->segment + 3) / 4 + 1);
 
     slot->labels = total;
     total = ctcc_add_size(total, ints, &ok);
@@ -72,7 +74,10 @@ int ctcc_align_slot_compute(int32_t input_length, int32_t label_length,
                           &ok);
     slot->moves = total;
     total =
-        ctcc_add_size(total, ctcc_align_size(ctcc_mul_size(2, half, &ok), &ok),
+        ctcc_add_size(total,
+                      ctcc_align_size(ctcc_add_size(ctcc_mul_size(2, half, &ok),
+                                                    8, &ok),
+                                      &ok),
                       &ok);
     slot->total = total;
     return ok;
@@ -113,24 +118,17 @@ ctcc_status ctcc_align_plan_compute(const int32_t *label_lengths,
     plan->threads = plan->slots * plan->team;
     plan->head = ctcc_head_bytes(batch_size, 0, &ok);
     plan->frame_tables = plan->head;
-    /* Per thread: the frame's log-probabilities; in a team also two rows,
-     * the exports [T][2] and a progress counter (see align_impl.h). */
+    /* Per thread: a table for the largest sample (ctcc_align_table). */
     {
-        size_t doubles = ((size_t)alphabet_size + 7) / 8 * 8;
-        if (plan->team > 1) {
-            size_t most_time = 0;
-            for (n = 0; n < batch_size; ++n) {
-                const size_t t = (size_t)input_lengths[n];
-                most_time = t > most_time ? t : most_time;
-            }
-            doubles =
-                ctcc_add_size(doubles,
-                              (2 * (most_states + 1 + 4 * CTCC_ALIGN_PAD) + 7) /
-                                      8 * 8 +
-                                  (2 * most_time + 7) / 8 * 8 + 8,
-                              &ok);
+        size_t most_time = 0;
+        ctcc_align_table tb;
+        for (n = 0; n < batch_size; ++n) {
+            const size_t t = (size_t)input_lengths[n];
+            most_time = t > most_time ? t : most_time;
         }
-        plan->table_bytes = ctcc_mul_size(doubles, sizeof(double), &ok);
+        ctcc_align_table_compute((size_t)alphabet_size, most_states, most_time,
+                                 plan->team, &tb);
+        plan->table_bytes = ctcc_mul_size(tb.doubles, sizeof(double), &ok);
     }
     plan->slot_base = ctcc_add_size(plan->frame_tables,
                                     ctcc_mul_size((size_t)plan->threads,

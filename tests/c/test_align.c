@@ -964,12 +964,17 @@ static void test_status_codes(void) {
         one.num_threads = 1;
         for (i = 0; i < 4; ++i) {
             int32_t il[1], ll[1];
-            double K, doc;
+            double K, F, doc;
             il[0] = Ts[i];
             ll[0] = Ls[i];
             K = ceil(2.0 * sqrt((double)Ts[i]));
+            F = fmin(64.0, fmax(1.0, floor(8192.0 / 32)));
+            F = fmin(F, (double)Ts[i]);
             doc = 8.0 * (2.0 * Ls[i] + 5) * (ceil(Ts[i] / K) + 1) +
-                  K * (K / 2 + 2) + 26.0 * Ls[i] + 8.0 * 32 + 16;
+                  K * (K / 2 + 4) + 26.0 * Ls[i] +
+                  8.0 * (F * (32 + 3) +
+                         (F + 1) * (floor((2.0 * Ls[i] + 1) / 1024) + 2)) +
+                  16;
             ctcc_align_workspace_size(ll, il, Ts[i], 1, 32, &one, &a);
             check((double)a >= 0.9 * doc && (double)a <= 1.1 * doc + 1024,
                   "workspace T=%d L=%d: %lu bytes, documented about %.0f",
