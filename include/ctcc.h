@@ -156,7 +156,8 @@ typedef enum ctcc_status {
     CTCC_STATUS_INVALID_INPUT_LENGTH = 6,
     /* Some label_lengths[n] is negative. */
     CTCC_STATUS_INVALID_LABEL_LENGTH = 7,
-    /* Some label is outside [0, alphabet_size). */
+    /* Some label is outside [0, alphabet_size); the alignment functions
+     * also allow CTCC_LABEL_STAR (-2), the wildcard. */
     CTCC_STATUS_LABEL_OUT_OF_RANGE = 8,
     /* Some label equals the blank index. */
     CTCC_STATUS_LABEL_IS_BLANK = 9,

@@ -153,3 +153,78 @@ def test_errors():
         ws(spans[:3], separator=0)
     with pytest.raises(tf.errors.InvalidArgumentError, match="add up to 3"):
         ws(spans, word_lengths=[1, 2])
+
+
+def _omitted_word(seed=3):
+    """Peaked log-probabilities [T, 1, C] of the words (1 2) (3 4) (5 1)
+    spoken with blanks between them, and a transcript that omits the middle
+    word: (frames of the middle word, labels with a star, labels without)."""
+    rng = np.random.default_rng(seed)
+    words = [[1, 2], [3, 4], [5, 1]]
+    cls, middle = [], None
+    for w, word in enumerate(words):
+        cls += [0] * 3
+        start = len(cls)
+        for c in word:
+            cls += [c] * 4
+        if w == 1:
+            middle = (start, len(cls))
+    cls += [0] * 3
+    T, C = len(cls), 6
+    lp = rng.uniform(-9, -6, size=(T, 1, C))
+    lp[np.arange(T), 0, cls] = -0.01
+    with_star = [1, 2, ctcc.STAR, 5, 1]
+    return lp.astype(np.float32), middle, with_star, [1, 2, 5, 1]
+
+
+@pytest.mark.parametrize("graph", [False, True])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_forced_align_star(graph, ragged):
+    lp, (m0, m1), with_star, _ = _omitted_word()
+    # a second sample: the first one without the star, padded (dense) with -1
+    labels = [with_star, [1, 2, 5, 1]]
+    x = np.concatenate([lp, lp], axis=1)
+    if ragged:
+        lab = tf.ragged.constant(labels, dtype=tf.int32)
+    else:
+        lab = tf.constant([with_star, [1, 2, 5, 1, -1]], tf.int32)
+
+    def run(x):
+        r = ctcc.tensorflow.forced_align(x, lab, log_probs=True, star_penalty=-1.5)
+        return r.frames, r.scores, r.spans
+
+    fun = tf.function(run) if graph else run
+    frames, scores, spans = fun(tf.constant(x))
+    want = ctcc.forced_align(x, labels, log_probs=True, star_penalty=-1.5)
+    np.testing.assert_array_equal(frames.numpy(), want.frames)
+    np.testing.assert_array_equal(scores.numpy(), want.scores)
+    assert spans.to_list() == [s.tolist() for s in want.spans]
+    # The star reads exactly the omitted word's frames (the truth, not
+    # ctcc's own answer), and its span is theirs; the words around it keep
+    # their frames. Without the star, the omitted word's frames go to the
+    # neighbours (or blanks) and none reads as star.
+    f = frames.numpy()
+    star = np.flatnonzero(f[0] == ctcc.STAR)
+    np.testing.assert_array_equal(star, np.arange(m0, m1))
+    assert spans.to_list()[0][2] == [m0, m1]
+    assert not (f[1] == ctcc.STAR).any()
+    # -inf: the star reads blanks only, so its frames are no longer STAR
+    # and the score is that of the star-less transcript's best path through
+    # blanks there (lower than with a star that may read content).
+    r = ctcc.tensorflow.forced_align(tf.constant(lp), lab[:1], log_probs=True, star_penalty=-np.inf)
+    assert not (r.frames.numpy() == ctcc.STAR).any()
+    assert float(r.scores[0]) < float(scores[0])
+
+
+def test_forced_align_star_penalty_errors():
+    lp, _, with_star, _ = _omitted_word()
+    fa = ctcc.tensorflow.forced_align
+    lab = tf.constant([with_star])
+    for bad in (0.5, float("nan")):
+        with pytest.raises(ValueError, match="star_penalty must be a number <= 0"):
+            fa(tf.constant(lp), lab, star_penalty=bad)
+    with pytest.raises(TypeError, match="star_penalty"):
+        fa(tf.constant(lp), lab, star_penalty="low")
+    # The star is for alignment only: the loss rejects it as out of range.
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        ctcc.tensorflow.ctc_loss(lab, tf.constant(lp), tf.constant([5]), tf.constant([lp.shape[0]]))

@@ -16,7 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 import ctcc
-from ctcc._checks import as_flag, as_int, as_num_threads
+from ctcc._align import STAR_PENALTY
+from ctcc._checks import as_flag, as_int, as_num_threads, as_real, short
 from ctcc.tensorflow._loss import (
     _HALF_DTYPES,
     _Batch,
@@ -47,6 +48,7 @@ def _host(
     has_logit_length: bool,
     check_ragged: bool,
     num_threads: int | None,
+    star_penalty: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Checks the arrays and calls ctcc; runs on the host when the op runs.
     aux: [label_length] if has_label_length, [the label_length given with
@@ -81,6 +83,7 @@ def _host(
         time_major=time_major,
         log_probs=log_probs,
         num_threads=num_threads,
+        star_penalty=star_penalty,
     )
     rows = np.array([s.shape[0] for s in result.spans], np.int64)
     flat = np.concatenate(result.spans) if result.spans else np.zeros((0, 2), np.int32)
@@ -97,6 +100,7 @@ def forced_align(
     logits_time_major: bool = True,
     log_probs: bool = False,
     num_threads: int | None = None,
+    star_penalty: float = STAR_PENALTY,
 ) -> ctcc.Alignment:
     """Most probable CTC alignment (Viterbi path) of each sample's labels.
 
@@ -111,8 +115,11 @@ def forced_align(
         float16/bfloat16 (computed in float32).
     labels : tf.Tensor or tf.RaggedTensor of int
         A dense ``[batch_size, max_label_length]`` tensor (a row ends at
-        `label_length`, or without it at its first negative entry) or a
-        ``tf.RaggedTensor`` ``[batch_size, None]``.
+        `label_length`, or without it at its first negative entry other
+        than `ctcc.STAR`) or a ``tf.RaggedTensor`` ``[batch_size, None]``.
+        A label may be `ctcc.STAR` (-2), the wildcard of
+        `ctcc.forced_align`: it absorbs zero or more frames of content the
+        transcript lacks.
     logit_length : tf.Tensor of int, shape [batch_size], optional
         Frames of each sample; None means every frame.
     label_length : tf.Tensor of int, shape [batch_size], optional
@@ -126,6 +133,10 @@ def forced_align(
     num_threads : int, optional
         Keyword-only: OpenMP threads of the C core; None or 0 uses every
         available thread.
+    star_penalty : float, default -2.0
+        Keyword-only: the log-probability a `ctcc.STAR` adds to a frame it
+        reads as content (a number <= 0, or ``-inf``); see
+        `ctcc.forced_align`.
 
     Returns
     -------
@@ -135,13 +146,14 @@ def forced_align(
         sample without a path), `scores` ``[batch_size]`` in the dtype of
         `logits` (the path's log-probability, ``-inf`` without a path), and
         `spans` an int32 ``tf.RaggedTensor`` ``[batch_size, None, 2]``: the
-        first frame and one past the last frame of each label.
+        first frame and one past the last frame of each label. Frames a
+        star reads as content hold `ctcc.STAR`.
 
     Raises
     ------
     ValueError
         At once: wrong ranks, disagreeing batch sizes, `blank_index` out of
-        range.
+        range, a `star_penalty` that is NaN or positive.
     TypeError
         At once: non-float logits, non-integer labels or lengths, a
         ``numpy.ma`` array, or a scalar argument of the wrong type.
@@ -171,6 +183,11 @@ def forced_align(
     time_major = as_flag(logits_time_major, "logits_time_major", fn)
     lp = as_flag(log_probs, "log_probs", fn)
     threads = as_num_threads(num_threads, fn)
+    penalty = as_real(star_penalty, "star_penalty", fn, finite=False)
+    if not penalty <= 0.0:
+        raise ValueError(
+            f"{fn}: star_penalty must be a number <= 0 (or -inf), got {short(star_penalty)}"
+        )
     if _in_xla_context():
         raise RuntimeError(
             f"{fn} cannot be compiled with XLA (jit_compile=True): it runs as C code "
@@ -212,6 +229,7 @@ def forced_align(
                     has_logit_length=logit_length is not None,
                     check_ragged=check_ragged,
                     num_threads=threads,
+                    star_penalty=penalty,
                 )
             except (ValueError, TypeError) as e:
                 raise _HostError(f"{fn}: {e}") from None
