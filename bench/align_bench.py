@@ -82,20 +82,21 @@ else:
     torch.set_num_threads(threads)
     x, y = torch.from_numpy(lp.transpose(1, 0, 2).copy()), torch.from_numpy(labels[None])
     run = lambda: F.forced_align(x, y, blank=0)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 run()
-dt = time.perf_counter() - t0
-print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(dt, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
 def _long_case(T: int, L: int, C: int, threads: int, who: str, repeats: int) -> str:
-    """Median seconds and peak RSS of `repeats` fresh child processes, or
-    how the child died (torchaudio crashes once T * (2L + 1) > 2^31)."""
+    """Median seconds (wall and process CPU) and peak RSS of `repeats` fresh
+    child processes, or how the child died (torchaudio crashes once
+    T * (2L + 1) > 2^31)."""
     import subprocess
     import sys
 
-    times, peaks = [], []
+    times, cpus, peaks = [], [], []
     for _ in range(repeats):
         r = subprocess.run(
             [sys.executable, "-c", _CHILD, str(T), str(L), str(C), str(threads), who],
@@ -105,17 +106,26 @@ def _long_case(T: int, L: int, C: int, threads: int, who: str, repeats: int) -> 
         if r.returncode != 0:
             why = f"signal {-r.returncode}" if r.returncode < 0 else f"exit {r.returncode}"
             return f"failed ({why}: {r.stderr.strip().splitlines()[-1:] or ''})"
-        sec, kb = r.stdout.split()
+        sec, cpu, kb = r.stdout.split()
         times.append(float(sec))
+        cpus.append(float(cpu))
         peaks.append(int(kb) / 1024)
-    return f"{statistics.median(times):.2f} s (min {min(times):.2f}), peak RSS {max(peaks):.0f} MB"
+    return (
+        f"{statistics.median(times):.2f} s (min {min(times):.2f}, CPU "
+        f"{statistics.median(cpus):.2f} s), peak RSS {max(peaks):.0f} MB"
+    )
 
 
 def long_main(repeats: int, C: int = 32) -> int:
+    import os
+
     print(
         f"long recordings, one sample, C={C}, peaked log-probs (float32), median of "
-        f"{repeats} fresh processes; peak RSS of the child (includes Python and the inputs)"
+        f"{repeats} fresh processes; peak RSS of the child (includes Python and the inputs); "
+        f"CPU = the call's process CPU time (all threads)"
     )
+    if hasattr(os, "getloadavg"):
+        print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     torch, fa = _torchaudio()
     for T, L in _LONG_CASES:
         for threads in (1, 2):

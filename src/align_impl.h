@@ -277,19 +277,38 @@ static void step_states(vrow prev, vrow cur, size_t lo, size_t hi,
     const int32_t *lab = q->labels;
     size_t j, k;
     if (moves == NULL) {
-#pragma omp simd
-        for (j = b0; j < b1; ++j) {
-            const double stay = pb[j], step = pl[j - 1];
-            const double best = step > stay ? step : stay;
-            cb[j] = eb + best;
+        /* Blank slot j and label j together where both are in range (they
+         * share the loads of pb[j] and pl[j - 1]); the label below the
+         * first blank slot and the blank slot above the last label alone,
+         * with the same operations. */
+        const size_t f0 = b0 > l0 ? b0 : l0, f1 = b1 < l1 ? b1 : l1;
+        if (l0 < f0 && l0 < l1) {
+            j = l0;
+            {
+                const double stay = pl[j], step = pb[j];
+                const double jump = pl[j - 1] + skip[j];
+                const double best1 = step > stay ? step : stay;
+                const double best = jump > best1 ? jump : best1;
+                cl[j] = lp[lab[j]] + best;
+            }
         }
 #pragma omp simd
-        for (j = l0; j < l1; ++j) {
-            const double stay = pl[j], step = pb[j];
-            const double jump = pl[j - 1] + skip[j];
-            const double best1 = step > stay ? step : stay;
+        for (j = f0; j < f1; ++j) {
+            const double sb = pb[j], sl = pl[j], below = pl[j - 1];
+            const double bb = below > sb ? below : sb;
+            const double jump = below + skip[j];
+            const double best1 = sb > sl ? sb : sl;
             const double best = jump > best1 ? jump : best1;
+            cb[j] = eb + bb;
             cl[j] = lp[lab[j]] + best;
+        }
+        if (f1 < b1 && f1 >= b0) {
+            j = f1;
+            {
+                const double stay = pb[j], step = pl[j - 1];
+                const double best = step > stay ? step : stay;
+                cb[j] = eb + best;
+            }
         }
     } else {
         unsigned char *mb = moves, *ml = moves + half;
