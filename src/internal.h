@@ -129,20 +129,20 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
  *   weight      double [T]  frame weights of the alpha / gamma pass
  *   state_sums  double [S]  log of each state's posterior summed over the
  *                           frames (the alpha modification's class sums)
- * and for the scaled linear kernel (linear_impl.h), which also uses emit,
- * posterior, beta and alpha as its first task's emissions, scratch, rows
- * and table:
- *   kmask       real  [S]   1 where a skip is allowed, 0 elsewhere, padded
+ * and for the scaled linear kernel (linear_impl.h), which also uses skip
+ * (as factors, 1 where a skip is allowed), emit, posterior, beta and
+ * alpha as its first task's emissions, scratch, rows and table (without
+ * the gradient, alpha holds its second task's rows):
  *   emit_b      real  [S]   the second task's emissions, padded
  *   scratch_b   real  [S]   the second task's scratch
- *   rows_b      real  [2, S] the second task's rows, padded
+ *   rows_b      real  [2, S] the second task's rows, padded (gradient)
  *   mid_beta    real  [S]   the beta row of the meeting frame (gradient)
  *   lin_state   two cache-line pairs, what each task leaves for the others
  * total is the region's size, a multiple of CTCC_ALIGN. */
 typedef struct ctcc_sample_layout {
     size_t ext_labels, skip, emit, posterior, beta, alpha, log_norm, frame_max,
-        weight, state_sums, kmask, emit_b, scratch_b, rows_b, mid_beta,
-        lin_state, total;
+        weight, state_sums, emit_b, scratch_b, rows_b, mid_beta, lin_state,
+        total;
 } ctcc_sample_layout;
 
 /* Fills *layout for one sample; returns 0 on size_t overflow, 1 otherwise.

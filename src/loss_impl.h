@@ -259,7 +259,8 @@ static void state_log_sums(const DP *table, size_t SP, size_t S, size_t T,
 /* The extended sequence ext [S] and the skip mask, as logarithms in skip
  * (0 where a label state may be entered from two states back, -inf where
  * it may not: blanks, and a label equal to the one before) and, unless
- * NULL, as factors in kmask (1 and 0). Both masks are padded rows (they
+ * NULL, as factors in kmask (1 and 0), which may be skip itself (the
+ * factors then replace the logarithms). Both masks are padded rows (they
  * point at state 0). Returns the number of repeated neighbouring labels. */
 static size_t build_states(const sample_args *a, int32_t *ext, DP *skip,
                            DP *kmask) {
@@ -851,10 +852,10 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     q->log_probs = a->log_probs;
     q->blank = a->blank;
     q->ext = (const int32_t *)(w + lay.ext_labels);
-    q->kmask = (const DP *)(w + lay.kmask) + CTCC_ROW_PAD;
+    q->kmask = (const DP *)(w + lay.skip) + CTCC_ROW_PAD;
     q->table = (DP *)(w + lay.alpha);
     q->rows_f = (DP *)(w + lay.beta);
-    q->rows_b = (DP *)(w + lay.rows_b);
+    q->rows_b = (DP *)(w + (q->with_grad ? lay.rows_b : lay.alpha));
     q->mid_beta = (DP *)(w + lay.mid_beta);
     q->emit_f = (DP *)(w + lay.emit);
     q->emit_b = (DP *)(w + lay.emit_b);
@@ -884,7 +885,7 @@ static int lin_prepare(const batch_args *b, size_t n) {
                                DP_SIZE, q.with_grad, &lay);
     repeats = build_states(&a, (int32_t *)(a.workspace + lay.ext_labels),
                            (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD,
-                           (DP *)(a.workspace + lay.kmask) + CTCC_ROW_PAD);
+                           (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD);
     if (a.time < a.label_length + repeats) {
         return 0;
     }

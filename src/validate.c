@@ -206,11 +206,14 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
     CTCC_NEXT_ARRAY(frame_max, with_gradient ? t : 0, real_size);
     CTCC_NEXT_ARRAY(weight, with_gradient ? t : 0, sizeof(double));
     CTCC_NEXT_ARRAY(state_sums, with_gradient ? s : 0, sizeof(double));
-    CTCC_NEXT_ARRAY(kmask, sp, real_size);
+    /* The scaled kernel's own arrays; its skip factors share `skip` (the
+     * log-space kernel rebuilds it when it takes a sample over), and
+     * without the gradient its second task's rows are the `alpha` rows. */
     CTCC_NEXT_ARRAY(emit_b, sp, real_size);
     CTCC_NEXT_ARRAY(scratch_b, s, real_size);
-    CTCC_NEXT_ARRAY(rows_b, ctcc_mul_size(2, sp, &ok), real_size);
-    CTCC_NEXT_ARRAY(mid_beta, sp, real_size);
+    CTCC_NEXT_ARRAY(rows_b, with_gradient ? ctcc_mul_size(2, sp, &ok) : 0,
+                    real_size);
+    CTCC_NEXT_ARRAY(mid_beta, with_gradient ? sp : 0, real_size);
     CTCC_NEXT_ARRAY(lin_state, 4, CTCC_ALIGN);
 #undef CTCC_NEXT_ARRAY
     layout->total = total;
