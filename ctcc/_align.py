@@ -221,10 +221,10 @@ def forced_align(
     `ctcc.ctc_loss` rejects the star (it is outside the alphabet).
 
     Memory does not grow with ``T * (2L + 1)``: the Viterbi scores are
-    kept every ``K = ceil(2 sqrt(T))`` frames and each segment's two-bit
+    kept every ``K = ceil(sqrt(T))`` frames and each segment's two-bit
     back-pointers are recomputed during the trace back, within the states
     that reach the segment's known end state: ``O(sqrt(T) * L)`` bytes per
-    sample in flight (about 41 MB for T = 180000, L = 12000).
+    sample in flight (about 82 MB for T = 180000, L = 12000).
 
     Examples
     --------

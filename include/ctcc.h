@@ -556,7 +556,7 @@ CTCC_API ctcc_status ctcc_loss_posteriors_f64(
  *                            + (F + 1) * (floor((2 * max L_n + 1) / 1024) + 2) ]
  *     + 16 * batch_size + (G > 1: G * 8 * max T_n),
  * with T_n = input_lengths[n], L_n = label_lengths[n], the segment length
- * K_n = ceil(2 * sqrt(T_n)) and the tile F = min(64, max(1,
+ * K_n = ceil(sqrt(T_n)) and the tile F = min(64, max(1,
  * floor(8192 / alphabet_size)), max T_n) frames whose emissions each
  * thread keeps: O(sqrt(T) * L + T) for one sample (before 0.3 it was
  * T * (2L + 1) bytes). The size is the same for both

@@ -20,8 +20,8 @@
  *   max_c log p(c) + star_penalty) (see CTCC_LABEL_STAR in ctcc.h).
  *
  * Memory: pass 1 runs the recursion over all frames keeping two rows, and
- *   copies the row at the last frame of every segment of K = ceil(2
- *   sqrt(T)) frames (a checkpoint). Pass 2 walks the segments from the last
+ *   copies the row at the last frame of every segment of K = ceil(sqrt(T))
+ *   frames (a checkpoint). Pass 2 walks the segments from the last
  *   to the first: the state the path holds at the segment's last frame is
  *   known (the final state, or what the later segment traced back to), so
  *   only the states that can reach it matter - at frame t of a segment

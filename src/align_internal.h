@@ -35,7 +35,7 @@
  *                               segment, four states per byte
  *   moves        uint8 [2, half] + 8  one frame's moves before packing
  * half = L + 1 + 2 * CTCC_ALIGN_PAD entries, row = 2 * half doubles
- * (blank half, then label half). segment = ceil(2 sqrt(T)) frames; the
+ * (blank half, then label half). segment = ceil(sqrt(T)) frames; the
  * frames split into ceil(T / segment) segments. total is a multiple of
  * CTCC_ALIGN. */
 typedef struct ctcc_align_slot {

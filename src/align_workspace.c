@@ -7,11 +7,13 @@
 
 #include <stdint.h>
 
-/* ceil(2 * sqrt(t)), at least 1: the smallest k with k * k >= 4 t. */
+/* ceil(sqrt(t)), at least 1: the smallest k with k * k >= t. (A shorter
+ * segment than 2 sqrt(t) halves pass 2's recomputation for twice the
+ * checkpoints: pass 2 is the part that runs on one thread.) */
 static size_t segment_length(size_t t) {
     size_t k = 1, step;
-    /* Binary search; 4 t fits in size_t for t < 2^31. */
-    const size_t target = 4 * t;
+    /* Binary search; t < 2^31. */
+    const size_t target = t;
     for (step = (size_t)1 << 20; step > 0; step >>= 1) {
         if ((k + step) * (k + step) <= target) {
             k += step;

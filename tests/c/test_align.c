@@ -951,9 +951,9 @@ static void test_status_codes(void) {
         check(a < ((size_t)1 << 56), "largest lengths: %g bytes", (double)a);
     }
 
-    /* The documented size: with K = ceil(2 sqrt(T)), about
-     * 8 (2L + 5) (ceil(T / K) + 1) + K (K / 2 + 2) + 26 L bytes per slot
-     * plus 8 C per thread, the same for both precisions (no dtype) and
+    /* The documented size: with K = ceil(sqrt(T)), about
+     * 8 (2L + 5) (ceil(T / K) + 1) + K (K / 2 + 4) + 26 L bytes per slot
+     * plus the tables of the threads (8 F (C + 3) + ...), the same for both precisions (no dtype) and
      * every label value; it grows like sqrt(T) * L, not T * L. */
     {
         static const int32_t Ts[4] = {1000, 30000, 180000, 1};
@@ -967,7 +967,7 @@ static void test_status_codes(void) {
             double K, F, doc;
             il[0] = Ts[i];
             ll[0] = Ls[i];
-            K = ceil(2.0 * sqrt((double)Ts[i]));
+            K = ceil(sqrt((double)Ts[i]));
             F = fmin(64.0, fmax(1.0, floor(8192.0 / 32)));
             F = fmin(F, (double)Ts[i]);
             doc = 8.0 * (2.0 * Ls[i] + 5) * (ceil(Ts[i] / K) + 1) +
