@@ -565,17 +565,28 @@ static double lin_join(const lin_sample *q) {
     const DP *a = lin_row(q->with_grad ? q->table : q->rows_f, q->SP,
                           q->with_grad ? t : (t & 1));
     const DP *b = lin_beta_row_at(q, t);
-    double total = 0.0, log_total;
+    double total = 0.0, flagged = 0.0, log_total;
     size_t s;
     if (q->dir[0].bad || q->dir[1].bad) {
         return (double)NAN;
     }
     for (s = lo; s < hi; ++s) {
         total += (double)((a[s] * (DP)LIN_PRODUCT_SCALE) * b[s]);
+        flagged += (double)((a[s] < LIN_TINY ? b[s] : 0) +
+                            (b[s] < LIN_TINY ? a[s] : 0));
     }
     if (!(total > 0.0) || total == INFINITY) {
         return (double)NAN;
     }
+#ifndef CTCC_TEST_NO_FALLBACK
+    /* The meeting frame's own share of the gradient's bound: where the two
+     * directions disagree it is already too large, and phase 2 would be
+     * spent for nothing. */
+    if (q->with_grad &&
+        !(LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * flagged / total <= LIN_ACCEPT)) {
+        return (double)NAN;
+    }
+#endif
     {
         /* log(total 2^-980), without the rounding of a log near 680: the
          * exponent apart, ln 2 split so that its high part times a small

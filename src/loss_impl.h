@@ -985,8 +985,19 @@ static REAL run_sample(const batch_args *b, size_t n) {
     lin_task(b, n, 1, 0);
     lin_task(b, n, 1, 1);
     if (lin_meet(b, n)) {
+        sample_args a;
+        lin_sample q;
         lin_task(b, n, 2, 0);
-        lin_task(b, n, 2, 1);
+        sample_at(b, n, &a);
+        lin_sample_at(&a, &q);
+#ifndef CTCC_TEST_NO_FALLBACK
+        if (q.dir[0].bad) {
+            q.dir[1].bad = 1; /* the sample falls back whatever the rest */
+        } else
+#endif
+        {
+            lin_task(b, n, 2, 1);
+        }
     }
     return lin_finish(b, n);
 }
