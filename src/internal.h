@@ -182,20 +182,6 @@ int ctcc_thread_count(int requested, int32_t batch_size);
  * after its first call), where OpenMP's thread pool cannot be used. */
 int ctcc_in_forked_child(void);
 
-/* Per-sample workspace region of the forced alignment (align_impl.h), byte
- * offsets from its start (S = 2 * label_length + 1, T = input_length):
- *   ext_labels  int32 [S]       class of each state
- *   skip        double [S + 4]  0 / -inf skip mask, padded like a DP row
- *   rows        double [2, S + 4] two padded rows of the Viterbi scores
- *   back        uint8 [T, S]    predecessor offset (0, 1 or 2) per state
- * total is a multiple of CTCC_ALIGN. Returns 0 on size_t overflow. */
-typedef struct ctcc_align_layout {
-    size_t ext_labels, skip, rows, back, total;
-} ctcc_align_layout;
-
-int ctcc_align_layout_compute(int32_t input_length, int32_t label_length,
-                              ctcc_align_layout *layout);
-
 /* Total bytes of an alignment workspace (head, every sample's region and
  * CTCC_ALIGN bytes of slack), or CTCC_STATUS_SIZE_OVERFLOW. */
 ctcc_status ctcc_align_total_bytes(const int32_t *label_lengths,
