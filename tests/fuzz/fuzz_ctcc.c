@@ -1529,6 +1529,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             if (want == CTCC_STATUS_SUCCESS && c.ws_mode == 1) {
                 want = CTCC_STATUS_WORKSPACE_TOO_SMALL;
+                if (c.entry == E_ALIGN) {
+                    /* The aligner runs on fewer threads when the workspace
+                     * is too small for the requested ones; it fails only
+                     * when one thread does not fit. */
+                    ctcc_options one;
+                    size_t q1 = 0;
+                    if (c.options_null) {
+                        ctcc_options_init(&one);
+                    } else {
+                        memcpy(&one, &c.opt, sizeof one);
+                    }
+                    one.num_threads = 1;
+                    if (ctcc_align_workspace_size(ll, il, c.T, c.N, c.C, &one,
+                                                  &q1) == CTCC_STATUS_SUCCESS &&
+                        ws_pass >= q1) {
+                        want = CTCC_STATUS_SUCCESS;
+                    }
+                }
             }
             prefix_known = 1;
         } else if (!prefix_known && c.entry == E_BEAM) {
