@@ -451,8 +451,8 @@ static int forward_range(const align_args *a, const align_seq *q, double *table,
             const size_t bm0 = m0 + b * CTCC_ALIGN_BLOCK;
             const size_t bm1 =
                 bm0 + CTCC_ALIGN_BLOCK < m1 ? bm0 + CTCC_ALIGN_BLOCK : m1;
-            const double *imp = b > 0 ? ring + (b - 1) * R : NULL;
-            double *exp = b + 1 < nb ? ring + b * R : NULL;
+            const double *ring_in = b > 0 ? ring + (b - 1) * R : NULL;
+            double *ring_out = b + 1 < nb ? ring + b * R : NULL;
             for (t = t0; t < t1; ++t) {
                 const size_t lo = ctcc_band_lo(S, T, t);
                 const size_t hi = ctcc_band_hi(S, t);
@@ -469,7 +469,7 @@ static int forward_range(const align_args *a, const align_seq *q, double *table,
                         step_states(prev, cur, clo, chi, q, lp, fe, NULL, half);
                     } else {
                         const double below =
-                            imp != NULL ? imp[t - t0] : in_exp[t - 1];
+                            ring_in != NULL ? ring_in[t - t0] : in_exp[t - 1];
                         const size_t mid = bm0 + 2 < chi ? bm0 + 2 : chi;
                         if (clo < mid) {
                             edge_states(prev, cur, clo, mid, bm0, below, q, lp,
@@ -484,8 +484,8 @@ static int forward_range(const align_args *a, const align_seq *q, double *table,
                 for (i = hi > bm0 ? hi : bm0; i < hi + 2 && i < bm1; ++i) {
                     row_set(cur, i, NEG_INF);
                 }
-                if (exp != NULL) {
-                    exp[t - t0 + 1] = cur.label[(bm1 - 1) / 2];
+                if (ring_out != NULL) {
+                    ring_out[t - t0 + 1] = cur.label[(bm1 - 1) / 2];
                 } else if (out_exp != NULL) {
                     out_exp[t] = cur.label[(bm1 - 1) / 2];
                 }
