@@ -277,6 +277,23 @@ CTCC_ALWAYS_INLINE double lin_crude_term(double flags, double scale,
     return flags > 0 ? log(flags * LIN_FLAG_ERROR) + scale - lz : -INFINITY;
 }
 
+/* Without the gradient: whether the loss-only bound's terms so far,
+ * relative to the current row (`partial`), are already so large that the
+ * sample will almost surely fall back (the rows still to come can lower
+ * them by a factor of about 3 per frame at most, and the meeting frame's
+ * ratio rarely by more than the band). Stopping then spares the rest of an
+ * attempt that the log-space kernel will redo; it is only a guess, and a
+ * wrong one costs time, never accuracy. */
+CTCC_ALWAYS_INLINE int lin_crude_hopeless(const lin_sample *q, double partial) {
+#ifdef CTCC_TEST_NO_FALLBACK
+    (void)q;
+    (void)partial;
+    return 0;
+#else
+    return !q->with_grad && partial > 0.0;
+#endif
+}
+
 CTCC_ALWAYS_INLINE DP *lin_row(DP *base, size_t SP, size_t i) {
     return base + i * SP + CTCC_ROW_PAD;
 }
@@ -334,6 +351,9 @@ static void lin_forward(const lin_sample *q) {
             q->flags[t] = flags;
         }
         crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
+        if (lin_crude_hopeless(q, crude - scale + lz)) {
+            return;
+        }
     }
     d->log_scale = scale;
     d->crude = crude - scale + lz;
@@ -397,6 +417,9 @@ static void lin_backward(const lin_sample *q) {
             q->flags[t - 1] = flags;
         }
         crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
+        if (lin_crude_hopeless(q, crude - scale + lz)) {
+            return;
+        }
         cur = next;
     }
     d->log_scale = scale;
