@@ -182,10 +182,4 @@ int ctcc_thread_count(int requested, int32_t batch_size);
  * after its first call), where OpenMP's thread pool cannot be used. */
 int ctcc_in_forked_child(void);
 
-/* Total bytes of an alignment workspace (head, every sample's region and
- * CTCC_ALIGN bytes of slack), or CTCC_STATUS_SIZE_OVERFLOW. */
-ctcc_status ctcc_align_total_bytes(const int32_t *label_lengths,
-                                   const int32_t *input_lengths,
-                                   int32_t batch_size, size_t *bytes);
-
 #endif /* CTCC_INTERNAL_H */
