@@ -231,7 +231,10 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = lo; s < hi; ++s) {
         const DP r = e[s] * (prev[s] + prev[s - 1] + k[s] * prev[s - 2]);
-        row[s] = r;
+        /* A flagged entry is stored as 0: its error stays within the
+         * charge, and no subnormal reaches the next frame's arithmetic,
+         * which would run at the processor's slow, microcoded pace. */
+        row[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
         n += r < LIN_TINY;
     }
@@ -256,7 +259,7 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, DP *e, const DP *k,
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = plo; s < phi; ++s) {
         const DP r = e[s] + e[s + 1] + k[s + 2] * e[s + 2];
-        next[s] = r;
+        next[s] = r < LIN_TINY ? 0 : r; /* as in lin_alpha_row */
         mx = r > mx ? r : mx;
         n += r < LIN_TINY;
     }
