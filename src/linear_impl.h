@@ -618,7 +618,14 @@ static double lin_join(const lin_sample *q) {
          * exponent apart, ln 2 split so that its high part times a small
          * integer is exact. */
         int k;
-        const double mant = frexp(total, &k);
+        double mant = frexp(total, &k);
+        /* mant in [sqrt(1/2), sqrt(2)): a total of exactly 2^980 (a
+         * probability of exactly 1) gives log 1 = 0 and k = 980, so the
+         * loss is exactly 0, not a rounding of ln 2 - ln 2. */
+        if (mant < 0.70710678118654752440) {
+            mant *= 2.0;
+            --k;
+        }
         log_total = log(mant) + (double)(k - 980) * 6.93147180369123816490e-01 +
                     (double)(k - 980) * 1.90821492927058770002e-10;
     }

@@ -59,7 +59,7 @@ NUMPY = {
         lambda: (_x(), LABELS),
         {"time_major": True, "log_probs": False},
         {"blank": 0, "num_threads": 1},
-        {},
+        {"star_penalty": -1.0},
     ),
     "greedy_decode": (
         ctcc.greedy_decode,
@@ -257,7 +257,7 @@ def _tf_tables():
             lambda: (_x(np.float32), dense, frames, lens),
             {"logits_time_major": True, "log_probs": False},
             {"blank_index": 0, "num_threads": 1},
-            {},
+            {"star_penalty": -1.0},
         ),
         "greedy_decode": (
             ctf.greedy_decode,
@@ -301,7 +301,11 @@ _TF_ARGS = {
         ["num_threads"],
         [],
     ),
-    "forced_align": (["logits_time_major", "log_probs"], ["blank_index", "num_threads"], []),
+    "forced_align": (
+        ["logits_time_major", "log_probs"],
+        ["blank_index", "num_threads"],
+        ["star_penalty"],
+    ),
     "greedy_decode": (["logits_time_major"], ["blank_index", "num_threads"], []),
     "beam_search_decode": (
         ["logits_time_major"],
