@@ -898,6 +898,15 @@ static int lin_prepare(const batch_args *b, size_t n) {
     return 1;
 }
 
+/* What the two tasks of sample n leave for each other ([2]). */
+static lin_dir *lin_state_of(const batch_args *b, size_t n) {
+    sample_args a;
+    lin_sample q;
+    sample_at(b, n, &a);
+    lin_sample_at(&a, &q);
+    return q.dir;
+}
+
 /* One of the two tasks of a phase of sample n (task 0: frames below the
  * meeting frame, 1: above). */
 static void lin_task(const batch_args *b, size_t n, int phase, int task) {
@@ -1013,16 +1022,11 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (n = 0; n < N; ++n) {
-        sample_args a;
-        sample_at(b, (size_t)n, &a);
-        if (lin_prepare(b, (size_t)n)) {
-            lin_sample q;
-            lin_sample_at(&a, &q);
-            q.dir[0].linear = 1;
-        } else {
-            lin_sample q;
-            lin_sample_at(&a, &q);
-            q.dir[0].linear = 0;
+        lin_dir *d = lin_state_of(b, (size_t)n);
+        d->linear = lin_prepare(b, (size_t)n);
+        if (!d->linear) {
+            sample_args a;
+            sample_at(b, (size_t)n, &a);
             if (b->opts->kernel_used != NULL) {
                 b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
             }
@@ -1033,30 +1037,19 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (i = 0; i < 2 * N; ++i) {
-        sample_args a;
-        lin_sample q;
-        sample_at(b, (size_t)(i / 2), &a);
-        lin_sample_at(&a, &q);
-        if (q.dir[0].linear) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear) {
             lin_task(b, (size_t)(i / 2), 1, i & 1);
         }
     }
     for (n = 0; n < N; ++n) {
-        sample_args a;
-        lin_sample q;
-        sample_at(b, (size_t)n, &a);
-        lin_sample_at(&a, &q);
-        q.dir[0].linear = q.dir[0].linear ? 1 + lin_meet(b, (size_t)n) : 0;
+        lin_dir *d = lin_state_of(b, (size_t)n);
+        d->linear = d->linear ? 1 + lin_meet(b, (size_t)n) : 0;
     }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (i = 0; i < 2 * N; ++i) {
-        sample_args a;
-        lin_sample q;
-        sample_at(b, (size_t)(i / 2), &a);
-        lin_sample_at(&a, &q);
-        if (q.dir[0].linear == 2) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == 2) {
             lin_task(b, (size_t)(i / 2), 2, i & 1);
         }
     }
@@ -1064,11 +1057,7 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (n = 0; n < N; ++n) {
-        sample_args a;
-        lin_sample q;
-        sample_at(b, (size_t)n, &a);
-        lin_sample_at(&a, &q);
-        if (q.dir[0].linear) {
+        if (lin_state_of(b, (size_t)n)->linear) {
             costs[n] = lin_finish(b, (size_t)n);
         }
     }
