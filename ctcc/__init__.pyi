@@ -87,6 +87,7 @@ def forced_align(
     log_probs: bool = ...,
     num_threads: int | None = ...,
     star_penalty: float = ...,
+    end_tie: Literal["blank", "label"] = ...,
 ) -> Alignment: ...
 
 class TokenSpans(NamedTuple):

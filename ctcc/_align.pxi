@@ -2,6 +2,8 @@
 # shares check_status, _workspace and int_ptr with the loss.
 
 from ctcc.libctcc cimport (
+    CTCC_ALIGN_END_TIE_BLANK,
+    CTCC_ALIGN_END_TIE_LABEL,
     CTCC_LABEL_STAR,
     CTCC_STAR_PENALTY_DEFAULT,
     ctcc_align_star_f32,
@@ -24,10 +26,11 @@ def forced_align_raw(const floating[::1] inputs,
                      int max_time, int batch_size, int alphabet_size,
                      int blank, int num_threads, bint log_probs,
                      bint batch_major,
-                     double star_penalty=CTCC_STAR_PENALTY_DEFAULT):
+                     double star_penalty=CTCC_STAR_PENALTY_DEFAULT,
+                     bint end_on_label=False):
     """Runs ctcc_align_star_f32/f64 on flat, C-contiguous buffers:
     ``frames`` [N * T], ``spans`` [2 * sum(label_lengths)], ``scores``
-    [N]."""
+    [N]; ``end_on_label`` sets align_end_tie to CTCC_ALIGN_END_TIE_LABEL."""
     cdef ctcc_options opts
     cdef ctcc_status status
     cdef size_t nbytes = 0
@@ -41,6 +44,8 @@ def forced_align_raw(const floating[::1] inputs,
     opts.num_threads = num_threads
     opts.input_kind = CTCC_INPUT_LOG_PROBS if log_probs else CTCC_INPUT_LOGITS
     opts.layout = CTCC_LAYOUT_BATCH_MAJOR if batch_major else CTCC_LAYOUT_TIME_MAJOR
+    opts.align_end_tie = (CTCC_ALIGN_END_TIE_LABEL if end_on_label
+                          else CTCC_ALIGN_END_TIE_BLANK)
     if frames_ptr == NULL:
         # max_time = 0: nothing is written, but the pointer must be set.
         frames_ptr = &dummy_frame

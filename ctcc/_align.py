@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ctcc import _core
-from ctcc._checks import INT32_MAX, as_flag, as_real, short
+from ctcc._checks import INT32_MAX, as_choice, as_flag, as_real, short
 from ctcc._loss import ArrayLike, _check_blank, _check_logits, _normalise_labels, _prepare
 
 STAR = -2
@@ -127,6 +127,7 @@ def forced_align(
     log_probs: bool = False,
     num_threads: int | None = None,
     star_penalty: float = STAR_PENALTY,
+    end_tie: str = "blank",
 ) -> Alignment:
     """Most probable CTC alignment (Viterbi path) of each sample's labels.
 
@@ -166,6 +167,12 @@ def forced_align(
         Cost of a content frame absorbed by a `ctcc.STAR`, relative to the
         frame's best class (a number <= 0, or ``-inf`` for a star that
         absorbs blank frames only). Changes nothing without stars.
+    end_tie : {"blank", "label"}, default "blank"
+        Where a path ends when ending on the final blank and ending on the
+        last label score exactly the same: on the final blank, or on the
+        last label as ``torchaudio.functional.forced_align`` does (what
+        `ctcc.torch.forced_align` uses). Changes nothing without such a
+        tie.
 
     Returns
     -------
@@ -182,7 +189,8 @@ def forced_align(
         accepted form, or a scalar argument of the wrong type.
     ValueError
         As `ctcc.ctc_loss`: a wrong shape, a bad label or length, or `blank`
-        out of range; a `star_penalty` that is NaN or positive.
+        out of range; a `star_penalty` that is NaN or positive; an
+        `end_tie` other than "blank" or "label".
 
     See Also
     --------
@@ -193,7 +201,8 @@ def forced_align(
     Ties between equally probable paths are broken deterministically: at
     each frame towards staying in the same state, then towards the previous
     state; at the last frame towards ending on the final blank rather than
-    on the last label. A sample with too few frames for its labels (label
+    on the last label (the other way round with ``end_tie="label"``). A
+    sample with too few frames for its labels (label
     count plus adjacent repeats), or with probability 0, gets score
     ``-inf`` and frames and spans -1; one with NaN or ``+inf`` on a valid
     frame gets score NaN. No labels: every frame is blank; no labels and no
@@ -259,6 +268,7 @@ def forced_align(
     time_major = as_flag(time_major, "time_major")
     log_probs = as_flag(log_probs, "log_probs")
     penalty = as_real(star_penalty, "star_penalty", finite=False)
+    end_on_label = as_choice(end_tie, "end_tie", ("blank", "label")) == "label"
     if not penalty <= 0.0:
         raise ValueError(f"star_penalty must be a number <= 0 (or -inf), got {short(star_penalty)}")
     # Stars pass the loss's label checks as a placeholder class (not the
@@ -308,6 +318,7 @@ def forced_align(
         log_probs,
         not time_major,
         penalty,
+        end_on_label,
     )
     ends = np.cumsum(b.label_lengths.astype(np.int64))
     return Alignment(frames, scores, list(np.split(spans, ends[:-1])))

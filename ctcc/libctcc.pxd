@@ -60,6 +60,10 @@ cdef extern from "ctcc.h" nogil:
     int CTCC_KERNEL_USED_SCALED
     int CTCC_KERNEL_USED_LOG_SPACE
 
+    ctypedef enum ctcc_align_end_tie:
+        CTCC_ALIGN_END_TIE_BLANK
+        CTCC_ALIGN_END_TIE_LABEL
+
     ctypedef struct ctcc_options:
         size_t struct_size
         int blank
@@ -71,6 +75,7 @@ cdef extern from "ctcc.h" nogil:
         double gamma
         ctcc_kernel kernel
         unsigned char *kernel_used
+        ctcc_align_end_tie align_end_tie
 
     double CTCC_ALPHA_NONE
 

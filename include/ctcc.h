@@ -247,6 +247,16 @@ typedef enum ctcc_kernel {
     CTCC_KERNEL_LOG_SPACE = 1
 } ctcc_kernel;
 
+/* Which last state a forced alignment ends in when a path ending on the
+ * final blank and one ending on the last label score exactly the same
+ * (ctcc_options.align_end_tie; read by the ctcc_align_* functions only). */
+typedef enum ctcc_align_end_tie {
+    /* The final blank: ctcc's rule, the default. */
+    CTCC_ALIGN_END_TIE_BLANK = 0,
+    /* The last label, as torchaudio.functional.forced_align chooses. */
+    CTCC_ALIGN_END_TIE_LABEL = 1
+} ctcc_align_end_tie;
+
 /* Values written to ctcc_options.kernel_used. */
 #define CTCC_KERNEL_USED_SCALED 0
 #define CTCC_KERNEL_USED_LOG_SPACE 1
@@ -297,6 +307,11 @@ typedef struct ctcc_options {
      * kernel = CTCC_KERNEL_LOG_SPACE or the alpha modification). Read by
      * the loss and posteriors entry points only; untouched on error. */
     unsigned char *kernel_used;
+    /* Forced alignment: the last state of a path on a tie between the
+     * final blank and the last label, CTCC_ALIGN_END_TIE_BLANK (the
+     * default) or CTCC_ALIGN_END_TIE_LABEL. Read by the ctcc_align_*
+     * functions only. */
+    ctcc_align_end_tie align_end_tie;
 } ctcc_options;
 
 /* The value of ctcc_options.alpha that turns the non-blank proportion
@@ -596,7 +611,8 @@ CTCC_API ctcc_status ctcc_align_workspace_size(const int32_t *label_lengths,
  * Ties between equally probable paths are broken deterministically: at
  * each frame towards staying in the same state, then towards the
  * previous state, and at the last frame towards ending on the final
- * blank. Results are bitwise identical for every thread count; a batch
+ * blank (on the last label with options.align_end_tie =
+ * CTCC_ALIGN_END_TIE_LABEL, as torchaudio's forced_align). Results are bitwise identical for every thread count; a batch
  * with fewer samples than threads splits each sample over the threads.
  * Returns as ctcc_loss_f32 does (without the workspace's with_gradient
  * distinction), except that CTCC_LABEL_STAR is a valid label. */

@@ -64,7 +64,8 @@
  *
  * Ties: the comparisons are strict, in the order stay, previous state,
  *   skip, so an equal score keeps the earlier candidate; at the end the
- *   final blank wins a tie with the last label.
+ *   final blank wins a tie with the last label (the last label with
+ *   options.align_end_tie = CTCC_ALIGN_END_TIE_LABEL).
  */
 #include "align_internal.h"
 #include "fast_math.h"
@@ -133,6 +134,7 @@ typedef struct align_args {
     int blank;
     int log_probs;
     double star_penalty;
+    int end_on_label;    /* a tie at the end goes to the last label */
     int32_t *frames;     /* [max_time] row of this sample */
     int32_t *spans;      /* [label_length, 2], or NULL */
     unsigned char *ws;   /* the slot, aligned to CTCC_ALIGN */
@@ -738,7 +740,10 @@ static double align_sample(const align_args *a, double *tables,
         const size_t S = q.S;
         state = S - 1;
         score = last.blank[q.M];
-        if (S > 1 && last.label[q.M - 1] > score) {
+        /* A tie goes to the final blank, or to the last label on request
+         * (torchaudio's rule). */
+        if (S > 1 && (last.label[q.M - 1] > score ||
+                      (a->end_on_label && last.label[q.M - 1] == score))) {
             state = S - 2;
             score = last.label[q.M - 1];
         }
@@ -786,6 +791,7 @@ static double run_sample(const align_call *c, int n, int slot, int team) {
     a.blank = c->opts->blank;
     a.log_probs = c->opts->input_kind == CTCC_INPUT_LOG_PROBS;
     a.star_penalty = c->star_penalty;
+    a.end_on_label = c->opts->align_end_tie == CTCC_ALIGN_END_TIE_LABEL;
     a.frames = c->frames + nn * c->T;
     a.spans = c->spans != NULL ? c->spans + 2 * c->label_offset[n] : NULL;
     a.ws = c->base + c->plan->slot_base + (size_t)slot * c->plan->slot_bytes;

@@ -92,6 +92,8 @@ void ctcc_options_init_size(ctcc_options *options, size_t struct_size) {
     CTCC_INIT_FIELD(options, struct_size, gamma, 0.0);
     CTCC_INIT_FIELD(options, struct_size, kernel, CTCC_KERNEL_AUTO);
     CTCC_INIT_FIELD(options, struct_size, kernel_used, NULL);
+    CTCC_INIT_FIELD(options, struct_size, align_end_tie,
+                    CTCC_ALIGN_END_TIE_BLANK);
 }
 
 /* The exported function behind the header's macro, for programs built

@@ -60,6 +60,7 @@ typedef struct ctcc_resolved_options {
     double gamma;
     ctcc_kernel kernel;
     unsigned char *kernel_used; /* NULL or [batch_size] */
+    ctcc_align_end_tie align_end_tie;
 } ctcc_resolved_options;
 
 /* Checks the options (NULL means defaults) against the alphabet size and

@@ -79,6 +79,15 @@ ctcc_status ctcc_resolve_options(const ctcc_options *options,
         out->kernel = options->kernel;
         out->kernel_used = options->kernel_used;
     }
+    out->align_end_tie = CTCC_ALIGN_END_TIE_BLANK;
+    if (options->struct_size >= offsetof(ctcc_options, align_end_tie) +
+                                    sizeof(options->align_end_tie)) {
+        if (options->align_end_tie != CTCC_ALIGN_END_TIE_BLANK &&
+            options->align_end_tie != CTCC_ALIGN_END_TIE_LABEL) {
+            return CTCC_STATUS_INVALID_OPTION;
+        }
+        out->align_end_tie = options->align_end_tie;
+    }
     return CTCC_STATUS_SUCCESS;
 }
 

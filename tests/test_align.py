@@ -48,10 +48,11 @@ def _log_softmax(x):
     return np.where(ok, out, -np.inf)
 
 
-def brute_align(logp, labels, blank):
+def brute_align(logp, labels, blank, end_tie="blank"):
     """Best path of one sample from logp [T, C] (log-probabilities): returns
     (score, frames [T], spans [L, 2]). Ties go to the path whose state
-    sequence, read from the last frame backwards, is the largest."""
+    sequence, read from the last frame backwards, is the largest; with
+    ``end_tie="label"``, first to a path ending on the last label."""
     T, C = logp.shape
     L = len(labels)
     paths, collapsed, states = _paths(T, C, blank)
@@ -65,7 +66,11 @@ def brute_align(logp, labels, blank):
     if best == -np.inf:
         return no_path
     cand = np.flatnonzero(scores == best)
-    pick = max(cand, key=lambda i: tuple(states[i][::-1]))
+    S = 2 * L + 1
+    if end_tie == "label":
+        pick = max(cand, key=lambda i: (T > 0 and states[i][-1] == S - 2, tuple(states[i][::-1])))
+    else:
+        pick = max(cand, key=lambda i: tuple(states[i][::-1]))
     frames = paths[pick].astype(np.int32)
     spans = np.full((L, 2), -1, np.int32)
     for t, s in enumerate(states[pick]):
@@ -108,11 +113,19 @@ def _random_problem(rng, *, ties=False, neg_inf=False):
     return x, labels, lengths, blank
 
 
-def _check_against_brute(x, labels, lengths, blank, *, log_probs, time_major, dtype, exact):
+def _check_against_brute(
+    x, labels, lengths, blank, *, log_probs, time_major, dtype, exact, end_tie="blank"
+):
     xin = x.astype(dtype)
     arg = xin if time_major else np.ascontiguousarray(xin.transpose(1, 0, 2))
     res = ctcc.forced_align(
-        arg, labels, lengths, blank=blank, time_major=time_major, log_probs=log_probs
+        arg,
+        labels,
+        lengths,
+        blank=blank,
+        time_major=time_major,
+        log_probs=log_probs,
+        end_tie=end_tie,
     )
     T, N, C = x.shape
     assert isinstance(res, ctcc.Alignment)
@@ -122,7 +135,7 @@ def _check_against_brute(x, labels, lengths, blank, *, log_probs, time_major, dt
     for n in range(N):
         xs = xin[: lengths[n], n].astype(np.float64)
         logp = xs if log_probs else _log_softmax(xs)
-        score, frames, spans = brute_align(logp, labels[n], blank % C)
+        score, frames, spans = brute_align(logp, labels[n], blank % C, end_tie)
         np.testing.assert_array_equal(res.frames[n, : lengths[n]], frames, err_msg=f"sample {n}")
         assert np.all(res.frames[n, lengths[n] :] == -1)
         assert res.spans[n].dtype == np.int32 and res.spans[n].shape == (len(labels[n]), 2)
@@ -173,6 +186,45 @@ def test_brute_force_exact_ties(seed):
             dtype=dtype,
             exact=True,
         )
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_brute_force_exact_ties_ending_on_the_label(seed):
+    """end_tie="label": a tie between ending on the final blank and on the
+    last label goes to the label (torchaudio's rule); the rest as before."""
+    rng = np.random.default_rng(7000 + seed)
+    x, labels, lengths, blank = _random_problem(rng, ties=True, neg_inf=seed % 4 == 3)
+    for dtype in (np.float64, np.float32):
+        _check_against_brute(
+            x,
+            labels,
+            lengths,
+            blank,
+            log_probs=True,
+            time_major=bool(seed % 2),
+            dtype=dtype,
+            exact=True,
+            end_tie="label",
+        )
+
+
+def test_end_tie_by_hand_and_its_errors():
+    x = np.full((3, 1, 2), -0.5)  # every path equally probable
+    blank_end = ctcc.forced_align(x, [[1]], log_probs=True)
+    label_end = ctcc.forced_align(x, [[1]], log_probs=True, end_tie="label")
+    np.testing.assert_array_equal(blank_end.frames, [[1, 0, 0]])
+    np.testing.assert_array_equal(label_end.frames, [[1, 1, 1]])
+    np.testing.assert_array_equal(label_end.spans[0], [[0, 3]])
+    assert label_end.scores[0] == blank_end.scores[0] == -1.5
+    # Without a tie at the end the rule changes nothing.
+    x = np.log(np.array([[0.7, 0.3], [0.6, 0.4], [0.9, 0.1]]))[:, None, :]
+    for end_tie in ("blank", "label"):
+        np.testing.assert_array_equal(
+            ctcc.forced_align(x, [[1]], log_probs=True, end_tie=end_tie).frames, [[0, 1, 0]]
+        )
+    for bad in ("Label", "", None, 1, True):
+        with pytest.raises(ValueError, match="end_tie"):
+            ctcc.forced_align(x, [[1]], log_probs=True, end_tie=bad)
 
 
 def test_tie_rules_by_hand():

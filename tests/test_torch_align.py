@@ -2,10 +2,10 @@
 interface, batched.
 
 References: torchaudio.functional.forced_align / merge_tokens where
-torchaudio is installed with them (torchaudio up to 2.8), and always an
-independent one written here: a float64 Viterbi recursion over the CTC
-states with torchaudio's rules (cross-checked against enumerating every
-path of tiny problems), and a loop for merge_tokens."""
+torchaudio is installed, and always an independent one written here: a
+float64 Viterbi recursion over the CTC states with torchaudio's rules,
+ties included (cross-checked against enumerating every path of tiny
+problems), and a loop for merge_tokens."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def viterbi(logp, labels, blank):
     ``labels`` under ``logp`` [T, C] (float64), or None when no path exists.
     States: blank, l1, blank, l2, ..., blank. Ties as torchaudio: stay, then
     the previous state, then the skip; at the end the final blank wins only
-    if strictly better (no exact ties occur on the random inputs here)."""
+    if strictly better."""
     T = logp.shape[0]
     ext = [blank]
     for c in labels:
@@ -130,6 +130,72 @@ def test_forced_align_matches_the_reference_per_sample(seed, blank):
         np.testing.assert_array_equal(alignments[n, :length].numpy(), want[0])
         np.testing.assert_allclose(scores[n, :length].numpy(), want[1], rtol=0, atol=0)
         assert (alignments[n, length:] == -1).all() and (scores[n, length:] == 0).all()
+
+
+def _tie_heavy(rng, T, C, uniform):
+    """[1, T, C] float64 log-probabilities on which many paths score exactly
+    the same: all equal, or a few multiples of 0.5 (sums exact)."""
+    if uniform:
+        return torch.full((1, T, C), -float(np.log(C)), dtype=torch.float64)
+    return torch.from_numpy(rng.integers(-3, 1, size=(1, T, C)) * 0.5)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_forced_align_ties_as_torchaudio(seed):
+    """Exact ties everywhere: the path is the reference's, whose rules are
+    torchaudio's (within frames stay, previous, skip; at the end the last
+    label unless the final blank is strictly better)."""
+    rng = np.random.default_rng(900 + seed)
+    T, C = int(rng.integers(1, 12)), int(rng.integers(2, 6))
+    L = int(rng.integers(0, T // 2 + 2))
+    labels = rng.integers(1, C, size=L)
+    log_probs = _tie_heavy(rng, T, C, uniform=seed % 2 == 0)
+    want = viterbi(log_probs[0].numpy(), labels.tolist(), 0)
+    got, scores = ctcc.torch.forced_align(log_probs, torch.from_numpy(labels[None]))
+    if want is None:
+        assert (got == -1).all()
+        return
+    np.testing.assert_array_equal(got[0].numpy(), want[0])
+    np.testing.assert_array_equal(scores[0].numpy(), want[1])
+
+
+def test_reference_viterbi_ties_are_the_brute_force_rule():
+    """The reference's tie rules, checked against every path: among the best
+    paths, one ending on the last label if any, then the largest state
+    sequence read from the end."""
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        T, C = int(rng.integers(1, 7)), int(rng.integers(2, 4))
+        labels = rng.integers(1, C, size=int(rng.integers(1, 3))).tolist()
+        logp = _tie_heavy(rng, T, C, uniform=trial % 2 == 0)[0].numpy()
+        paths, collapsed = reference._all_paths(C, T, 0)
+        good = paths[np.array([c == tuple(labels) for c in collapsed], bool)]
+        want = viterbi(logp, labels, 0)
+        if len(good) == 0:
+            assert want is None
+            continue
+        sums = logp[np.arange(T)[None, :], good].sum(axis=1)
+        best = good[sums == sums.max()]
+        states = [_states_of(p, labels) for p in best]
+        key = [(s[-1] == 2 * len(labels) - 1, tuple(s[::-1])) for s in states]
+        np.testing.assert_array_equal(want[0], best[max(range(len(best)), key=key.__getitem__)])
+
+
+def _states_of(path, labels):
+    """The CTC state sequence of a path that collapses to labels (blank 0):
+    blanks before label j are state 2j, label j is 2j + 1."""
+    states, j = [], 0
+    prev = 0
+    for c in path:
+        if c == 0:
+            states.append(2 * j)
+        elif prev == c and states[-1] % 2 == 1:
+            states.append(states[-1])
+        else:
+            j += 1
+            states.append(2 * j - 1)
+        prev = c
+    return states
 
 
 @pytest.mark.parametrize(
@@ -275,12 +341,19 @@ def test_forced_align_errors():
         fa(log_probs, targets, num_threads=1.0)
 
 
+def _torchaudio_forced_align():
+    try:
+        import torchaudio.functional as F
+    except Exception as e:  # not installed, or built for another torch
+        pytest.skip(f"torchaudio cannot be imported ({type(e).__name__})")
+    if not hasattr(F, "forced_align"):
+        pytest.skip("this torchaudio has no functional.forced_align")
+    return F
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_same_as_torchaudio(seed):
-    torchaudio = pytest.importorskip("torchaudio", reason="torchaudio is not installed")
-    F = torchaudio.functional
-    if not hasattr(F, "forced_align"):
-        pytest.skip(f"torchaudio {torchaudio.__version__} has no forced_align (removed in 2.9)")
+    F = _torchaudio_forced_align()
     log_probs, targets, _, _ = batch(seed, N=1, T=60)
     want = F.forced_align(log_probs, targets, blank=0)
     got = ctcc.torch.forced_align(log_probs, targets, blank=0)
@@ -294,6 +367,48 @@ def test_same_as_torchaudio(seed):
     np.testing.assert_allclose(
         [s.score for s in got_spans], [s.score for s in want_spans], rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_same_as_torchaudio_on_many_shapes_and_ties(seed):
+    """torchaudio one sample at a time against one batched call.
+
+    Random float64 input and input on which every path ties: the same
+    paths and scores. Input whose scores are a few multiples of 0.5 (many
+    exact ties between a cell's predecessors): torchaudio up to at least
+    2.11 may then keep a predecessor that is not the best (pytorch/audio
+    issue 4221) and return a path that is not most probable, so there
+    ctcc's path must score at least as high (its ties are checked against
+    the reference above). Random float32: torchaudio adds in float32, ctcc
+    in double; the same inequality, in double."""
+    F = _torchaudio_forced_align()
+    rng = np.random.default_rng(300 + seed)
+    N, C = 6, int(rng.integers(2, 30))
+    T = int(rng.integers(1, 200))
+    kind = ("random64", "random32", "uniform", "steps")[seed % 4]
+    if kind.startswith("random"):
+        lp = torch.randn(N, T, C, dtype=torch.float64).log_softmax(-1)
+        lp = lp.float() if kind == "random32" else lp
+    else:
+        lp = torch.cat([_tie_heavy(rng, T, C, uniform=kind == "uniform") for _ in range(N)])
+    lengths = torch.from_numpy(rng.integers(1, T + 1, size=N))
+    lengths[0] = T
+    tlen = torch.from_numpy(np.minimum(rng.integers(0, 12, size=N), (lengths.numpy() + 1) // 2))
+    targets = torch.from_numpy(rng.integers(1, C, size=(N, int(tlen.max()))))
+    got, got_scores = ctcc.torch.forced_align(lp, targets, lengths, tlen)
+    for n in range(N):
+        T_n, L_n = int(lengths[n]), int(tlen[n])
+        try:
+            want, want_scores = F.forced_align(lp[n : n + 1, :T_n], targets[n : n + 1, :L_n])
+        except RuntimeError:  # too few frames for the labels, or no labels
+            continue
+        if kind in ("random64", "uniform"):
+            assert torch.equal(got[n, :T_n], want[0].to(got.dtype)), (kind, n)
+            assert torch.equal(got_scores[n, :T_n], want_scores[0]), (kind, n)
+        else:
+            mine = got_scores[n, :T_n].double().sum().item()
+            theirs = lp[n, :T_n].double().gather(1, want[0][:, None]).sum().item()
+            assert mine >= theirs, (kind, n, mine, theirs)
 
 
 # --- merge_tokens -------------------------------------------------------------

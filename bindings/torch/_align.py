@@ -172,12 +172,14 @@ def forced_align(
 
     Notes
     -----
-    The paths are torchaudio's wherever the most probable path is unique:
-    the same states, transitions and tie-breaking within the frames (stay,
-    then come from the previous state). Two differences show on exact
-    ties only: at the last frame ctcc ends on the final blank where
-    torchaudio ends on the last label, and ctcc accumulates in double
-    precision where torchaudio accumulates in the input's dtype. torchaudio
+    The paths are torchaudio's, ties included: the same states and
+    transitions, the same tie-breaking within the frames (stay, then come
+    from the previous state, then skip) and at the last frame (the last
+    label wins a tie with the final blank: ``end_tie="label"`` of
+    `ctcc.forced_align`). One difference remains: ctcc adds the scores
+    in double precision, torchaudio in the input's dtype, so for float32
+    input two paths whose float32 sums tie or swap order by rounding may
+    be chosen differently (float64 input gives the same path). torchaudio
     raises when a sample has too few frames for its labels; here that
     sample gets alignments -1 and scores ``-inf``, and the others are
     aligned.
@@ -251,6 +253,7 @@ def forced_align(
                 log_probs=True,
                 num_threads=torch.get_num_threads() if threads is None else threads,
                 star_penalty=penalty,
+                end_tie="label",  # torchaudio's rule on a tie at the end
             )
         except (ValueError, TypeError) as e:
             raise type(e)(f"{fn}: {_torch_names(str(e))}") from None

@@ -189,6 +189,9 @@ typedef struct result {
 } result;
 
 /* Runs one precision (f32 if single) on b; result arrays are allocated. */
+/* options.align_end_tie of every run_align call. */
+static ctcc_align_end_tie g_end_tie = CTCC_ALIGN_END_TIE_BLANK;
+
 static result run_align(const batch *b, ctcc_layout layout,
                         ctcc_input_kind kind, int blank, int threads,
                         int single, int with_spans) {
@@ -202,6 +205,7 @@ static result run_align(const batch *b, ctcc_layout layout,
     opts.input_kind = kind;
     opts.blank = blank;
     opts.num_threads = threads;
+    opts.align_end_tie = g_end_tie;
     r.frames = (int32_t *)xmalloc(sizeof(int32_t) * (size_t)(b->N * b->T));
     r.spans =
         (int32_t *)xmalloc(sizeof(int32_t) * (size_t)(2 * b->total_labels));
@@ -420,6 +424,18 @@ static void test_hand_cases(void) {
         check(r.frames[0] == 1 && r.frames[1] == 0,
               "ties: end on the final blank (got %d %d)", r.frames[0],
               r.frames[1]);
+        result_free(&r);
+        /* With CTCC_ALIGN_END_TIE_LABEL the path ends on the label, and
+         * stays there from the end: 1 1. */
+        g_end_tie = CTCC_ALIGN_END_TIE_LABEL;
+        r = run_align(&b, CTCC_LAYOUT_BATCH_MAJOR, CTCC_INPUT_LOG_PROBS, 0, 1,
+                      0, 1);
+        g_end_tie = CTCC_ALIGN_END_TIE_BLANK;
+        check(r.frames[0] == 1 && r.frames[1] == 1 && r.spans[0] == 0 &&
+                  r.spans[1] == 2 && r.scores[0] == -2.0,
+              "ties: end on the last label with CTCC_ALIGN_END_TIE_LABEL "
+              "(got %d %d, [%d, %d), %g)",
+              r.frames[0], r.frames[1], r.spans[0], r.spans[1], r.scores[0]);
         result_free(&r);
         batch_free(&b);
     }
@@ -796,6 +812,12 @@ static void test_status_codes(void) {
     c = valid_call();
     c.no_spans = 1;
     expect_align("spans NULL", &c, CTCC_STATUS_SUCCESS);
+    c = valid_call();
+    c.opts.align_end_tie = CTCC_ALIGN_END_TIE_LABEL;
+    expect_align("align_end_tie label", &c, CTCC_STATUS_SUCCESS);
+    c = valid_call();
+    c.opts.align_end_tie = (ctcc_align_end_tie)2;
+    expect_align("align_end_tie 2", &c, CTCC_STATUS_INVALID_OPTION);
 
     c = valid_call();
     c.null_inputs = 1;
