@@ -6,13 +6,13 @@ labels per sample, float32, blank 0, random logits. ctcc runs with one
 thread and with all threads (medians of repeated calls). torchaudio's
 forced_align takes one sample per call, so it runs in a loop over the
 batch, on the same log-probabilities (ctcc with ``log_probs=True``); its
-alignments are checked against ctcc's before timing. torchaudio removed
-forced_align in 2.9: with a newer or no torchaudio the comparison is
-skipped with a note.
+alignments are checked against ctcc's before timing. Without a torchaudio
+that imports and has forced_align, the comparison is skipped with a note.
 
 ``--long`` times one long recording instead (T = 30000, L = 2000 and the
 1-hour T = 180000, L = 12000, C = 32, peaked emissions), each run in a fresh
-child process whose peak RSS is reported, with 1 and 2 threads, and
+child process whose peak memory (VmHWM) is reported, with 1 and 2 threads
+interleaved, and
 torchaudio's forced_align on the same input where it is installed (it
 crashes once T * (2L + 1) exceeds 2^31; the crash is reported).
 """
@@ -50,7 +50,7 @@ def _torchaudio():
     except Exception as e:  # ImportError, or a broken install
         return None, f"torchaudio is unavailable ({type(e).__name__}: {e})"
     if not hasattr(F, "forced_align"):
-        return None, "torchaudio is installed but has no functional.forced_align (removed in 2.9)"
+        return None, "this torchaudio has no functional.forced_align"
     return torch, F.forced_align
 
 
@@ -85,35 +85,63 @@ else:
 t0, c0 = time.perf_counter(), time.process_time()
 run()
 dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(dt, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# The peak of this process's own memory: Linux carries ru_maxrss across
+# exec, so it would report the parent's peak (Python with torch imported)
+# when that is larger; VmHWM belongs to the memory map made at exec.
+try:
+    with open("/proc/self/status") as f:
+        kb = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(dt, cpu, kb)
 """
 
 
-def _long_case(T: int, L: int, C: int, threads: int, who: str, repeats: int) -> str:
-    """Median seconds (wall and process CPU) and peak RSS of `repeats` fresh
-    child processes, or how the child died (torchaudio crashes once
-    T * (2L + 1) > 2^31)."""
+def _long_run(T: int, L: int, C: int, threads: int, who: str) -> tuple[float, float, float] | str:
+    """(wall seconds, process CPU seconds, peak RSS MB) of one fresh child
+    process, or how it died (torchaudio crashes once T * (2L + 1) > 2^31)."""
     import subprocess
     import sys
 
-    times, cpus, peaks = [], [], []
-    for _ in range(repeats):
-        r = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(T), str(L), str(C), str(threads), who],
-            capture_output=True,
-            text=True,
-        )
-        if r.returncode != 0:
-            why = f"signal {-r.returncode}" if r.returncode < 0 else f"exit {r.returncode}"
-            return f"failed ({why}: {r.stderr.strip().splitlines()[-1:] or ''})"
-        sec, cpu, kb = r.stdout.split()
-        times.append(float(sec))
-        cpus.append(float(cpu))
-        peaks.append(int(kb) / 1024)
+    r = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(T), str(L), str(C), str(threads), who],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        why = f"signal {-r.returncode}" if r.returncode < 0 else f"exit {r.returncode}"
+        return f"failed ({why}: {r.stderr.strip().splitlines()[-1:] or ''})"
+    sec, cpu, kb = r.stdout.split()
+    return float(sec), float(cpu), int(kb) / 1024
+
+
+def _summary(runs: list[tuple[float, float, float]]) -> str:
+    times = [r[0] for r in runs]
     return (
         f"{statistics.median(times):.2f} s (min {min(times):.2f}, CPU "
-        f"{statistics.median(cpus):.2f} s), peak RSS {max(peaks):.0f} MB"
+        f"{statistics.median(r[1] for r in runs):.2f} s), peak RSS "
+        f"{max(r[2] for r in runs):.0f} MB"
     )
+
+
+def _long_ctcc(T: int, L: int, C: int, repeats: int) -> list[str]:
+    """ctcc on 1 and 2 threads, the two interleaved (one of each per round,
+    so that a change in the machine's load hits both alike), and the median
+    over rounds of the round's 1-thread / 2-thread time."""
+    runs: dict[int, list] = {1: [], 2: []}
+    for _ in range(repeats):
+        for threads in (1, 2):
+            r = _long_run(T, L, C, threads, "ctcc")
+            if isinstance(r, str):
+                return [f"T={T} L={L} ctcc, {threads} thread(s): {r}"]
+            runs[threads].append(r)
+    lines = [f"T={T} L={L} ctcc, {k} thread(s): {_summary(runs[k])}" for k in (1, 2)]
+    ratios = [a[0] / b[0] for a, b in zip(runs[1], runs[2])]
+    lines.append(
+        f"T={T} L={L} ctcc, 2 threads vs 1: {statistics.median(ratios):.2f}x "
+        f"(median of {repeats} interleaved pairs; range {min(ratios):.2f}-{max(ratios):.2f})"
+    )
+    return lines
 
 
 def long_main(repeats: int, C: int = 32) -> int:
@@ -121,20 +149,23 @@ def long_main(repeats: int, C: int = 32) -> int:
 
     print(
         f"long recordings, one sample, C={C}, peaked log-probs (float32), median of "
-        f"{repeats} fresh processes; peak RSS of the child (includes Python and the inputs); "
+        f"{repeats} fresh processes; peak RSS = the child's VmHWM (Python, NumPy, the inputs "
+        "and the call); "
         f"CPU = the call's process CPU time (all threads)"
     )
     if hasattr(os, "getloadavg"):
         print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     torch, fa = _torchaudio()
     for T, L in _LONG_CASES:
-        for threads in (1, 2):
-            result = _long_case(T, L, C, threads, "ctcc", repeats)
-            print(f"T={T} L={L} ctcc, {threads} thread(s): {result}")
+        for line in _long_ctcc(T, L, C, repeats):
+            print(line)
         if torch is None:
             print(f"T={T} L={L} torchaudio: skipped ({fa})")
         else:
-            print(f"T={T} L={L} torchaudio, 1 thread: {_long_case(T, L, C, 1, 'torchaudio', 1)}")
+            r = _long_run(T, L, C, 1, "torchaudio")
+            print(f"T={T} L={L} torchaudio, 1 thread: {r if isinstance(r, str) else _summary([r])}")
+    if hasattr(os, "getloadavg"):
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 
