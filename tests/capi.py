@@ -54,6 +54,7 @@ class Options(ctypes.Structure):
         ("gamma", ctypes.c_double),
         ("kernel", ctypes.c_int),
         ("kernel_used", ctypes.POINTER(ctypes.c_ubyte)),
+        ("align_end_tie", ctypes.c_int),
     ]
 
 
