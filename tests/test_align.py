@@ -169,11 +169,15 @@ def test_brute_force_random(seed):
             )
 
 
-@pytest.mark.parametrize("seed", range(100))
-def test_brute_force_exact_ties(seed):
+@pytest.mark.parametrize(
+    "end_tie, seed", [("blank", s) for s in range(100)] + [("label", s) for s in range(60)]
+)
+def test_brute_force_exact_ties(end_tie, seed):
     """Integer log-probabilities: many paths tie exactly, and the tie rule
-    of the brute force (largest state sequence from the end) must hold."""
-    rng = np.random.default_rng(5000 + seed)
+    of the brute force (largest state sequence from the end; with
+    end_tie="label", first a path ending on the last label, torchaudio's
+    rule) must hold."""
+    rng = np.random.default_rng((5000 if end_tie == "blank" else 7000) + seed)
     x, labels, lengths, blank = _random_problem(rng, ties=True, neg_inf=seed % 4 == 3)
     for dtype in (np.float64, np.float32):
         _check_against_brute(
@@ -185,26 +189,7 @@ def test_brute_force_exact_ties(seed):
             time_major=bool(seed % 2),
             dtype=dtype,
             exact=True,
-        )
-
-
-@pytest.mark.parametrize("seed", range(60))
-def test_brute_force_exact_ties_ending_on_the_label(seed):
-    """end_tie="label": a tie between ending on the final blank and on the
-    last label goes to the label (torchaudio's rule); the rest as before."""
-    rng = np.random.default_rng(7000 + seed)
-    x, labels, lengths, blank = _random_problem(rng, ties=True, neg_inf=seed % 4 == 3)
-    for dtype in (np.float64, np.float32):
-        _check_against_brute(
-            x,
-            labels,
-            lengths,
-            blank,
-            log_probs=True,
-            time_major=bool(seed % 2),
-            dtype=dtype,
-            exact=True,
-            end_tie="label",
+            end_tie=end_tie,
         )
 
 
