@@ -202,11 +202,10 @@ def forced_align(
     each frame towards staying in the same state, then towards the previous
     state; at the last frame towards ending on the final blank rather than
     on the last label (the other way round with ``end_tie="label"``). A
-    sample with too few frames for its labels (label
-    count plus adjacent repeats), or with probability 0, gets score
-    ``-inf`` and frames and spans -1; one with NaN or ``+inf`` on a valid
-    frame gets score NaN. No labels: every frame is blank; no labels and no
-    frames: score 0.
+    sample with too few frames for its labels (label count plus adjacent
+    repeats), or with probability 0, gets score ``-inf`` and frames and
+    spans -1; one with NaN or ``+inf`` on a valid frame gets score NaN. No
+    labels: every frame is blank; no labels and no frames: score 0.
 
     The star, ``ctcc.STAR`` (-2, the C header's ``CTCC_LABEL_STAR``), stands
     for zero or more frames of content the transcript lacks (a missing

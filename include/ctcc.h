@@ -612,8 +612,9 @@ CTCC_API ctcc_status ctcc_align_workspace_size(const int32_t *label_lengths,
  * each frame towards staying in the same state, then towards the
  * previous state, and at the last frame towards ending on the final
  * blank (on the last label with options.align_end_tie =
- * CTCC_ALIGN_END_TIE_LABEL, as torchaudio's forced_align). Results are bitwise identical for every thread count; a batch
- * with fewer samples than threads splits each sample over the threads.
+ * CTCC_ALIGN_END_TIE_LABEL, as torchaudio's forced_align). Results are
+ * bitwise identical for every thread count; a batch with fewer samples
+ * than threads splits each sample over the threads.
  * Returns as ctcc_loss_f32 does (without the workspace's with_gradient
  * distinction), except that CTCC_LABEL_STAR is a valid label. */
 CTCC_API ctcc_status
