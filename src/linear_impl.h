@@ -42,7 +42,13 @@
  *   absolute error is at most U = 2^-999 (it is below TINY, and its true
  *   value is too, up to the 2^-1021 of an exp that returned 0). An entry
  *   that is not flagged has only the rounding error of a few double
- *   operations on normal numbers, as in the log-space kernel. The error of
+ *   operations on normal numbers, as in the log-space kernel. An entry
+ *   computed from predecessors (for beta: successors) that are all exactly
+ *   0 is exactly 0, with no error of its own, and is not flagged: a state
+ *   that no path reaches yet (after a repeated label, whose two copies
+ *   need a blank between them, the band admits a few); a flagged
+ *   predecessor's error is charged where it was flagged, and the charge
+ *   covers everything computed from it. The error of
  *   a flagged alpha entry at frame t changes P by at most U times that
  *   state's beta_t (P = sum_s alpha_t(s) beta_t(s) for every t and every
  *   later computation is linear and non-negative), and frame t's
@@ -230,13 +236,16 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
     row[hi] = row[hi + 1] = 0;
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = lo; s < hi; ++s) {
-        const DP r = e[s] * (prev[s] + prev[s - 1] + k[s] * prev[s - 2]);
+        const DP in = prev[s] + prev[s - 1] + k[s] * prev[s - 2];
+        const DP r = e[s] * in;
         /* A flagged entry is stored as 0: its error stays within the
          * charge, and no subnormal reaches the next frame's arithmetic,
-         * which would run at the processor's slow, microcoded pace. */
+         * which would run at the processor's slow, microcoded pace. An
+         * entry whose predecessors are all 0 is exactly 0 (a state not
+         * yet reachable, as after a repeated label): not flagged. */
         row[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
-        n += r < LIN_TINY;
+        n += r < LIN_TINY && in > 0;
     }
     *flags = (double)n;
     return mx;
@@ -259,9 +268,12 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, DP *e, const DP *k,
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = plo; s < phi; ++s) {
         const DP r = e[s] + e[s + 1] + k[s + 2] * e[s + 2];
-        next[s] = r < LIN_TINY ? 0 : r; /* as in lin_alpha_row */
+        /* As in lin_alpha_row: the successors' own entries tell an exact
+         * 0 (all of them 0) from an underflow. */
+        const DP in = cur[s] + cur[s + 1] + k[s + 2] * cur[s + 2];
+        next[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
-        n += r < LIN_TINY;
+        n += r < LIN_TINY && in > 0;
     }
     *flags = (double)n;
     return mx;

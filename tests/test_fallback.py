@@ -141,6 +141,25 @@ def test_loss_only_gives_the_gradient_calls_loss_when_scaled():
     assert with_grad.tobytes() == alone.tobytes()
 
 
+@pytest.mark.parametrize("grad", [True, False])
+def test_repeated_labels_keep_random_logits_scaled(grad):
+    """A repeated label needs a blank between its two copies, so the
+    states just inside the band's edges are exactly 0 for a while: not an
+    underflow, and not charged to the bound. Random logits of the speech
+    benchmark's shape (every label row with repeats) stay scaled, with and
+    without the gradient, and meet the float64 goals against the log-space
+    kernel."""
+    x, labels = random_batch(700, 3, 29, 100, seed=12)
+    labels[:, 10:14] = labels[:, 10:11]  # a run of four equal labels
+    labels[:, 60:62] = labels[:, 60:61]
+    loss, g, used = run(x, labels, grad=grad)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want, want_grad, _ = run(x, labels, grad=grad, kernel="log")
+    np.testing.assert_allclose(loss, want, rtol=1e-12)
+    if grad:
+        np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
