@@ -226,10 +226,14 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
  * the two entries beyond each end of the band (which the next frame reads
  * as predecessors). Returns the row's maximum and stores its number of
- * flagged entries. */
+ * flagged entries: with `exact` (a constant), the entries below LIN_TINY
+ * but for the exact zeros (see the top of the file); without, every entry
+ * below LIN_TINY, which spares a compare per state where the count only
+ * decides whether a frame's flagged entries are summed (the gradient's
+ * bound, which charges stored zeros anyway, the exact ones harmlessly). */
 CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
                                     const DP *k, size_t lo, size_t hi,
-                                    double *flags) {
+                                    double *flags, int exact) {
     DP mx = 0;
     size_t s, n = 0;
     row[(ptrdiff_t)lo - 2] = row[(ptrdiff_t)lo - 1] = 0;
@@ -245,7 +249,7 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
          * yet reachable, as after a repeated label): not flagged. */
         row[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
-        n += r < LIN_TINY && in > 0;
+        n += r < LIN_TINY && (!exact || in > 0);
     }
     *flags = (double)n;
     return mx;
@@ -253,10 +257,10 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
 
 /* e *= cur on [lo, hi) (e is 0 beyond), then next[s] = e[s] + e[s+1] +
  * k[s+2] e[s+2] on [plo, phi), zeros beyond. Returns next's maximum and
- * stores its number of flagged entries. */
+ * stores its number of flagged entries, as lin_alpha_row. */
 CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, DP *e, const DP *k,
                                    size_t lo, size_t hi, size_t plo, size_t phi,
-                                   double *flags) {
+                                   double *flags, int exact) {
     DP mx = 0;
     size_t s, n = 0;
 #pragma omp simd
@@ -270,10 +274,10 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, DP *e, const DP *k,
         const DP r = e[s] + e[s + 1] + k[s + 2] * e[s + 2];
         /* As in lin_alpha_row: the successors' own entries tell an exact
          * 0 (all of them 0) from an underflow. */
-        const DP in = cur[s] + cur[s + 1] + k[s + 2] * cur[s + 2];
+        const DP in = exact ? cur[s] + cur[s + 1] + k[s + 2] * cur[s + 2] : 0;
         next[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
-        n += r < LIN_TINY && in > 0;
+        n += r < LIN_TINY && (!exact || in > 0);
     }
     *flags = (double)n;
     return mx;
@@ -356,7 +360,11 @@ static void lin_forward(const lin_sample *q) {
             const DP *prev = lin_row(q->with_grad ? q->table : q->rows_f, SP,
                                      q->with_grad ? t - 1 : ((t - 1) & 1));
             scale += (double)offset;
-            mx = lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags);
+            /* Two copies, so that the exact-zero test costs nothing where
+             * it is not wanted. */
+            mx = q->with_grad
+                     ? lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags, 0)
+                     : lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags, 1);
         }
         lz += (double)log_z;
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
@@ -422,9 +430,14 @@ static void lin_backward(const lin_sample *q) {
         }
         scale += (double)offset;
         lz += (double)log_z;
-        mx = lin_beta_row(next, cur, e, q->kmask, lo, hi,
-                          ctcc_band_lo(S, T, t - 1), ctcc_band_hi(S, t - 1),
-                          &flags);
+        {
+            const size_t plo = ctcc_band_lo(S, T, t - 1);
+            const size_t phi = ctcc_band_hi(S, t - 1);
+            mx = q->with_grad ? lin_beta_row(next, cur, e, q->kmask, lo, hi,
+                                             plo, phi, &flags, 0)
+                              : lin_beta_row(next, cur, e, q->kmask, lo, hi,
+                                             plo, phi, &flags, 1);
+        }
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
             return;
         }
@@ -550,7 +563,7 @@ static void lin_lower_half(const lin_sample *q) {
                             0, &log_z);
         mb = (double)lin_beta_row(next, cur, e, q->kmask, lo, hi,
                                   ctcc_band_lo(S, T, t - 1),
-                                  ctcc_band_hi(S, t - 1), &nb);
+                                  ctcc_band_hi(S, t - 1), &nb, 0);
         if (!(mb > 0.0)) {
             return;
         }
@@ -576,7 +589,7 @@ static void lin_upper_half(const lin_sample *q) {
         DP *e = q->emit_b + CTCC_ROW_PAD, log_z;
         (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), e, q->scratch_b, NULL,
                             0, &log_z);
-        ma = (double)lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags);
+        ma = (double)lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags, 0);
         if (!(ma > 0.0)) {
             return;
         }
