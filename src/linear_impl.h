@@ -464,6 +464,36 @@ static void lin_backward(const lin_sample *q) {
  * be more than 2^1022 apart in long random inputs). */
 #define LIN_PRODUCT_SCALE 0x1p980
 
+/* gam[s] = a[s] b[s] (formed as above) on [lo, hi), with their sum, the
+ * blanks' (even states') sum and their maximum; with `flagged` (a
+ * constant: a copy of the loop each way, so that neither pays for the
+ * other) returns the sum of the flagged entries of either row, each
+ * weighted by the other row's entry, else 0. */
+CTCC_ALWAYS_INLINE double lin_products(const DP *a, const DP *b, size_t lo,
+                                       size_t hi, DP *gam, double *total_out,
+                                       double *blank_out, DP *top_out,
+                                       int flagged) {
+    double total = 0.0, blank_sum = 0.0, sum = 0.0;
+    DP top = 0;
+    size_t s;
+#pragma omp simd reduction(+ : total, blank_sum, sum) reduction(max : top)
+    for (s = lo; s < hi; ++s) {
+        const DP g = (a[s] * (DP)LIN_PRODUCT_SCALE) * b[s];
+        gam[s] = g;
+        total += (double)g;
+        blank_sum += (double)((s & 1) ? 0 : g);
+        top = g > top ? g : top;
+        if (flagged) {
+            sum += (double)((a[s] < LIN_TINY ? b[s] : 0) +
+                            (b[s] < LIN_TINY ? a[s] : 0));
+        }
+    }
+    *total_out = total;
+    *blank_out = blank_sum;
+    *top_out = top;
+    return sum;
+}
+
 /* The posteriors of frame t from its alpha row a and beta row b (stored
  * rows, any scales): subtracted from the gradient row, added to the
  * posterior row. Returns frame t's share of the bound E (see the top of
@@ -481,21 +511,10 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
     DP inv;
     size_t s;
     DP top = 0;
-    /* Blank states are the even ones. */
-#pragma omp simd reduction(+ : total, blank_sum) reduction(max : top)
-    for (s = lo; s < hi; ++s) {
-        const DP g = (a[s] * (DP)LIN_PRODUCT_SCALE) * b[s];
-        gam[s] = g;
-        total += (double)g;
-        blank_sum += (double)((s & 1) ? 0 : g);
-        top = g > top ? g : top;
-    }
     if (flagged_rows) {
-#pragma omp simd reduction(+ : flagged)
-        for (s = lo; s < hi; ++s) {
-            flagged += (double)((a[s] < LIN_TINY ? b[s] : 0) +
-                                (b[s] < LIN_TINY ? a[s] : 0));
-        }
+        flagged = lin_products(a, b, lo, hi, gam, &total, &blank_sum, &top, 1);
+    } else {
+        (void)lin_products(a, b, lo, hi, gam, &total, &blank_sum, &top, 0);
     }
     if (!(total > 0.0) || total == INFINITY) {
         return INFINITY;
