@@ -1,0 +1,112 @@
+/*
+ * instructions.c - one batch, one kernel call or several, for counting
+ * instructions per DP cell under callgrind (bench/instructions.sh runs
+ * it). Counts do not depend on the machine's load, where times on a
+ * shared machine do.
+ *
+ * Usage: instructions MODE INPUT CALLS [T L [repeats]]
+ *   MODE   g (loss and gradient) or l (loss only)
+ *   INPUT  r (standard-normal logits) or p (peaked: a trained model's
+ *          outputs, one alignment at logit 0, the other classes at
+ *          logits from -30 to -10)
+ *   CALLS  calls to ctcc_loss_f32 on the same batch
+ *   T L    frames and labels per sample (default 700 100, speech-long)
+ *   repeats  1: labels uniform in [1, C), with their repeats (the
+ *          benchmark harness's); 0: no two equal neighbours (default 1)
+ * N = 8 samples, C = 29 classes, float32, one thread. Prints the status,
+ * how many samples the scaled kernel served and the DP cells per call.
+ */
+#include <ctcc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static unsigned long long g_state = 12345;
+
+/* Uniform in (0, 1), a fixed sequence on every machine. */
+static double uniform(void) {
+    g_state = g_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return ((double)(g_state >> 11) + 0.5) / 9007199254740992.0;
+}
+
+int main(int argc, char **argv) {
+    enum { N = 8, C = 29 };
+    int T, L, grad, peaked, calls, repeats, i, t, n, c, served = 0;
+    float *x, *g, costs[N];
+    int32_t *labels, label_lengths[N], input_lengths[N];
+    unsigned char used[N];
+    ctcc_options opt;
+    ctcc_status st = CTCC_STATUS_SUCCESS;
+    size_t bytes;
+    void *ws;
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s g|l r|p CALLS [T L [repeats]]\n", argv[0]);
+        return 2;
+    }
+    grad = argv[1][0] == 'g';
+    peaked = argv[2][0] == 'p';
+    calls = atoi(argv[3]);
+    T = argc > 5 ? atoi(argv[4]) : 700;
+    L = argc > 5 ? atoi(argv[5]) : 100;
+    repeats = argc > 6 ? atoi(argv[6]) : 1;
+    if (T < 1 || L < 1 || 2 * L + 1 > 2 * T) {
+        fprintf(stderr, "T = %d and L = %d do not fit\n", T, L);
+        return 2;
+    }
+    x = malloc(sizeof(float) * (size_t)T * N * C);
+    g = malloc(sizeof(float) * (size_t)T * N * C);
+    labels = malloc(sizeof(int32_t) * (size_t)N * L);
+    if (x == NULL || g == NULL || labels == NULL) {
+        return 1;
+    }
+    for (i = 0; i < N * L; ++i) {
+        labels[i] = 1 + (int32_t)(uniform() * (C - 1));
+        if (!repeats && i % L > 0 && labels[i] == labels[i - 1]) {
+            labels[i] = labels[i] % (C - 1) + 1;
+        }
+    }
+    for (n = 0; n < N; ++n) {
+        label_lengths[n] = L;
+        input_lengths[n] = T;
+    }
+    for (t = 0; t < T; ++t) {
+        for (n = 0; n < N; ++n) {
+            /* The peaked alignment: each label over T / L frames, its
+             * first three frames on the label and the rest on blank. */
+            const int k = (int)((double)t * L / T);
+            const int cls = t % 7 < 3 ? labels[n * L + k] : 0;
+            for (c = 0; c < C; ++c) {
+                float *v = &x[((size_t)t * N + n) * C + c];
+                if (peaked) {
+                    *v = c == cls ? 0.0f : (float)(-10.0 - 20.0 * uniform());
+                } else {
+                    const double u1 = uniform(), u2 = uniform();
+                    *v = (float)(sqrt(-2.0 * log(u1)) *
+                                 cos(6.283185307179586 * u2));
+                }
+            }
+        }
+    }
+    ctcc_options_init(&opt);
+    opt.kernel_used = used;
+    opt.num_threads = 1;
+    if (ctcc_workspace_size(label_lengths, input_lengths, T, N, C, CTCC_FLOAT32,
+                            grad, &opt, &bytes) != CTCC_STATUS_SUCCESS ||
+        (ws = malloc(bytes)) == NULL) {
+        return 1;
+    }
+    for (i = 0; i < calls && st == CTCC_STATUS_SUCCESS; ++i) {
+        st = ctcc_loss_f32(x, grad ? g : NULL, labels, label_lengths,
+                           input_lengths, T, N, C, costs, ws, bytes, &opt);
+    }
+    for (n = 0; n < N; ++n) {
+        served += used[n] == CTCC_KERNEL_USED_SCALED;
+    }
+    printf("status %d, scaled %d of %d, %ld cells per call\n", (int)st, served,
+           N, (long)N * T * (2 * L + 1));
+    free(ws);
+    free(labels);
+    free(g);
+    free(x);
+    return st != CTCC_STATUS_SUCCESS;
+}
