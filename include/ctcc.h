@@ -389,8 +389,10 @@ CTCC_API void ctcc_options_init(ctcc_options *options);
  *                  alignment; the library aligns inside it.
  *
  * The size grows with sum over n of input_lengths[n] * (2 * label_lengths[n]
- * + 1) with a gradient, and with sum over n of (label_lengths[n] + 1)
- * without one. It does not depend on the label values, so the same
+ * + 1) with a gradient (plus input_lengths[n] * (alphabet_size + 1) for
+ * each sample with alphabet_size <= 2 * label_lengths[n] + 1: its frames'
+ * class probabilities, kept from one phase of the scaled kernel for the
+ * next), and with sum over n of (label_lengths[n] + 1) without one. It does not depend on the label values, so the same
  * workspace can be reused for every batch with the same lengths, and a
  * workspace sized with_gradient = 1 also serves loss-only calls.
  *

@@ -139,18 +139,23 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
  *   rows_b      real  [2, S] the second task's rows, padded (gradient)
  *   mid_beta    real  [S]   the beta row of the meeting frame (gradient)
  *   lin_state   two cache-line pairs, what each task leaves for the others
+ *   class_probs real  [T, C + 1] (gradient, and only when C <= S) each
+ *                           frame's exp(x - max) per class and their sum,
+ *                           from phase 1 for phase 2, which would
+ *                           otherwise compute the same exps again
  * total is the region's size, a multiple of CTCC_ALIGN. */
 typedef struct ctcc_sample_layout {
     size_t ext_labels, skip, emit, posterior, beta, alpha, log_norm, frame_max,
         weight, state_sums, emit_b, scratch_b, rows_b, mid_beta, lin_state,
-        total;
+        class_probs, total;
 } ctcc_sample_layout;
 
-/* Fills *layout for one sample; returns 0 on size_t overflow, 1 otherwise.
- * real_size is sizeof(float) or sizeof(double). */
+/* Fills *layout for one sample of a batch over alphabet_size classes;
+ * returns 0 on size_t overflow, 1 otherwise. real_size is sizeof(float)
+ * or sizeof(double). */
 int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
-                               size_t real_size, int with_gradient,
-                               ctcc_sample_layout *layout);
+                               int32_t alphabet_size, size_t real_size,
+                               int with_gradient, ctcc_sample_layout *layout);
 
 /* Bytes of the workspace head, rounded up to CTCC_ALIGN: two size_t
  * arrays [batch_size] holding each sample's workspace offset and label
@@ -164,8 +169,9 @@ size_t ctcc_head_bytes(int32_t batch_size, int32_t class_sums, int *ok);
  * an arbitrary pointer. */
 ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
                              const int32_t *input_lengths, int32_t batch_size,
-                             int32_t class_sums, size_t real_size,
-                             int with_gradient, size_t *bytes);
+                             int32_t alphabet_size, int32_t class_sums,
+                             size_t real_size, int with_gradient,
+                             size_t *bytes);
 
 /* Checks that max_time * batch_size * alphabet_size fits in size_t, so that
  * every element index of the inputs array can be formed. */

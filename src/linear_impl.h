@@ -116,8 +116,9 @@ typedef struct lin_sample {
     DP *emit_f, *emit_b;       /* a padded emission row for each task */
     DP *scratch_f, *scratch_b; /* [S] each */
     DP *shift, *norm;          /* with_grad: [T], the frame normalisers */
-    double *flags; /* with_grad: [T], the flagged entries of phase 1's rows */
-    lin_dir *dir;  /* [2]: forward, backward */
+    double *flags;   /* with_grad: [T], the flagged entries of phase 1's rows */
+    lin_dir *dir;    /* [2]: forward, backward */
+    DP *class_probs; /* with_grad and C <= S: [T, C + 1], else NULL */
 } lin_sample;
 
 /* The frame's class probabilities for the states of [lo, hi), times
@@ -169,10 +170,23 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     if (per_class) {
         double sum = 0.0;
         DP f = factor;
+        if (q->class_probs != NULL) {
+            /* Phase 1 leaves the frame's probabilities and their sum in
+             * the frame's row, and phase 2 reads them there: the same
+             * values, without C exps per frame a second time. */
+            pd = q->class_probs + t * (C + 1);
+        }
+        if (phase1 || q->class_probs == NULL) {
 #pragma omp simd reduction(+ : sum)
-        for (c = 0; c < C; ++c) {
-            pd[c] = DP_EXP_NEG((DP)x[c] - shift);
-            sum += (double)pd[c];
+            for (c = 0; c < C; ++c) {
+                pd[c] = DP_EXP_NEG((DP)x[c] - shift);
+                sum += (double)pd[c];
+            }
+            if (q->class_probs != NULL) {
+                pd[C] = (DP)sum;
+            }
+        } else {
+            sum = (double)pd[C];
         }
         if (!q->log_probs) {
             /* The softmax is pd / sum; the emissions the same, scaled. */

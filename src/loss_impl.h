@@ -306,8 +306,8 @@ static REAL compute_sample(const sample_args *a) {
     double log_p = 0.0;
     int feasible;
 
-    ctcc_sample_layout_compute((int32_t)T, (int32_t)L, DP_SIZE, with_grad,
-                               &lay);
+    ctcc_sample_layout_compute((int32_t)T, (int32_t)L, (int32_t)C, DP_SIZE,
+                               with_grad, &lay);
     ext = (int32_t *)(a->workspace + lay.ext_labels);
     skip = (DP *)(a->workspace + lay.skip) + CTCC_ROW_PAD;
     emit = (DP *)(a->workspace + lay.emit) + CTCC_ROW_PAD;
@@ -563,7 +563,7 @@ alpha_log_scales(const unsigned char *base, const size_t *ws_offset,
                 continue;
             }
             ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
-                                       DP_SIZE, 1, &lay);
+                                       (int32_t)C, DP_SIZE, 1, &lay);
             ext = (const int32_t *)(base + ws_offset[n] + lay.ext_labels);
             sums = (const double *)(base + ws_offset[n] + lay.state_sums);
             S = 2 * (size_t)label_lengths[n] + 1;
@@ -839,7 +839,8 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     unsigned char *w = a->workspace;
     q->with_grad = a->grad != NULL || a->post != NULL;
     ctcc_sample_layout_compute((int32_t)a->time, (int32_t)a->label_length,
-                               DP_SIZE, q->with_grad, &lay);
+                               (int32_t)a->alphabet, DP_SIZE, q->with_grad,
+                               &lay);
     q->input = a->input;
     q->grad = a->grad;
     q->post = a->post;
@@ -865,6 +866,10 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     q->norm = (DP *)(w + lay.log_norm);
     q->flags = (double *)(w + lay.weight);
     q->dir = (lin_dir *)(w + lay.lin_state);
+    /* The layout's condition for the array: phase 1 keeps each frame's
+     * class probabilities there for phase 2. */
+    q->class_probs =
+        q->with_grad && q->C <= q->S ? (DP *)(w + lay.class_probs) : NULL;
 }
 
 /* Prepares sample n for the linear path: its states, masks and the
@@ -882,7 +887,7 @@ static int lin_prepare(const batch_args *b, size_t n) {
     }
     lin_sample_at(&a, &q);
     ctcc_sample_layout_compute((int32_t)a.time, (int32_t)a.label_length,
-                               DP_SIZE, q.with_grad, &lay);
+                               (int32_t)a.alphabet, DP_SIZE, q.with_grad, &lay);
     repeats = build_states(&a, (int32_t *)(a.workspace + lay.ext_labels),
                            (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD,
                            (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD);
@@ -1101,8 +1106,8 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
     }
     backward = gradients != NULL || posteriors != NULL || frame_weights != NULL;
     status = ctcc_total_bytes(label_lengths, input_lengths, batch_size,
-                              opts.use_alpha ? alphabet_size : 0, DP_SIZE,
-                              backward, &needed);
+                              alphabet_size, opts.use_alpha ? alphabet_size : 0,
+                              DP_SIZE, backward, &needed);
     if (status != CTCC_STATUS_SUCCESS) {
         return status;
     }
@@ -1130,7 +1135,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         for (n = 0; n < batch_size; ++n) {
             ctcc_sample_layout lay;
             ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
-                                       DP_SIZE, backward, &lay);
+                                       alphabet_size, DP_SIZE, backward, &lay);
             ws_offset[n] = ws;
             label_offset[n] = lab;
             ws += lay.total;
@@ -1198,8 +1203,8 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         ctcc_sample_layout lay;
         double *weight;
         size_t t;
-        ctcc_sample_layout_compute(input_lengths[n], label_lengths[n], DP_SIZE,
-                                   backward, &lay);
+        ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
+                                   alphabet_size, DP_SIZE, backward, &lay);
         weight = (double *)(base + ws_offset[n] + lay.weight);
         if (state[n] == SAMPLE_OK && modify && kernel_post != NULL) {
             unsigned char *region = base + ws_offset[n];

@@ -185,8 +185,8 @@ ctcc_status ctcc_check_labelled_batch(const int32_t *flat_labels,
 }
 
 int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
-                               size_t real_size, int with_gradient,
-                               ctcc_sample_layout *layout) {
+                               int32_t alphabet_size, size_t real_size,
+                               int with_gradient, ctcc_sample_layout *layout) {
     int ok = 1;
     const size_t t = (size_t)input_length;
     const size_t s =
@@ -224,6 +224,13 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
                     real_size);
     CTCC_NEXT_ARRAY(mid_beta, with_gradient ? sp : 0, real_size);
     CTCC_NEXT_ARRAY(lin_state, 4, CTCC_ALIGN);
+    /* Only where the scaled kernel can compute the emissions per class (C
+     * at most the band's width, itself at most S). */
+    CTCC_NEXT_ARRAY(class_probs,
+                    with_gradient && (size_t)alphabet_size <= s
+                        ? ctcc_mul_size(t, (size_t)alphabet_size + 1, &ok)
+                        : 0,
+                    real_size);
 #undef CTCC_NEXT_ARRAY
     layout->total = total;
     return ok;
@@ -241,8 +248,9 @@ size_t ctcc_head_bytes(int32_t batch_size, int32_t class_sums, int *ok) {
 
 ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
                              const int32_t *input_lengths, int32_t batch_size,
-                             int32_t class_sums, size_t real_size,
-                             int with_gradient, size_t *bytes) {
+                             int32_t alphabet_size, int32_t class_sums,
+                             size_t real_size, int with_gradient,
+                             size_t *bytes) {
     int ok = 1;
     size_t total;
     int32_t n;
@@ -250,7 +258,8 @@ ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
     for (n = 0; n < batch_size; ++n) {
         ctcc_sample_layout layout;
         if (!ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
-                                        real_size, with_gradient, &layout)) {
+                                        alphabet_size, real_size, with_gradient,
+                                        &layout)) {
             return CTCC_STATUS_SIZE_OVERFLOW;
         }
         total = ctcc_add_size(total, layout.total, &ok);
@@ -352,6 +361,6 @@ ctcc_status ctcc_workspace_size(const int32_t *label_lengths,
         return status;
     }
     return ctcc_total_bytes(label_lengths, input_lengths, batch_size,
-                            opts.use_alpha ? alphabet_size : 0, real_size,
-                            with_gradient != 0, size_bytes);
+                            alphabet_size, opts.use_alpha ? alphabet_size : 0,
+                            real_size, with_gradient != 0, size_bytes);
 }
