@@ -160,6 +160,27 @@ def test_repeated_labels_keep_random_logits_scaled(grad):
         np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("C", [8, 9, 10])
+@pytest.mark.parametrize("log_probs", [False, True])
+def test_class_probabilities_kept_between_phases(C, log_probs):
+    """Around C = S (here S = 9), where the scaled kernel keeps each frame's
+    class probabilities from its first phase for the second (and where the
+    band, narrower near both ends, takes one exp per state in some frames
+    and one per class in others): gradient and posteriors as the log-space
+    kernel's, to 1e-12."""
+    x, labels = random_batch(30, 3, C, 4, seed=13)
+    if log_probs:
+        x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    loss, g, used = run(x, labels, log_probs=log_probs)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want, want_grad, _ = run(x, labels, log_probs=log_probs, kernel="log")
+    np.testing.assert_allclose(loss, want, rtol=1e-12)
+    np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
+    post = ctcc.ctc_posteriors(x, labels, log_probs=log_probs)
+    want_post = ctcc.ctc_posteriors(x, labels, log_probs=log_probs, kernel="log")
+    np.testing.assert_allclose(post, want_post, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
