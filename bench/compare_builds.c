@@ -1,0 +1,166 @@
+/*
+ * compare_builds.c - two builds of libctcc, loaded side by side in one
+ * process and called alternately on the same batch, so that the drift of
+ * a shared machine falls on both alike. Prints each build's median, first
+ * quartile and least CPU time per call, and its workspace size.
+ *
+ * Build:  gcc -O2 -std=c99 -Iinclude bench/compare_builds.c \
+ *             -o compare_builds -ldl -lm
+ * Usage:  ./compare_builds LIB_A LIB_B T L r|p [CALLS]
+ *   LIB_A, LIB_B  paths of two libctcc.so files (distinct files)
+ *   T L           frames and labels per sample (N = 8, C = 29, float32,
+ *                 one thread, with the gradient)
+ *   r|p           standard-normal logits, or peaked outputs (a trained
+ *                 model's: one alignment at logit 0, the rest at -30 to
+ *                 -10); labels uniform in [1, C), with their repeats
+ *   CALLS         timed calls per build (default 60)
+ */
+#define _POSIX_C_SOURCE 199309L
+#include <ctcc.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef ctcc_status (*loss_fn)(const float *, float *, const int32_t *,
+                               const int32_t *, const int32_t *, int32_t,
+                               int32_t, int32_t, float *, void *, size_t,
+                               const ctcc_options *);
+typedef void (*init_fn)(ctcc_options *);
+typedef ctcc_status (*size_fn)(const int32_t *, const int32_t *, int32_t,
+                               int32_t, int32_t, ctcc_dtype, int,
+                               const ctcc_options *, size_t *);
+
+enum { N = 8, C = 29 };
+
+static unsigned long long g_state = 12345;
+
+/* Uniform in (0, 1), a fixed sequence on every machine. */
+static double uniform(void) {
+    g_state = g_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return ((double)(g_state >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int by_value(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One build: its entry points, options, workspace and timings. */
+typedef struct build {
+    void *handle;
+    loss_fn loss;
+    ctcc_options opts;
+    void *ws;
+    size_t bytes;
+    double *times;
+} build;
+
+static int build_open(build *b, const char *path, const int32_t *ll,
+                      const int32_t *il, int T, int calls) {
+    init_fn init;
+    size_fn size;
+    b->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (b->handle == NULL) {
+        fprintf(stderr, "%s\n", dlerror());
+        return 0;
+    }
+    *(void **)&b->loss = dlsym(b->handle, "ctcc_loss_f32");
+    *(void **)&init = dlsym(b->handle, "ctcc_options_init");
+    *(void **)&size = dlsym(b->handle, "ctcc_workspace_size");
+    if (b->loss == NULL || init == NULL || size == NULL) {
+        fprintf(stderr, "%s: not a libctcc\n", path);
+        return 0;
+    }
+    init(&b->opts);
+    b->opts.num_threads = 1;
+    if (size(ll, il, T, N, C, CTCC_FLOAT32, 1, &b->opts, &b->bytes) !=
+        CTCC_STATUS_SUCCESS) {
+        return 0;
+    }
+    b->ws = malloc(b->bytes);
+    b->times = malloc(sizeof(double) * (size_t)calls);
+    return b->ws != NULL && b->times != NULL;
+}
+
+int main(int argc, char **argv) {
+    build b[2];
+    int T, L, peaked, calls, i, t, n, c, k;
+    float *x, *g, costs[N];
+    int32_t *labels, ll[N], il[N];
+    if (argc < 6) {
+        fprintf(stderr, "usage: %s LIB_A LIB_B T L r|p [CALLS]\n", argv[0]);
+        return 2;
+    }
+    T = atoi(argv[3]);
+    L = atoi(argv[4]);
+    peaked = argv[5][0] == 'p';
+    calls = argc > 6 ? atoi(argv[6]) : 60;
+    if (T < 1 || L < 1 || L > T || calls < 1) {
+        fprintf(stderr, "bad T, L or CALLS\n");
+        return 2;
+    }
+    x = malloc(sizeof(float) * (size_t)T * N * C);
+    g = malloc(sizeof(float) * (size_t)T * N * C);
+    labels = malloc(sizeof(int32_t) * (size_t)N * L);
+    if (x == NULL || g == NULL || labels == NULL) {
+        return 1;
+    }
+    for (i = 0; i < N * L; ++i) {
+        labels[i] = 1 + (int32_t)(uniform() * (C - 1));
+    }
+    for (n = 0; n < N; ++n) {
+        ll[n] = L;
+        il[n] = T;
+    }
+    for (t = 0; t < T; ++t) {
+        for (n = 0; n < N; ++n) {
+            const int cls =
+                t % 7 < 3 ? labels[n * L + (int)((double)t * L / T)] : 0;
+            for (c = 0; c < C; ++c) {
+                float *v = &x[((size_t)t * N + n) * C + c];
+                if (peaked) {
+                    *v = c == cls ? 0.0f : (float)(-10.0 - 20.0 * uniform());
+                } else {
+                    const double u1 = uniform(), u2 = uniform();
+                    *v = (float)(sqrt(-2.0 * log(u1)) *
+                                 cos(6.283185307179586 * u2));
+                }
+            }
+        }
+    }
+    for (k = 0; k < 2; ++k) {
+        if (!build_open(&b[k], argv[1 + k], ll, il, T, calls)) {
+            return 1;
+        }
+        /* A first call each, untimed: page faults and caches. */
+        b[k].loss(x, g, labels, ll, il, T, N, C, costs, b[k].ws, b[k].bytes,
+                  &b[k].opts);
+    }
+    for (i = 0; i < calls; ++i) {
+        int j;
+        for (j = 0; j < 2; ++j) {
+            /* A, B then B, A: neither always follows the other. */
+            build *p = &b[(i & 1) ? 1 - j : j];
+            const double t0 = cpu_seconds();
+            p->loss(x, g, labels, ll, il, T, N, C, costs, p->ws, p->bytes,
+                    &p->opts);
+            p->times[i] = cpu_seconds() - t0;
+        }
+    }
+    for (k = 0; k < 2; ++k) {
+        qsort(b[k].times, (size_t)calls, sizeof(double), by_value);
+        printf("%s: median %.3f ms, first quartile %.3f ms, least %.3f ms, "
+               "workspace %zu bytes\n",
+               k ? "B" : "A", 1e3 * b[k].times[calls / 2],
+               1e3 * b[k].times[calls / 4], 1e3 * b[k].times[0], b[k].bytes);
+    }
+    return 0;
+}
