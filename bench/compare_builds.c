@@ -21,6 +21,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "synthetic_batch.h"
 #include <time.h>
 
 typedef ctcc_status (*loss_fn)(const float *, float *, const int32_t *,
@@ -33,14 +35,6 @@ typedef ctcc_status (*size_fn)(const int32_t *, const int32_t *, int32_t,
                                const ctcc_options *, size_t *);
 
 enum { N = 8, C = 29 };
-
-static unsigned long long g_state = 12345;
-
-/* Uniform in (0, 1), a fixed sequence on every machine. */
-static double uniform(void) {
-    g_state = g_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return ((double)(g_state >> 11) + 0.5) / 9007199254740992.0;
-}
 
 static double cpu_seconds(void) {
     struct timespec t;
@@ -92,7 +86,7 @@ static int build_open(build *b, const char *path, const int32_t *ll,
 
 int main(int argc, char **argv) {
     build b[2];
-    int T, L, peaked, calls, i, t, n, c, k;
+    int T, L, peaked, calls, i, n, k;
     float *x, *g, costs[N];
     int32_t *labels, ll[N], il[N];
     if (argc < 6) {
@@ -113,29 +107,11 @@ int main(int argc, char **argv) {
     if (x == NULL || g == NULL || labels == NULL) {
         return 1;
     }
-    for (i = 0; i < N * L; ++i) {
-        labels[i] = 1 + (int32_t)(uniform() * (C - 1));
-    }
     for (n = 0; n < N; ++n) {
         ll[n] = L;
         il[n] = T;
     }
-    for (t = 0; t < T; ++t) {
-        for (n = 0; n < N; ++n) {
-            const int cls =
-                t % 7 < 3 ? labels[n * L + (int)((double)t * L / T)] : 0;
-            for (c = 0; c < C; ++c) {
-                float *v = &x[((size_t)t * N + n) * C + c];
-                if (peaked) {
-                    *v = c == cls ? 0.0f : (float)(-10.0 - 20.0 * uniform());
-                } else {
-                    const double u1 = uniform(), u2 = uniform();
-                    *v = (float)(sqrt(-2.0 * log(u1)) *
-                                 cos(6.283185307179586 * u2));
-                }
-            }
-        }
-    }
+    batch_fill(x, labels, T, N, C, L, peaked, 1);
     for (k = 0; k < 2; ++k) {
         if (!build_open(&b[k], argv[1 + k], ll, il, T, calls)) {
             return 1;

@@ -21,17 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static unsigned long long g_state = 12345;
-
-/* Uniform in (0, 1), a fixed sequence on every machine. */
-static double uniform(void) {
-    g_state = g_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return ((double)(g_state >> 11) + 0.5) / 9007199254740992.0;
-}
+#include "synthetic_batch.h"
 
 int main(int argc, char **argv) {
     enum { N = 8, C = 29 };
-    int T, L, grad, peaked, calls, repeats, i, t, n, c, served = 0;
+    int T, L, grad, peaked, calls, repeats, i, n, served = 0;
     float *x, *g, costs[N];
     int32_t *labels, label_lengths[N], input_lengths[N];
     unsigned char used[N];
@@ -59,34 +53,11 @@ int main(int argc, char **argv) {
     if (x == NULL || g == NULL || labels == NULL) {
         return 1;
     }
-    for (i = 0; i < N * L; ++i) {
-        labels[i] = 1 + (int32_t)(uniform() * (C - 1));
-        if (!repeats && i % L > 0 && labels[i] == labels[i - 1]) {
-            labels[i] = labels[i] % (C - 1) + 1;
-        }
-    }
     for (n = 0; n < N; ++n) {
         label_lengths[n] = L;
         input_lengths[n] = T;
     }
-    for (t = 0; t < T; ++t) {
-        for (n = 0; n < N; ++n) {
-            /* The peaked alignment: each label over T / L frames, its
-             * first three frames on the label and the rest on blank. */
-            const int k = (int)((double)t * L / T);
-            const int cls = t % 7 < 3 ? labels[n * L + k] : 0;
-            for (c = 0; c < C; ++c) {
-                float *v = &x[((size_t)t * N + n) * C + c];
-                if (peaked) {
-                    *v = c == cls ? 0.0f : (float)(-10.0 - 20.0 * uniform());
-                } else {
-                    const double u1 = uniform(), u2 = uniform();
-                    *v = (float)(sqrt(-2.0 * log(u1)) *
-                                 cos(6.283185307179586 * u2));
-                }
-            }
-        }
-    }
+    batch_fill(x, labels, T, N, C, L, peaked, repeats);
     ctcc_options_init(&opt);
     opt.kernel_used = used;
     opt.num_threads = 1;
