@@ -86,7 +86,7 @@ static int build_open(build *b, const char *path, const int32_t *ll,
 
 int main(int argc, char **argv) {
     build b[2];
-    int T, L, peaked, calls, i, n, k;
+    int T, L, peaked, calls, i, k;
     float *x, *g, costs[N];
     int32_t *labels, ll[N], il[N];
     if (argc < 6) {
@@ -101,17 +101,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bad T, L or CALLS\n");
         return 2;
     }
-    x = malloc(sizeof(float) * (size_t)T * N * C);
-    g = malloc(sizeof(float) * (size_t)T * N * C);
-    labels = malloc(sizeof(int32_t) * (size_t)N * L);
-    if (x == NULL || g == NULL || labels == NULL) {
+    if (!batch_make(&x, &g, &labels, ll, il, T, N, C, L, peaked, 1)) {
         return 1;
     }
-    for (n = 0; n < N; ++n) {
-        ll[n] = L;
-        il[n] = T;
-    }
-    batch_fill(x, labels, T, N, C, L, peaked, 1);
     for (k = 0; k < 2; ++k) {
         if (!build_open(&b[k], argv[1 + k], ll, il, T, calls)) {
             return 1;

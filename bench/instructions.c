@@ -47,17 +47,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "T = %d and L = %d do not fit\n", T, L);
         return 2;
     }
-    x = malloc(sizeof(float) * (size_t)T * N * C);
-    g = malloc(sizeof(float) * (size_t)T * N * C);
-    labels = malloc(sizeof(int32_t) * (size_t)N * L);
-    if (x == NULL || g == NULL || labels == NULL) {
+    if (!batch_make(&x, &g, &labels, label_lengths, input_lengths, T, N, C, L,
+                    peaked, repeats)) {
         return 1;
     }
-    for (n = 0; n < N; ++n) {
-        label_lengths[n] = L;
-        input_lengths[n] = T;
-    }
-    batch_fill(x, labels, T, N, C, L, peaked, repeats);
     ctcc_options_init(&opt);
     opt.kernel_used = used;
     opt.num_threads = 1;

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 static unsigned long long g_batch_state = 12345;
 
@@ -19,14 +20,31 @@ static double batch_uniform(void) {
     return ((double)(g_batch_state >> 11) + 0.5) / 9007199254740992.0;
 }
 
-/* Fills labels [N, L] uniform in [1, C) (with repeats: 0 makes equal
- * neighbours differ), and float32 time-major inputs x [T, N, C]: standard
+/* Allocates the inputs and the gradient, x and g [T, N, C], and labels
+ * [N, L]; sets every sample's lengths (label_lengths, input_lengths [N]) to
+ * L and T; fills labels uniform in [1, C) (with repeats: 0 makes equal
+ * neighbours differ), and x with float32 time-major inputs: standard
  * normal logits, or (peaked) a trained model's outputs, each label over
  * T / L frames, its first three frames on the label and the rest on blank
- * (logit 0), the other classes at logits from -30 to -10. */
-static void batch_fill(float *x, int32_t *labels, int T, int N, int C, int L,
-                       int peaked, int repeats) {
+ * (logit 0), the other classes at logits from -30 to -10. Returns 0 when
+ * memory runs out, 1 otherwise. */
+static int batch_make(float **x_out, float **g_out, int32_t **labels_out,
+                      int32_t *label_lengths, int32_t *input_lengths, int T,
+                      int N, int C, int L, int peaked, int repeats) {
+    float *x = malloc(sizeof(float) * (size_t)T * (size_t)N * (size_t)C);
+    float *g = malloc(sizeof(float) * (size_t)T * (size_t)N * (size_t)C);
+    int32_t *labels = malloc(sizeof(int32_t) * (size_t)N * (size_t)L);
     int i, t, n, c;
+    *x_out = x;
+    *g_out = g;
+    *labels_out = labels;
+    if (x == NULL || g == NULL || labels == NULL) {
+        return 0;
+    }
+    for (n = 0; n < N; ++n) {
+        label_lengths[n] = L;
+        input_lengths[n] = T;
+    }
     for (i = 0; i < N * L; ++i) {
         labels[i] = 1 + (int32_t)(batch_uniform() * (C - 1));
         if (!repeats && i % L > 0 && labels[i] == labels[i - 1]) {
@@ -50,6 +68,7 @@ static void batch_fill(float *x, int32_t *labels, int T, int N, int C, int L,
             }
         }
     }
+    return 1;
 }
 
 #endif /* CTCC_BENCH_SYNTHETIC_BATCH_H */
