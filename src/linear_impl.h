@@ -63,7 +63,8 @@
  *   term is at hand (Z_t is the posteriors' divisor), so the bound is
  *   exact bookkeeping at the cost of a few operations per frame. A sample
  *   whose E exceeds 2^-53 (or with any non-finite scale, a zero sum, or a
- *   NaN or +inf input) is recomputed by the log-space kernel.
+ *   NaN or +inf input) is recomputed in log space, in the same four tasks
+ *   (log_split_impl.h).
  *
  *   Without the gradient only the meeting frame has both directions. There
  *   the beta of a state at frame t < m - 1 is bounded by the beta row at m

@@ -59,7 +59,7 @@ enum { SAMPLE_OK = 0, SAMPLE_INFEASIBLE = 1, SAMPLE_NAN = 2 };
  * are -inf. The largest term contributes exp(0) = 1, so two exponentials
  * and one log1p suffice. Inputs are never NaN or +inf (the caller checks
  * the emissions), which is what lets max/min drop them safely. */
-static inline DP log_sum_exp3(DP a, DP b, DP c) {
+CTCC_ALWAYS_INLINE DP log_sum_exp3(DP a, DP b, DP c) {
     const DP hi = a > b ? a : b;
     const DP lo = a > b ? b : a;
     const DP m = hi > c ? hi : c;
@@ -72,7 +72,7 @@ static inline DP log_sum_exp3(DP a, DP b, DP c) {
 
 /* Subtracts the maximum of row[lo..hi) from those entries and returns it
  * (0 when they are all -inf, which leaves them unchanged). */
-static inline DP rescale_band(DP *row, size_t lo, size_t hi) {
+CTCC_ALWAYS_INLINE DP rescale_band(DP *row, size_t lo, size_t hi) {
     DP m = NEG_INF;
     size_t s;
 #pragma omp simd reduction(max : m)
@@ -90,7 +90,7 @@ static inline DP rescale_band(DP *row, size_t lo, size_t hi) {
 }
 
 /* Nonzero if x[0..C) holds a NaN or +inf. */
-static inline int has_bad_value(const REAL *x, size_t C) {
+CTCC_ALWAYS_INLINE int has_bad_value(const REAL *x, size_t C) {
     int bad = 0;
     size_t c;
 #pragma omp simd reduction(| : bad)
@@ -212,8 +212,9 @@ static void fill_dp(DP *p, size_t n, DP value) {
 }
 
 /* Emissions of the band's states at one frame: log p_t(class of s). */
-static inline void gather_emissions(DP *emit, const REAL *x, const int32_t *ext,
-                                    DP shift, DP lse, size_t lo, size_t hi) {
+CTCC_ALWAYS_INLINE void gather_emissions(DP *emit, const REAL *x,
+                                         const int32_t *ext, DP shift, DP lse,
+                                         size_t lo, size_t hi) {
     size_t s;
     if (lse == NEG_INF) {
         fill_dp(emit + lo, hi - lo, NEG_INF);
@@ -285,6 +286,54 @@ static size_t build_states(const sample_args *a, int32_t *ext, DP *skip,
         }
     }
     return repeats;
+}
+
+/* The products of frame t's alpha and beta rows in log space (stored
+ * rows, any scales): gam[s] = exp(row[s] + cur[s] - top) on [lo, hi),
+ * with top their largest sum (*top_out). Returns the sum of gam. */
+CTCC_ALWAYS_INLINE double frame_products(const DP *row, const DP *cur, DP *gam,
+                                         size_t lo, size_t hi, DP *top_out) {
+    double total = 0.0;
+    DP top = NEG_INF;
+    size_t s;
+#pragma omp simd reduction(max : top)
+    for (s = lo; s < hi; ++s) {
+        gam[s] = row[s] + cur[s];
+        top = gam[s] > top ? gam[s] : top;
+    }
+#pragma omp simd reduction(+ : total)
+    for (s = lo; s < hi; ++s) {
+        gam[s] = DP_EXP_NEG(gam[s] - top);
+        total += (double)gam[s];
+    }
+    *top_out = top;
+    return total;
+}
+
+/* The frame's posteriors gam[s] inv, subtracted from the gradient row g
+ * and added to the posterior row p (either may be NULL): the blank states
+ * summed first, each label state on its own. */
+CTCC_ALWAYS_INLINE void frame_scatter(const DP *gam, DP inv, size_t lo,
+                                      size_t hi, const int32_t *ext, int blank,
+                                      REAL *g, REAL *p) {
+    double blank_sum = 0.0;
+    size_t s;
+    for (s = lo + (lo & 1); s < hi; s += 2) {
+        blank_sum += (double)gam[s];
+    }
+    blank_sum *= (double)inv;
+    if (g != NULL) {
+        for (s = lo | 1; s < hi; s += 2) {
+            g[ext[s]] -= (REAL)(gam[s] * inv);
+        }
+        g[blank] -= (REAL)blank_sum;
+    }
+    if (p != NULL) {
+        for (s = lo | 1; s < hi; s += 2) {
+            p[ext[s]] += (REAL)(gam[s] * inv);
+        }
+        p[blank] += (REAL)blank_sum;
+    }
 }
 
 /* Computes one sample's cost and, if a->grad is set, its gradient rows. */
@@ -442,8 +491,8 @@ static REAL compute_sample(const sample_args *a) {
             REAL *g = a->grad != NULL ? a->grad + t * a->frame_stride : NULL;
             REAL *p = a->post != NULL ? a->post + t * a->frame_stride : NULL;
             const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-            double blank_sum = 0.0, total = 0.0;
-            DP top = NEG_INF, inv;
+            double total;
+            DP top, inv;
             DP *tmp;
 
             /* Posterior of each state: alpha_t(s) beta_t(s) / P, where P is
@@ -451,16 +500,7 @@ static REAL compute_sample(const sample_args *a) {
              * Normalising each frame by its own sum, rather than by the
              * scale offsets and log P, keeps the posteriors exact however
              * large those grow, and every row sums to 1. */
-#pragma omp simd reduction(max : top)
-            for (s = lo; s < hi; ++s) {
-                gam[s] = row[s] + cur[s];
-                top = gam[s] > top ? gam[s] : top;
-            }
-#pragma omp simd reduction(+ : total)
-            for (s = lo; s < hi; ++s) {
-                gam[s] = DP_EXP_NEG(gam[s] - top);
-                total += (double)gam[s];
-            }
+            total = frame_products(row, cur, gam, lo, hi, &top);
             inv = (DP)(1.0 / total);
             if (a->keep_log) {
                 /* alpha_t(s) is read for the last time here: it becomes
@@ -473,24 +513,8 @@ static REAL compute_sample(const sample_args *a) {
                     state_sums[s] += (double)(gam[s] * inv);
                 }
             }
-            /* Then subtracted from its class: the blank states summed
-             * first, each label state on its own. */
-            for (s = lo + (lo & 1); s < hi; s += 2) {
-                blank_sum += (double)gam[s];
-            }
-            blank_sum *= (double)inv;
-            if (g != NULL) {
-                for (s = lo | 1; s < hi; s += 2) {
-                    g[ext[s]] -= (REAL)(gam[s] * inv);
-                }
-                g[a->blank] -= (REAL)blank_sum;
-            }
-            if (p != NULL) {
-                for (s = lo | 1; s < hi; s += 2) {
-                    p[ext[s]] += (REAL)(gam[s] * inv);
-                }
-                p[a->blank] += (REAL)blank_sum;
-            }
+            /* Then subtracted from its class. */
+            frame_scatter(gam, inv, lo, hi, ext, a->blank, g, p);
             if (t == 0) {
                 break;
             }
@@ -797,6 +821,7 @@ static void modify_sample(const modify_args *m) {
 }
 
 #include "linear_impl.h"
+#include "log_split_impl.h"
 
 /* The batch as the kernels see it: what every sample's arguments are
  * built from. */
@@ -913,23 +938,19 @@ static lin_dir *lin_state_of(const batch_args *b, size_t n) {
 }
 
 /* One of the two tasks of a phase of sample n (task 0: frames below the
- * meeting frame, 1: above). */
-static void lin_task(const batch_args *b, size_t n, int phase, int task) {
+ * meeting frame, 1: above), of the scaled kernel or (log_space) of its
+ * log-space fallback. */
+static void sample_task(const batch_args *b, size_t n, int log_space, int phase,
+                        int task) {
+    typedef void (*task_fn)(const lin_sample *);
+    static const task_fn tasks[2][2][2] = {
+        {{lin_forward, lin_backward}, {lin_lower_half, lin_upper_half}},
+        {{log_forward, log_backward}, {log_lower_half, log_upper_half}}};
     sample_args a;
     lin_sample q;
     sample_at(b, n, &a);
     lin_sample_at(&a, &q);
-    if (phase == 1) {
-        if (task == 0) {
-            lin_forward(&q);
-        } else {
-            lin_backward(&q);
-        }
-    } else if (task == 0) {
-        lin_lower_half(&q);
-    } else {
-        lin_upper_half(&q);
-    }
+    tasks[log_space != 0][phase == 2][task != 0](&q);
 }
 
 /* Between the phases: log P, and whether phase 2 runs. */
@@ -942,9 +963,11 @@ static int lin_meet(const batch_args *b, size_t n) {
     return q.with_grad && q.dir[0].log_p == q.dir[0].log_p;
 }
 
-/* The end of sample n on the linear path: its cost when the bound holds,
- * else the log-space kernel's. */
-static REAL lin_finish(const batch_args *b, size_t n) {
+/* The end of sample n's scaled attempt: returns 1, with its cost in
+ * *cost, when the bound holds (or when the alpha modification has sent the
+ * sample to compute_sample), 0 when the log-space fallback must recompute
+ * it. */
+static int lin_settle(const batch_args *b, size_t n, REAL *cost) {
     sample_args a;
     lin_sample q;
     int ok;
@@ -962,26 +985,53 @@ static REAL lin_finish(const batch_args *b, size_t n) {
      * show that the adversarial tests defeat the scaled kernel. */
     ok = 1;
 #endif
+    if (b->opts->kernel_used != NULL) {
+        b->opts->kernel_used[n] = ok && !b->keep_log
+                                      ? CTCC_KERNEL_USED_SCALED
+                                      : CTCC_KERNEL_USED_LOG_SPACE;
+    }
     if (ok && b->keep_log) {
         /* The alpha modification reads log posteriors, which only the
          * log-space kernel keeps: it recomputes them, and the cost stays
          * the scaled kernel's, so that the modification leaves the costs
          * of a plain call unchanged to the bit. */
-        if (b->opts->kernel_used != NULL) {
-            b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
-        }
         (void)compute_sample(&a);
-        return (REAL)(-q.dir[0].log_p);
+        *cost = (REAL)(-q.dir[0].log_p);
+        return 1;
     }
     if (ok) {
         *a.state = SAMPLE_OK;
-        if (b->opts->kernel_used != NULL) {
-            b->opts->kernel_used[n] = CTCC_KERNEL_USED_SCALED;
-        }
-        return (REAL)(-q.dir[0].log_p);
+        *cost = (REAL)(-q.dir[0].log_p);
+        return 1;
     }
-    if (b->opts->kernel_used != NULL) {
-        b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
+    if (b->keep_log) {
+        *cost = compute_sample(&a);
+        return 1;
+    }
+    return 0;
+}
+
+/* Between the phases of the log-space fallback: log P, and whether phase
+ * 2 runs. */
+static int log_meet(const batch_args *b, size_t n) {
+    sample_args a;
+    lin_sample q;
+    sample_at(b, n, &a);
+    lin_sample_at(&a, &q);
+    q.dir[0].log_p = log_join(&q);
+    return q.with_grad && q.dir[0].log_p == q.dir[0].log_p;
+}
+
+/* The end of the log-space fallback of sample n: its cost, or
+ * compute_sample's where phase 1 gave up (see log_split_impl.h). */
+static REAL log_finish(const batch_args *b, size_t n) {
+    sample_args a;
+    lin_sample q;
+    sample_at(b, n, &a);
+    lin_sample_at(&a, &q);
+    if (q.dir[0].log_p == q.dir[0].log_p) {
+        *a.state = SAMPLE_OK;
+        return (REAL)(-q.dir[0].log_p);
     }
     return compute_sample(&a);
 }
@@ -996,12 +1046,12 @@ static REAL run_sample(const batch_args *b, size_t n) {
         }
         return compute_sample(&a);
     }
-    lin_task(b, n, 1, 0);
-    lin_task(b, n, 1, 1);
+    sample_task(b, n, 0, 1, 0);
+    sample_task(b, n, 0, 1, 1);
     if (lin_meet(b, n)) {
         sample_args a;
         lin_sample q;
-        lin_task(b, n, 2, 0);
+        sample_task(b, n, 0, 2, 0);
         sample_at(b, n, &a);
         lin_sample_at(&a, &q);
 #ifndef CTCC_TEST_NO_FALLBACK
@@ -1010,10 +1060,23 @@ static REAL run_sample(const batch_args *b, size_t n) {
         } else
 #endif
         {
-            lin_task(b, n, 2, 1);
+            sample_task(b, n, 0, 2, 1);
         }
     }
-    return lin_finish(b, n);
+    {
+        REAL cost;
+        if (lin_settle(b, n, &cost)) {
+            return cost;
+        }
+    }
+    /* The log-space fallback, its tasks in turn. */
+    sample_task(b, n, 1, 1, 0);
+    sample_task(b, n, 1, 1, 1);
+    if (log_meet(b, n)) {
+        sample_task(b, n, 1, 2, 0);
+        sample_task(b, n, 1, 2, 1);
+    }
+    return log_finish(b, n);
 }
 
 /* All samples, with the two tasks of each phase of a sample on two
@@ -1043,7 +1106,7 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
 #endif
     for (i = 0; i < 2 * N; ++i) {
         if (lin_state_of(b, (size_t)(i / 2))->linear) {
-            lin_task(b, (size_t)(i / 2), 1, i & 1);
+            sample_task(b, (size_t)(i / 2), 0, 1, i & 1);
         }
     }
     for (n = 0; n < N; ++n) {
@@ -1055,15 +1118,48 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
 #endif
     for (i = 0; i < 2 * N; ++i) {
         if (lin_state_of(b, (size_t)(i / 2))->linear == 2) {
-            lin_task(b, (size_t)(i / 2), 2, i & 1);
+            sample_task(b, (size_t)(i / 2), 0, 2, i & 1);
+        }
+    }
+    /* The samples whose bound fails go to the log-space fallback, split
+     * the same way (linear: 3, then 4 when its phase 2 runs). */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (n = 0; n < N; ++n) {
+        lin_dir *d = lin_state_of(b, (size_t)n);
+        if (d->linear) {
+            d->linear = lin_settle(b, (size_t)n, &costs[n]) ? 0 : 3;
+        }
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (i = 0; i < 2 * N; ++i) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == 3) {
+            sample_task(b, (size_t)(i / 2), 1, 1, i & 1);
+        }
+    }
+    for (n = 0; n < N; ++n) {
+        lin_dir *d = lin_state_of(b, (size_t)n);
+        if (d->linear == 3) {
+            d->linear = 3 + log_meet(b, (size_t)n);
+        }
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (i = 0; i < 2 * N; ++i) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == 4) {
+            sample_task(b, (size_t)(i / 2), 1, 2, i & 1);
         }
     }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (n = 0; n < N; ++n) {
-        if (lin_state_of(b, (size_t)n)->linear) {
-            costs[n] = lin_finish(b, (size_t)n);
+        if (lin_state_of(b, (size_t)n)->linear >= 3) {
+            costs[n] = log_finish(b, (size_t)n);
         }
     }
 }

@@ -84,7 +84,9 @@ def test_each_sample_reported_and_exact_in_a_mixed_batch():
     peaked_cols = [0, 1, 4]  # the reference's own exp overflows on the rest
     np.testing.assert_allclose(grad[:, peaked_cols], want_grad[:, peaked_cols], atol=1e-12)
     log_loss, log_grad, _ = run(x, labels, log_probs=True, kernel="log")
-    np.testing.assert_array_equal(loss[2:4], log_loss[2:4])  # recomputed there
+    # Recomputed in log space, split at the meeting frame: the same rows,
+    # so the same posteriors to the bit; log P is summed at another frame.
+    np.testing.assert_allclose(loss[2:4], log_loss[2:4], rtol=1e-14)
     np.testing.assert_array_equal(grad[:, 2:4], log_grad[:, 2:4])
 
 
@@ -131,6 +133,52 @@ def test_one_long_sample_on_two_threads_is_bitwise_one_thread(grad):
     a = run(x3, labels3, num_threads=1)
     b = run(x3, labels3, num_threads=4)  # 3 samples on 4 threads: split
     assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_long_sample_that_falls_back_on_two_threads(dtype):
+    """N < threads and the bound fails: the log-space recomputation is split
+    at the meeting frame as the scaled kernel is, and runs on two threads.
+    Losses, gradients and posteriors are those of one thread to the bit;
+    the gradient is the log-space kernel's to the bit (the same rows, met
+    at other frames) and the loss within the float64 goal."""
+    x, labels = random_batch(5000, 1, 29, 250, seed=10, dtype=dtype)
+    for grad in (True, False):
+        one = run(x, labels, grad=grad, num_threads=1)
+        two = run(x, labels, grad=grad, num_threads=2)
+        log = run(x, labels, grad=grad, num_threads=1, kernel="log")
+        assert (one[2] == ctcc.KERNEL_LOG_SPACE).all() and (two[2] == one[2]).all()
+        assert one[0].tobytes() == two[0].tobytes()
+        np.testing.assert_allclose(one[0], log[0], rtol=1e-12)
+        if grad:
+            assert one[1].tobytes() == two[1].tobytes() == log[1].tobytes()
+    post = [
+        ctcc.ctc_posteriors(x, labels, num_threads=k, kernel_out=np.zeros(1, np.uint8))
+        for k in (1, 2)
+    ]
+    assert post[0].tobytes() == post[1].tobytes()
+    want = ctcc.ctc_posteriors(x, labels, kernel="log")
+    assert post[0].tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("bad", ["nan", "impossible"])
+def test_one_bad_sample_on_two_threads_is_the_log_space_kernels(bad):
+    """A NaN frame, or a class at -inf on every frame (no alignment), in a
+    sample computed on two threads: the log-space kernel's NaN or infinite
+    loss and its gradient, as on one thread."""
+    x, labels = random_batch(600, 1, 29, 40, seed=11)
+    x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    if bad == "nan":
+        x[300, 0, 5] = np.nan
+    else:
+        x[:, 0, labels[0, 0]] = -np.inf
+    for threads in (1, 2):
+        for zero_inf in (False, True):
+            got = run(x, labels, log_probs=True, num_threads=threads, zero_infinity=zero_inf)
+            want = run(x, labels, log_probs=True, kernel="log", zero_infinity=zero_inf)
+            assert got[0].tobytes() == want[0].tobytes(), (threads, zero_inf, got[0])
+            assert got[1].tobytes() == want[1].tobytes()
+            assert (got[2] == ctcc.KERNEL_LOG_SPACE).all()
 
 
 def test_loss_only_gives_the_gradient_calls_loss_when_scaled():

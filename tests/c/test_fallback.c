@@ -152,9 +152,10 @@ static void result_free(result *r) {
 }
 
 /* Runs the loss in float64 (or float32, through a rounded copy of the
- * inputs, results widened back), with the gradient or not. */
-static result run(const batch *b, ctcc_kernel kernel, int with_grad,
-                  int float32) {
+ * inputs, results widened back), with the gradient or not, on up to
+ * `threads` threads (0: the default). */
+static result run_on(const batch *b, ctcc_kernel kernel, int with_grad,
+                     int float32, int threads) {
     const size_t n = (size_t)b->T * (size_t)b->N * (size_t)b->C;
     ctcc_options o;
     result r;
@@ -163,6 +164,7 @@ static result run(const batch *b, ctcc_kernel kernel, int with_grad,
     ctcc_status st;
     ctcc_options_init(&o);
     o.kernel = kernel;
+    o.num_threads = threads;
     o.input_kind = b->log_probs ? CTCC_INPUT_LOG_PROBS : CTCC_INPUT_LOGITS;
     r.costs = (double *)xmalloc(sizeof(double) * (size_t)b->N);
     r.grad = (double *)xmalloc(sizeof(double) * n);
@@ -201,6 +203,11 @@ static result run(const batch *b, ctcc_kernel kernel, int with_grad,
     check(st == CTCC_STATUS_SUCCESS, "loss status %d", (int)st);
     free(ws);
     return r;
+}
+
+static result run(const batch *b, ctcc_kernel kernel, int with_grad,
+                  int float32) {
+    return run_on(b, kernel, with_grad, float32, 0);
 }
 
 /* Largest relative loss error and absolute gradient error of got against
@@ -320,6 +327,43 @@ static void case_long(int T, int L) {
     batch_free(&b);
 }
 
+/* One long random sample that falls back, on one thread and on two
+ * (where the log-space recomputation splits at the meeting frame, as the
+ * scaled kernel does): the same results to the bit, and the gradient
+ * that of the log-space kernel to the bit (the same rows, met at other
+ * frames). */
+static void case_long_two_threads(void) {
+    batch b = batch_new(6000, 1, 29, 300, 0);
+    const size_t n = (size_t)b.T * (size_t)b.C;
+    int with_grad;
+    random_labels(&b);
+    random_inputs(&b);
+    for (with_grad = 1; with_grad >= 0; --with_grad) {
+        result one = run_on(&b, CTCC_KERNEL_AUTO, with_grad, 0, 1);
+        result two = run_on(&b, CTCC_KERNEL_AUTO, with_grad, 0, 2);
+        result log = run_on(&b, CTCC_KERNEL_LOG_SPACE, with_grad, 0, 1);
+        const char *what = with_grad ? "gradient" : "loss only";
+        check(one.used[0] == CTCC_KERNEL_USED_LOG_SPACE &&
+                  two.used[0] == CTCC_KERNEL_USED_LOG_SPACE,
+              "one long random sample, %s: falls back (%d, %d)", what,
+              (int)one.used[0], (int)two.used[0]);
+        check(memcmp(one.costs, two.costs, sizeof(double)) == 0 &&
+                  (!with_grad ||
+                   memcmp(one.grad, two.grad, n * sizeof(double)) == 0),
+              "one long random sample, %s: 2 threads give 1 thread's bits",
+              what);
+        check(fabs(one.costs[0] - log.costs[0]) <= 1e-12 * fabs(log.costs[0]),
+              "one long random sample, %s: loss %.17g, log-space %.17g", what,
+              one.costs[0], log.costs[0]);
+        check(!with_grad || memcmp(one.grad, log.grad, n * sizeof(double)) == 0,
+              "one long random sample: the log-space kernel's gradient");
+        result_free(&one);
+        result_free(&two);
+        result_free(&log);
+    }
+    batch_free(&b);
+}
+
 /* What the fast path must serve: trained models' peaked outputs (logits
  * and log-probabilities, float64 and float32), with the gradient and
  * loss-only, and random speech-like inputs of moderate length, with the
@@ -358,6 +402,9 @@ int main(void) {
     case_tiny();
     case_long(8000, 800);
     case_long(100000, 50);
+    if (!DEFEATED) {
+        case_long_two_threads(); /* about the fallback itself */
+    }
     case_served();
     printf("%d passed, %d failed\n", g_passed, g_failed);
     return g_failed != 0;
