@@ -6,7 +6,7 @@
  *
  * Build:  gcc -O2 -std=c99 -Iinclude bench/compare_builds.c \
  *             -o compare_builds -ldl -lm
- * Usage:  ./compare_builds LIB_A LIB_B T L r|p [CALLS]
+ * Usage:  ./compare_builds LIB_A LIB_B T L r|p [CALLS [auto|log]]
  *   LIB_A, LIB_B  paths of two libctcc.so files (distinct files)
  *   T L           frames and labels per sample (N = 8, C = 29, float32,
  *                 one thread, with the gradient)
@@ -14,6 +14,8 @@
  *                 model's: one alignment at logit 0, the rest at -30 to
  *                 -10); labels uniform in [1, C), with their repeats
  *   CALLS         timed calls per build (default 60)
+ *   auto|log      the kernel option (default auto; log: the log-space
+ *                 kernel for every sample)
  */
 #define _POSIX_C_SOURCE 199309L
 #include <ctcc.h>
@@ -29,7 +31,7 @@ typedef ctcc_status (*loss_fn)(const float *, float *, const int32_t *,
                                const int32_t *, const int32_t *, int32_t,
                                int32_t, int32_t, float *, void *, size_t,
                                const ctcc_options *);
-typedef void (*init_fn)(ctcc_options *);
+typedef void (*init_fn)(ctcc_options *, size_t);
 typedef ctcc_status (*size_fn)(const int32_t *, const int32_t *, int32_t,
                                int32_t, int32_t, ctcc_dtype, int,
                                const ctcc_options *, size_t *);
@@ -58,7 +60,7 @@ typedef struct build {
 } build;
 
 static int build_open(build *b, const char *path, const int32_t *ll,
-                      const int32_t *il, int T, int calls) {
+                      const int32_t *il, int T, int calls, int log_space) {
     init_fn init;
     size_fn size;
     b->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -67,14 +69,17 @@ static int build_open(build *b, const char *path, const int32_t *ll,
         return 0;
     }
     *(void **)&b->loss = dlsym(b->handle, "ctcc_loss_f32");
-    *(void **)&init = dlsym(b->handle, "ctcc_options_init");
+    /* ctcc_options_init is a macro over this; the exported function of
+     * that name initialises the struct of 0.2, without the kernel field. */
+    *(void **)&init = dlsym(b->handle, "ctcc_options_init_size");
     *(void **)&size = dlsym(b->handle, "ctcc_workspace_size");
     if (b->loss == NULL || init == NULL || size == NULL) {
         fprintf(stderr, "%s: not a libctcc\n", path);
         return 0;
     }
-    init(&b->opts);
+    init(&b->opts, sizeof(ctcc_options));
     b->opts.num_threads = 1;
+    b->opts.kernel = log_space ? CTCC_KERNEL_LOG_SPACE : CTCC_KERNEL_AUTO;
     if (size(ll, il, T, N, C, CTCC_FLOAT32, 1, &b->opts, &b->bytes) !=
         CTCC_STATUS_SUCCESS) {
         return 0;
@@ -86,17 +91,19 @@ static int build_open(build *b, const char *path, const int32_t *ll,
 
 int main(int argc, char **argv) {
     build b[2];
-    int T, L, peaked, calls, i, k;
+    int T, L, peaked, calls, log_space, i, k;
     float *x, *g, costs[N];
     int32_t *labels, ll[N], il[N];
     if (argc < 6) {
-        fprintf(stderr, "usage: %s LIB_A LIB_B T L r|p [CALLS]\n", argv[0]);
+        fprintf(stderr, "usage: %s LIB_A LIB_B T L r|p [CALLS [auto|log]]\n",
+                argv[0]);
         return 2;
     }
     T = atoi(argv[3]);
     L = atoi(argv[4]);
     peaked = argv[5][0] == 'p';
     calls = argc > 6 ? atoi(argv[6]) : 60;
+    log_space = argc > 7 && argv[7][0] == 'l';
     if (T < 1 || L < 1 || L > T || calls < 1) {
         fprintf(stderr, "bad T, L or CALLS\n");
         return 2;
@@ -105,7 +112,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     for (k = 0; k < 2; ++k) {
-        if (!build_open(&b[k], argv[1 + k], ll, il, T, calls)) {
+        if (!build_open(&b[k], argv[1 + k], ll, il, T, calls, log_space)) {
             return 1;
         }
         /* A first call each, untimed: page faults and caches. */

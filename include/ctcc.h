@@ -76,10 +76,10 @@
  *
  * Threads: samples are distributed over OpenMP threads (when built with
  * OpenMP). Each sample is computed in a fixed order, so the results are
- * bitwise identical for every thread count. With CTCC_KERNEL_AUTO and
- * fewer samples than threads, the two halves of each sample (and of its
- * log-space recomputation, when it falls back) run on two threads. ctcc
- * never changes process-wide OpenMP state.
+ * bitwise identical for every thread count. With fewer samples than
+ * threads, the two halves of each sample run on two threads (with either
+ * kernel, but for the alpha modification under CTCC_KERNEL_LOG_SPACE).
+ * ctcc never changes process-wide OpenMP state.
  *
  * Fork safety: every entry point (loss, posteriors, alignment, greedy and
  * beam search decoding, and the warp-ctc functions of warpctc/ctc.h) may
@@ -237,9 +237,8 @@ typedef enum ctcc_dtype { CTCC_FLOAT32 = 1, CTCC_FLOAT64 = 2 } ctcc_dtype;
  * other direction's row (the exact sensitivity of P and of the
  * posteriors to it). A sample whose bound exceeds 2^-53 of its
  * probability and of each frame's posteriors, or whose inputs hold NaN or
- * +inf, is recomputed in log space (split into the same halves as the
- * scaled kernel, so that the gradient is the log-space kernel's to the
- * bit and the cost within a few units of rounding). Trained models' peaked
+ * +inf, is recomputed by the log-space kernel, with the same results to
+ * the bit as CTCC_KERNEL_LOG_SPACE. Trained models' peaked
  * outputs and random ones pass the bound; inputs whose forward and
  * backward evidence disagree beyond the double range fall back. Without
  * a gradient (loss only) the bound is looser (see docs/how_it_works.md)

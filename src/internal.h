@@ -47,6 +47,15 @@
 #define CTCC_ALWAYS_INLINE static inline
 #endif
 
+/* For a helper whose rounding must not depend on its caller: compiled
+ * once (for the baseline), never inlined into a clone that might contract
+ * or vectorise it differently. */
+#if defined(__GNUC__)
+#define CTCC_NOINLINE static __attribute__((noinline))
+#else
+#define CTCC_NOINLINE static
+#endif
+
 /* The options after defaults and the struct_size check, with the blank
  * resolved to a class index in [0, alphabet_size). */
 typedef struct ctcc_resolved_options {

@@ -1,18 +1,23 @@
 /*
- * log_split_impl.h - the log-space fallback of the scaled kernel, in the
- * scaled kernel's four tasks. Included by loss_impl.h after linear_impl.h,
- * with the same REAL / DP definitions.
+ * log_split_impl.h - the log-space kernel in the scaled kernel's four
+ * tasks. Included by loss_impl.h after linear_impl.h, with the same REAL /
+ * DP definitions.
  *
- * A sample that the scaled kernel sends back is recomputed in log space
+ * A sample that the scaled kernel sends back, and every sample under
+ * CTCC_KERNEL_LOG_SPACE (but with the alpha modification, which reads the
+ * log posteriors that compute_sample keeps), is computed in log space
  * (the arithmetic of compute_sample: log_sum_exp3 per state, each row
  * shifted by its maximum), but split as the scaled kernel splits it: alpha
  * over frames [0, m) and beta over [m - 1, T) as two independent tasks
  * (phase 1), log P where they meet at frame m - 1, then the posteriors of
  * frames [0, m) from the stored alpha rows and a beta that continues down,
  * and those of [m, T) from the stored beta rows and an alpha that
- * continues up (phase 2). So one long sample that falls back still runs on
- * two threads when the batch is smaller than the thread count; the
- * arithmetic is the same for any thread count, so are the results.
+ * continues up (phase 2). So one long sample still runs on two threads
+ * when the batch is smaller than the thread count; the arithmetic is the
+ * same for any thread count, so are the results. The rows are those
+ * compute_sample computes, and it forms the cost from them at the same
+ * frame (meet_log_p), so every path through the log-space kernel gives
+ * the same results to the bit.
  *
  * The tasks use the scaled kernel's workspace view (lin_sample): its
  * table, rows, emissions and scratch, and its skip factors (1 or 0), read
@@ -183,31 +188,16 @@ static void log_backward(const lin_sample *q) {
 /* After phase 1: log P from the meeting frame, or NaN when compute_sample
  * must redo the sample (a bad frame, or no alignment of nonzero
  * probability). */
-CTCC_DISPATCH
 static double log_join(const lin_sample *q) {
     const size_t S = q->S, T = q->T, t = q->m - 1;
-    const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
-    const DP *a = lin_row(q->with_grad ? q->table : q->rows_f, q->SP,
-                          q->with_grad ? t : (t & 1));
-    const DP *b = lin_beta_row_at(q, t);
-    double total = 0.0, log_p;
-    DP top = NEG_INF;
-    size_t s;
     if (q->dir[0].bad || q->dir[1].bad) {
         return (double)NAN;
     }
-    for (s = lo; s < hi; ++s) {
-        top = a[s] + b[s] > top ? a[s] + b[s] : top;
-    }
-    if (top == NEG_INF) {
-        return (double)NAN;
-    }
-    for (s = lo; s < hi; ++s) {
-        total += (double)DP_EXP_NEG((a[s] + b[s]) - top);
-    }
-    log_p =
-        q->dir[0].log_scale + q->dir[1].log_scale + ((double)top + log(total));
-    return log_p > -INFINITY && log_p < INFINITY ? log_p : (double)NAN;
+    return meet_log_p(lin_row(q->with_grad ? q->table : q->rows_f, q->SP,
+                              q->with_grad ? t : (t & 1)),
+                      lin_beta_row_at(q, t), ctcc_band_lo(S, T, t),
+                      ctcc_band_hi(S, t), q->dir[0].log_scale,
+                      q->dir[1].log_scale);
 }
 
 /* Phase 2, frames [0, m): beta continues down from frame m - 1 and meets

@@ -336,6 +336,30 @@ CTCC_ALWAYS_INLINE void frame_scatter(const DP *gam, DP inv, size_t lo,
     }
 }
 
+/* log P from the alpha row a and the beta row b of one frame (log space,
+ * shifted by the sums of shifts scale_a and scale_b): the same number,
+ * to the bit, whichever kernel's rows meet there, so that every way of
+ * computing a sample in log space gives the same cost. Returns NaN when
+ * no state of the frame has both (probability 0), or for a non-finite
+ * result. */
+CTCC_NOINLINE double meet_log_p(const DP *a, const DP *b, size_t lo, size_t hi,
+                                double scale_a, double scale_b) {
+    double total = 0.0, log_p;
+    DP top = NEG_INF;
+    size_t s;
+    for (s = lo; s < hi; ++s) {
+        top = a[s] + b[s] > top ? a[s] + b[s] : top;
+    }
+    if (top == NEG_INF) {
+        return (double)NAN;
+    }
+    for (s = lo; s < hi; ++s) {
+        total += (double)DP_EXP_NEG((a[s] + b[s]) - top);
+    }
+    log_p = scale_a + scale_b + ((double)top + log(total));
+    return log_p > -INFINITY && log_p < INFINITY ? log_p : (double)NAN;
+}
+
 /* Computes one sample's cost and, if a->grad is set, its gradient rows. */
 CTCC_DISPATCH
 static REAL compute_sample(const sample_args *a) {
@@ -352,7 +376,11 @@ static REAL compute_sample(const sample_args *a) {
     DP *skip, *emit, *gam, *beta, *alpha, *log_norm, *frame_max;
     double *state_sums;
     size_t s, t, repeats = 0;
-    double log_p = 0.0;
+    /* The meeting frame of the split kernels is mid - 1 (see meet_log_p);
+     * scale_mid and scale_b are the sums of the shifts of alpha up to it
+     * and of beta down to it. */
+    const size_t mid = (T + 1) / 2;
+    double log_p = 0.0, scale_mid = 0.0, scale_b = 0.0;
     int feasible;
 
     ctcc_sample_layout_compute((int32_t)T, (int32_t)L, (int32_t)C, DP_SIZE,
@@ -433,6 +461,9 @@ static REAL compute_sample(const sample_args *a) {
                 }
             }
             scale += (double)rescale_band(row, lo, hi);
+            if (t + 1 == mid) {
+                scale_mid = scale;
+            }
             if (with_grad) {
                 log_norm[t] = norm;
                 frame_max[t] = shift;
@@ -500,6 +531,15 @@ static REAL compute_sample(const sample_args *a) {
              * Normalising each frame by its own sum, rather than by the
              * scale offsets and log P, keeps the posteriors exact however
              * large those grow, and every row sums to 1. */
+            if (t + 1 == mid) {
+                /* The cost as the split kernels form it, from the rows
+                 * they compute, so that it is the same to the bit (the
+                 * forward pass's from the last frame differs in the last
+                 * few bits). */
+                const double meet =
+                    meet_log_p(row, cur, lo, hi, scale_mid, scale_b);
+                log_p = meet == meet ? meet : log_p;
+            }
             total = frame_products(row, cur, gam, lo, hi, &top);
             inv = (DP)(1.0 / total);
             if (a->keep_log) {
@@ -538,7 +578,7 @@ static REAL compute_sample(const sample_args *a) {
                     next[s] = log_sum_exp3(emit[s], emit[s + 1],
                                            emit[s + 2] + skip[s + 2]);
                 }
-                (void)rescale_band(next, plo, phi);
+                scale_b += (double)rescale_band(next, plo, phi);
             }
             tmp = cur;
             cur = next;
@@ -897,18 +937,31 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
         q->with_grad && q->C <= q->S ? (DP *)(w + lay.class_probs) : NULL;
 }
 
-/* Prepares sample n for the linear path: its states, masks and the
- * frames past its length. Returns 0 (and leaves the sample alone) when the
- * log-space kernel must compute it: the scaled kernel is off, or the
- * sample has no alignment or no frames (decided there at no cost). */
+/* Which kernel computes a sample, as lin_prepare decides, and what is
+ * left of it between run_split's loops (dir[0].linear). */
+enum {
+    ROUTE_WHOLE = 0,    /* compute_sample, in one piece (done in run_split) */
+    ROUTE_SCALED = 1,   /* the scaled kernel (its phase 1) */
+    ROUTE_SCALED_2 = 2, /* the scaled kernel's phase 2 */
+    ROUTE_LOG = 3,      /* the log-space tasks of log_split_impl.h */
+    ROUTE_LOG_2 = 4     /* their phase 2 */
+};
+
+/* Prepares sample n for the split kernels (the scaled one, or its
+ * log-space tasks with kernel = CTCC_KERNEL_LOG_SPACE): its states, masks
+ * and the frames past its length. Returns ROUTE_SCALED or ROUTE_LOG, or
+ * ROUTE_WHOLE (and leaves the sample alone) when compute_sample must
+ * compute it: the sample has no alignment or no frames (decided there at
+ * no cost), or the log-space kernel must keep the alpha modification's
+ * log posteriors. */
 static int lin_prepare(const batch_args *b, size_t n) {
     sample_args a;
     lin_sample q;
     ctcc_sample_layout lay;
     size_t repeats;
     sample_at(b, n, &a);
-    if (!b->use_linear || a.time == 0) {
-        return 0;
+    if (a.time == 0 || (!b->use_linear && b->keep_log)) {
+        return ROUTE_WHOLE;
     }
     lin_sample_at(&a, &q);
     ctcc_sample_layout_compute((int32_t)a.time, (int32_t)a.label_length,
@@ -917,7 +970,7 @@ static int lin_prepare(const batch_args *b, size_t n) {
                            (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD,
                            (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD);
     if (a.time < a.label_length + repeats) {
-        return 0;
+        return ROUTE_WHOLE;
     }
     if (a.grad != NULL) {
         zero_frames(a.grad, a.frame_stride, a.alphabet, a.time, a.max_time);
@@ -925,7 +978,7 @@ static int lin_prepare(const batch_args *b, size_t n) {
     if (a.post != NULL) {
         zero_frames(a.post, a.frame_stride, a.alphabet, a.time, a.max_time);
     }
-    return 1;
+    return b->use_linear ? ROUTE_SCALED : ROUTE_LOG;
 }
 
 /* What the two tasks of sample n leave for each other ([2]). */
@@ -1036,16 +1089,26 @@ static REAL log_finish(const batch_args *b, size_t n) {
     return compute_sample(&a);
 }
 
-/* Sample n from start to end on the calling thread. */
-static REAL run_sample(const batch_args *b, size_t n) {
-    if (!lin_prepare(b, n)) {
-        sample_args a;
-        sample_at(b, n, &a);
-        if (b->opts->kernel_used != NULL) {
-            b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
-        }
-        return compute_sample(&a);
+/* Sample n's route (lin_prepare), reported in kernel_used unless the
+ * scaled kernel's bound is still to decide. */
+static int prepare_sample(const batch_args *b, size_t n) {
+    const int route = lin_prepare(b, n);
+    if (route != ROUTE_SCALED && b->opts->kernel_used != NULL) {
+        b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
     }
+    return route;
+}
+
+/* Sample n in one piece (ROUTE_WHOLE). */
+static REAL whole_sample(const batch_args *b, size_t n) {
+    sample_args a;
+    sample_at(b, n, &a);
+    return compute_sample(&a);
+}
+
+/* The scaled kernel's phases for sample n in turn; returns 1 with its
+ * cost in *cost when its result stands (lin_settle). */
+static int scaled_sample(const batch_args *b, size_t n, REAL *cost) {
     sample_task(b, n, 0, 1, 0);
     sample_task(b, n, 0, 1, 1);
     if (lin_meet(b, n)) {
@@ -1063,13 +1126,20 @@ static REAL run_sample(const batch_args *b, size_t n) {
             sample_task(b, n, 0, 2, 1);
         }
     }
-    {
-        REAL cost;
-        if (lin_settle(b, n, &cost)) {
-            return cost;
-        }
+    return lin_settle(b, n, cost);
+}
+
+/* Sample n from start to end on the calling thread. */
+static REAL run_sample(const batch_args *b, size_t n) {
+    const int route = prepare_sample(b, n);
+    REAL cost;
+    if (route == ROUTE_WHOLE) {
+        return whole_sample(b, n);
     }
-    /* The log-space fallback, its tasks in turn. */
+    if (route == ROUTE_SCALED && scaled_sample(b, n, &cost)) {
+        return cost;
+    }
+    /* The log-space kernel (or fallback), its tasks in turn. */
     sample_task(b, n, 1, 1, 0);
     sample_task(b, n, 1, 1, 1);
     if (log_meet(b, n)) {
@@ -1091,66 +1161,64 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
 #endif
     for (n = 0; n < N; ++n) {
         lin_dir *d = lin_state_of(b, (size_t)n);
-        d->linear = lin_prepare(b, (size_t)n);
-        if (!d->linear) {
-            sample_args a;
-            sample_at(b, (size_t)n, &a);
-            if (b->opts->kernel_used != NULL) {
-                b->opts->kernel_used[n] = CTCC_KERNEL_USED_LOG_SPACE;
-            }
-            costs[n] = compute_sample(&a);
+        d->linear = prepare_sample(b, (size_t)n);
+        if (d->linear == ROUTE_WHOLE) {
+            costs[n] = whole_sample(b, (size_t)n);
         }
     }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (i = 0; i < 2 * N; ++i) {
-        if (lin_state_of(b, (size_t)(i / 2))->linear) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == ROUTE_SCALED) {
             sample_task(b, (size_t)(i / 2), 0, 1, i & 1);
         }
     }
     for (n = 0; n < N; ++n) {
         lin_dir *d = lin_state_of(b, (size_t)n);
-        d->linear = d->linear ? 1 + lin_meet(b, (size_t)n) : 0;
+        if (d->linear == ROUTE_SCALED) {
+            d->linear = ROUTE_SCALED + lin_meet(b, (size_t)n);
+        }
     }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (i = 0; i < 2 * N; ++i) {
-        if (lin_state_of(b, (size_t)(i / 2))->linear == 2) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == ROUTE_SCALED_2) {
             sample_task(b, (size_t)(i / 2), 0, 2, i & 1);
         }
     }
-    /* The samples whose bound fails go to the log-space fallback, split
-     * the same way (linear: 3, then 4 when its phase 2 runs). */
+    /* The samples whose bound fails go to the log-space tasks, split the
+     * same way. */
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (n = 0; n < N; ++n) {
         lin_dir *d = lin_state_of(b, (size_t)n);
-        if (d->linear) {
-            d->linear = lin_settle(b, (size_t)n, &costs[n]) ? 0 : 3;
+        if (d->linear == ROUTE_SCALED || d->linear == ROUTE_SCALED_2) {
+            d->linear =
+                lin_settle(b, (size_t)n, &costs[n]) ? ROUTE_WHOLE : ROUTE_LOG;
         }
     }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (i = 0; i < 2 * N; ++i) {
-        if (lin_state_of(b, (size_t)(i / 2))->linear == 3) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == ROUTE_LOG) {
             sample_task(b, (size_t)(i / 2), 1, 1, i & 1);
         }
     }
     for (n = 0; n < N; ++n) {
         lin_dir *d = lin_state_of(b, (size_t)n);
-        if (d->linear == 3) {
-            d->linear = 3 + log_meet(b, (size_t)n);
+        if (d->linear == ROUTE_LOG) {
+            d->linear = ROUTE_LOG + log_meet(b, (size_t)n);
         }
     }
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (i = 0; i < 2 * N; ++i) {
-        if (lin_state_of(b, (size_t)(i / 2))->linear == 4) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == ROUTE_LOG_2) {
             sample_task(b, (size_t)(i / 2), 1, 2, i & 1);
         }
     }
@@ -1158,7 +1226,7 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (n = 0; n < N; ++n) {
-        if (lin_state_of(b, (size_t)n)->linear >= 3) {
+        if (lin_state_of(b, (size_t)n)->linear >= ROUTE_LOG) {
             costs[n] = log_finish(b, (size_t)n);
         }
     }
@@ -1264,7 +1332,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
             ctcc_thread_count(opts.num_threads, batch_size > INT32_MAX / 2
                                                     ? INT32_MAX
                                                     : 2 * batch_size);
-        if (b.use_linear && wide > batch_size) {
+        if (wide > batch_size) {
             run_split(&b, wide, costs);
         } else {
 #ifdef _OPENMP
