@@ -1006,13 +1006,14 @@ static void sample_task(const batch_args *b, size_t n, int log_space, int phase,
     tasks[log_space != 0][phase == 2][task != 0](&q);
 }
 
-/* Between the phases: log P, and whether phase 2 runs. */
-static int lin_meet(const batch_args *b, size_t n) {
+/* Between the phases of the scaled kernel or (log_space) of the
+ * log-space tasks: log P, and whether phase 2 runs. */
+static int sample_meet(const batch_args *b, size_t n, int log_space) {
     sample_args a;
     lin_sample q;
     sample_at(b, n, &a);
     lin_sample_at(&a, &q);
-    q.dir[0].log_p = lin_join(&q);
+    q.dir[0].log_p = log_space ? log_join(&q) : lin_join(&q);
     return q.with_grad && q.dir[0].log_p == q.dir[0].log_p;
 }
 
@@ -1064,17 +1065,6 @@ static int lin_settle(const batch_args *b, size_t n, REAL *cost) {
     return 0;
 }
 
-/* Between the phases of the log-space fallback: log P, and whether phase
- * 2 runs. */
-static int log_meet(const batch_args *b, size_t n) {
-    sample_args a;
-    lin_sample q;
-    sample_at(b, n, &a);
-    lin_sample_at(&a, &q);
-    q.dir[0].log_p = log_join(&q);
-    return q.with_grad && q.dir[0].log_p == q.dir[0].log_p;
-}
-
 /* The end of the log-space fallback of sample n: its cost, or
  * compute_sample's where phase 1 gave up (see log_split_impl.h). */
 static REAL log_finish(const batch_args *b, size_t n) {
@@ -1111,7 +1101,7 @@ static REAL whole_sample(const batch_args *b, size_t n) {
 static int scaled_sample(const batch_args *b, size_t n, REAL *cost) {
     sample_task(b, n, 0, 1, 0);
     sample_task(b, n, 0, 1, 1);
-    if (lin_meet(b, n)) {
+    if (sample_meet(b, n, 0)) {
         sample_args a;
         lin_sample q;
         sample_task(b, n, 0, 2, 0);
@@ -1142,11 +1132,42 @@ static REAL run_sample(const batch_args *b, size_t n) {
     /* The log-space kernel (or fallback), its tasks in turn. */
     sample_task(b, n, 1, 1, 0);
     sample_task(b, n, 1, 1, 1);
-    if (log_meet(b, n)) {
+    if (sample_meet(b, n, 1)) {
         sample_task(b, n, 1, 2, 0);
         sample_task(b, n, 1, 2, 1);
     }
     return log_finish(b, n);
+}
+
+/* Both phases of one kernel for the samples at `route` (ROUTE_SCALED, or
+ * ROUTE_LOG for the log-space tasks), the two tasks of each phase side by
+ * side: phase 1, the meeting (route + 1 where phase 2 runs), phase 2. */
+static void run_split_phases(const batch_args *b, int threads, int route) {
+    const int N = (int)b->N, log_space = route == ROUTE_LOG;
+    int n, i;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (i = 0; i < 2 * N; ++i) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == route) {
+            sample_task(b, (size_t)(i / 2), log_space, 1, i & 1);
+        }
+    }
+    for (n = 0; n < N; ++n) {
+        lin_dir *d = lin_state_of(b, (size_t)n);
+        if (d->linear == route) {
+            d->linear = route + sample_meet(b, (size_t)n, log_space);
+        }
+    }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (i = 0; i < 2 * N; ++i) {
+        if (lin_state_of(b, (size_t)(i / 2))->linear == route + 1) {
+            sample_task(b, (size_t)(i / 2), log_space, 2, i & 1);
+        }
+    }
 }
 
 /* All samples, with the two tasks of each phase of a sample on two
@@ -1154,7 +1175,7 @@ static REAL run_sample(const batch_args *b, size_t n) {
  * run_sample's, in another order. */
 static void run_split(const batch_args *b, int threads, REAL *costs) {
     const int N = (int)b->N;
-    int n, i;
+    int n;
     (void)threads;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -1166,28 +1187,7 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
             costs[n] = whole_sample(b, (size_t)n);
         }
     }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-#endif
-    for (i = 0; i < 2 * N; ++i) {
-        if (lin_state_of(b, (size_t)(i / 2))->linear == ROUTE_SCALED) {
-            sample_task(b, (size_t)(i / 2), 0, 1, i & 1);
-        }
-    }
-    for (n = 0; n < N; ++n) {
-        lin_dir *d = lin_state_of(b, (size_t)n);
-        if (d->linear == ROUTE_SCALED) {
-            d->linear = ROUTE_SCALED + lin_meet(b, (size_t)n);
-        }
-    }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-#endif
-    for (i = 0; i < 2 * N; ++i) {
-        if (lin_state_of(b, (size_t)(i / 2))->linear == ROUTE_SCALED_2) {
-            sample_task(b, (size_t)(i / 2), 0, 2, i & 1);
-        }
-    }
+    run_split_phases(b, threads, ROUTE_SCALED);
     /* The samples whose bound fails go to the log-space tasks, split the
      * same way. */
 #ifdef _OPENMP
@@ -1200,28 +1200,7 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
                 lin_settle(b, (size_t)n, &costs[n]) ? ROUTE_WHOLE : ROUTE_LOG;
         }
     }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-#endif
-    for (i = 0; i < 2 * N; ++i) {
-        if (lin_state_of(b, (size_t)(i / 2))->linear == ROUTE_LOG) {
-            sample_task(b, (size_t)(i / 2), 1, 1, i & 1);
-        }
-    }
-    for (n = 0; n < N; ++n) {
-        lin_dir *d = lin_state_of(b, (size_t)n);
-        if (d->linear == ROUTE_LOG) {
-            d->linear = ROUTE_LOG + log_meet(b, (size_t)n);
-        }
-    }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-#endif
-    for (i = 0; i < 2 * N; ++i) {
-        if (lin_state_of(b, (size_t)(i / 2))->linear == ROUTE_LOG_2) {
-            sample_task(b, (size_t)(i / 2), 1, 2, i & 1);
-        }
-    }
+    run_split_phases(b, threads, ROUTE_LOG);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
