@@ -511,8 +511,8 @@ def ctc_loss(
         kernel and checks each sample with a bound on what underflow can
         have changed; a sample that fails it (inputs whose forward and
         backward evidence disagree beyond the double range, NaN or
-        ``+inf``) is recomputed in log space, so results meet the same
-        accuracy either way. ``"log"`` computes every sample in log space.
+        ``+inf``) is recomputed in log space, with exactly the results of
+        ``"log"``, which computes every sample in log space.
     kernel_out : numpy.ndarray, optional
         An array ``[N]`` of uint8 (C-contiguous, aligned, writeable) that
         receives for each sample `ctcc.KERNEL_SCALED` (0) when the scaled
@@ -729,8 +729,8 @@ def ctc_posteriors(
         kernel and checks each sample with a bound on what underflow can
         have changed; a sample that fails it (inputs whose forward and
         backward evidence disagree beyond the double range, NaN or
-        ``+inf``) is recomputed in log space, so results meet the same
-        accuracy either way. ``"log"`` computes every sample in log space.
+        ``+inf``) is recomputed in log space, with exactly the results of
+        ``"log"``, which computes every sample in log space.
     kernel_out : numpy.ndarray, optional
         An array ``[N]`` of uint8 (C-contiguous, aligned, writeable) that
         receives for each sample `ctcc.KERNEL_SCALED` (0) when the scaled
