@@ -25,8 +25,9 @@ static double batch_uniform(void) {
  * L and T; fills labels uniform in [1, C) (with repeats: 0 makes equal
  * neighbours differ), and x with float32 time-major inputs: standard
  * normal logits, or (peaked) a trained model's outputs, each label over
- * T / L frames, its first three frames on the label and the rest on blank
- * (logit 0), the other classes at logits from -30 to -10. Returns 0 when
+ * T / L frames, its first three frames on the label (fewer where the
+ * label has fewer than four frames: its last is blank) and the rest on
+ * blank (logit 0), the other classes at logits from -30 to -10. Returns 0 when
  * memory runs out, 1 otherwise. */
 static int batch_make(float **x_out, float **g_out, int32_t **labels_out,
                       int32_t *label_lengths, int32_t *input_lengths, int T,
@@ -53,8 +54,16 @@ static int batch_make(float **x_out, float **g_out, int32_t **labels_out,
     }
     for (t = 0; t < T; ++t) {
         for (n = 0; n < N; ++n) {
-            const int k = (int)((double)t * L / T);
-            const int cls = t % 7 < 3 ? labels[n * L + k] : 0;
+            /* Label k's frames are [first, next): its first three frames
+             * (fewer in a short window, which keeps its last for blank, so
+             * that equal neighbours are separated) peak on it. */
+            const int k = (int)((long long)t * L / T);
+            const int first = (int)(((long long)k * T + L - 1) / L);
+            const int next = (int)(((long long)(k + 1) * T + L - 1) / L);
+            const int on = next - first >= 2
+                               ? (next - first - 1 < 3 ? next - first - 1 : 3)
+                               : 1;
+            const int cls = t - first < on ? labels[n * L + k] : 0;
             for (c = 0; c < C; ++c) {
                 float *v = &x[((size_t)t * N + n) * C + c];
                 if (peaked) {
