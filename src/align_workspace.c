@@ -118,7 +118,7 @@ ctcc_status ctcc_align_plan_compute(const int32_t *label_lengths,
         }
     }
     plan->threads = plan->slots * plan->team;
-    plan->head = ctcc_head_bytes(batch_size, 0, &ok);
+    plan->head = ctcc_head_bytes(batch_size, 2, 0, &ok);
     plan->frame_tables = plan->head;
     /* Per thread: a table for the largest sample (ctcc_align_table). */
     {

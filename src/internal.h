@@ -166,12 +166,17 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
                                int32_t alphabet_size, size_t real_size,
                                int with_gradient, ctcc_sample_layout *layout);
 
-/* Bytes of the workspace head, rounded up to CTCC_ALIGN: two size_t
- * arrays [batch_size] holding each sample's workspace offset and label
- * offset, two double arrays [class_sums] (the alpha modification's
- * per-class sums; class_sums is 0 without it) and one byte per sample
- * (its state after the kernel). Clears *ok on overflow. */
-size_t ctcc_head_bytes(int32_t batch_size, int32_t class_sums, int *ok);
+/* Bytes of the workspace head, rounded up to CTCC_ALIGN: `offsets` size_t
+ * arrays [batch_size] (the loss: each sample's workspace offset, label
+ * offset, and where its table and class probabilities are; alignment:
+ * the first two), two double arrays [class_sums] (the alpha
+ * modification's per-class sums; class_sums is 0 without it) and one
+ * byte per sample (its state after the kernel). Clears *ok on overflow. */
+size_t ctcc_head_bytes(int32_t batch_size, size_t offsets, int32_t class_sums,
+                       int *ok);
+
+/* The number of size_t arrays in the loss's workspace head. */
+#define CTCC_LOSS_HEAD_OFFSETS 4
 
 /* Total workspace bytes, or CTCC_STATUS_SIZE_OVERFLOW. The layout is: the
  * head, then each sample's region, plus CTCC_ALIGN bytes of slack to align

@@ -174,7 +174,11 @@ typedef struct sample_args {
     int log_probs;
     int zero_infinity;
     unsigned char *workspace; /* aligned to CTCC_ALIGN */
-    unsigned char *state;     /* receives the sample's SAMPLE_ state */
+    /* The table (the layout's `alpha`) and the class probabilities: in
+     * the sample's own region, or in another sample's that the same
+     * thread finished before (see lend_tables). */
+    unsigned char *table, *class_probs;
+    unsigned char *state; /* receives the sample's SAMPLE_ state */
     /* Nonzero for the alpha modification: the backward pass then replaces
      * each alpha row by the log posteriors of the states (see
      * state_log_sums), which the modification reads instead of the
@@ -390,7 +394,7 @@ static REAL compute_sample(const sample_args *a) {
     emit = (DP *)(a->workspace + lay.emit) + CTCC_ROW_PAD;
     gam = (DP *)(a->workspace + lay.posterior);
     beta = (DP *)(a->workspace + lay.beta);
-    alpha = (DP *)(a->workspace + lay.alpha);
+    alpha = (DP *)a->table;
     log_norm = (DP *)(a->workspace + lay.log_norm);
     frame_max = (DP *)(a->workspace + lay.frame_max);
     state_sums = (double *)(a->workspace + lay.state_sums);
@@ -871,6 +875,9 @@ typedef struct batch_args {
     const int32_t *flat_labels, *label_lengths, *input_lengths;
     size_t N, C, T;
     const size_t *ws_offset, *label_offset;
+    /* Where each sample's table and class probabilities are (offsets from
+     * base): its own region's, unless lend_tables lends it another's. */
+    size_t *table_at, *probs_at;
     unsigned char *base, *state;
     const ctcc_resolved_options *opts;
     int keep_log;   /* the alpha modification's log posteriors */
@@ -894,6 +901,8 @@ static void sample_at(const batch_args *b, size_t n, sample_args *a) {
     a->log_probs = b->opts->input_kind == CTCC_INPUT_LOG_PROBS;
     a->zero_infinity = b->opts->zero_infinity;
     a->workspace = b->base + b->ws_offset[n];
+    a->table = b->base + b->table_at[n];
+    a->class_probs = b->base + b->probs_at[n];
     a->state = b->state + n;
     a->keep_log = b->keep_log;
 }
@@ -919,9 +928,9 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     q->blank = a->blank;
     q->ext = (const int32_t *)(w + lay.ext_labels);
     q->kmask = (const DP *)(w + lay.skip) + CTCC_ROW_PAD;
-    q->table = (DP *)(w + lay.alpha);
+    q->table = (DP *)a->table;
     q->rows_f = (DP *)(w + lay.beta);
-    q->rows_b = (DP *)(w + (q->with_grad ? lay.rows_b : lay.alpha));
+    q->rows_b = q->with_grad ? (DP *)(w + lay.rows_b) : q->table;
     q->mid_beta = (DP *)(w + lay.mid_beta);
     q->emit_f = (DP *)(w + lay.emit);
     q->emit_b = (DP *)(w + lay.emit_b);
@@ -933,8 +942,7 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     q->dir = (lin_dir *)(w + lay.lin_state);
     /* The layout's condition for the array: phase 1 keeps each frame's
      * class probabilities there for phase 2. */
-    q->class_probs =
-        q->with_grad && q->C <= q->S ? (DP *)(w + lay.class_probs) : NULL;
+    q->class_probs = q->with_grad && q->C <= q->S ? (DP *)a->class_probs : NULL;
 }
 
 /* Which kernel computes a sample, as lin_prepare decides, and what is
@@ -1139,6 +1147,38 @@ static REAL run_sample(const batch_args *b, size_t n) {
     return log_finish(b, n);
 }
 
+/* The region whose table and class probabilities a thread lends to the
+ * next samples it runs: those of a sample it finished (none while owner
+ * is 0), with their capacities in bytes. */
+typedef struct table_home {
+    size_t owner; /* 1 + the sample, or 0 */
+    size_t table_bytes, probs_bytes;
+} table_home;
+
+/* Before sample n runs on this thread: a batch larger than the last level
+ * cache would stream every sample's table (T rows, written by phase 1 and
+ * read back by phase 2) through memory; the table of a sample the thread
+ * finished is still in its cache, so n takes that one when it is large
+ * enough. Otherwise n keeps its own, which becomes the thread's home when
+ * it is the larger. Only the memory changes: the results do not. */
+static void lend_tables(const batch_args *b, size_t n, table_home *home) {
+    ctcc_sample_layout lay;
+    size_t table_bytes, probs_bytes;
+    ctcc_sample_layout_compute(b->input_lengths[n], b->label_lengths[n],
+                               (int32_t)b->C, DP_SIZE, 1, &lay);
+    table_bytes = lay.log_norm - lay.alpha;
+    probs_bytes = lay.total - lay.class_probs;
+    if (home->owner != 0 && home->table_bytes >= table_bytes &&
+        home->probs_bytes >= probs_bytes) {
+        b->table_at[n] = b->table_at[home->owner - 1];
+        b->probs_at[n] = b->probs_at[home->owner - 1];
+    } else if (home->owner == 0 || table_bytes >= home->table_bytes) {
+        home->owner = n + 1;
+        home->table_bytes = table_bytes;
+        home->probs_bytes = probs_bytes;
+    }
+}
+
 /* Both phases of one kernel for the samples at `route` (ROUTE_SCALED, or
  * ROUTE_LOG for the log-space tasks), the two tasks of each phase side by
  * side: phase 1, the meeting (route + 1 where phase 2 runs), phase 2. */
@@ -1222,7 +1262,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
           const ctcc_options *options) {
     ctcc_resolved_options opts;
     ctcc_status status;
-    size_t needed, *ws_offset, *label_offset;
+    size_t needed, *ws_offset, *label_offset, *table_at, *probs_at;
     unsigned char *base, *state;
     double *class_v, *class_n;
     int ok = 1, threads, n, modify, backward;
@@ -1268,11 +1308,13 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
     base = ctcc_align_ptr(workspace);
     ws_offset = (size_t *)base;
     label_offset = ws_offset + batch_size;
-    class_v = (double *)(label_offset + batch_size);
+    table_at = label_offset + batch_size;
+    probs_at = table_at + batch_size;
+    class_v = (double *)(probs_at + batch_size);
     class_n = class_v + (opts.use_alpha ? C : 0);
     state = (unsigned char *)(class_n + (opts.use_alpha ? C : 0));
     {
-        size_t ws = ctcc_head_bytes(batch_size,
+        size_t ws = ctcc_head_bytes(batch_size, CTCC_LOSS_HEAD_OFFSETS,
                                     opts.use_alpha ? alphabet_size : 0, &ok);
         size_t lab = 0;
         for (n = 0; n < batch_size; ++n) {
@@ -1280,6 +1322,8 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
             ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
                                        alphabet_size, DP_SIZE, backward, &lay);
             ws_offset[n] = ws;
+            table_at[n] = ws + lay.alpha;
+            probs_at[n] = ws + lay.class_probs;
             label_offset[n] = lab;
             ws += lay.total;
             lab += (size_t)label_lengths[n];
@@ -1300,6 +1344,8 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         b.T = T;
         b.ws_offset = ws_offset;
         b.label_offset = label_offset;
+        b.table_at = table_at;
+        b.probs_at = probs_at;
         b.base = base;
         b.state = state;
         b.opts = &opts;
@@ -1314,11 +1360,23 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         if (wide > batch_size) {
             run_split(&b, wide, costs);
         } else {
+            /* Nothing reads a sample's table after its kernel but the
+             * modifications (the alpha one's log posteriors). */
+            const int lend = backward && !modify;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#pragma omp parallel num_threads(threads)
 #endif
-            for (n = 0; n < batch_size; ++n) {
-                costs[n] = run_sample(&b, (size_t)n);
+            {
+                table_home home = {0, 0, 0};
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+                for (n = 0; n < batch_size; ++n) {
+                    if (lend) {
+                        lend_tables(&b, (size_t)n, &home);
+                    }
+                    costs[n] = run_sample(&b, (size_t)n);
+                }
             }
         }
     }

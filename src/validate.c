@@ -210,6 +210,8 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
     CTCC_NEXT_ARRAY(emit, sp, real_size);
     CTCC_NEXT_ARRAY(posterior, s, real_size);
     CTCC_NEXT_ARRAY(beta, ctcc_mul_size(2, sp, &ok), real_size);
+    /* lend_tables (loss_impl.h) takes alpha's size as the distance to
+     * log_norm, the array after it. */
     CTCC_NEXT_ARRAY(alpha, ctcc_mul_size(alpha_rows, sp, &ok), real_size);
     CTCC_NEXT_ARRAY(log_norm, with_gradient ? t : 0, real_size);
     CTCC_NEXT_ARRAY(frame_max, with_gradient ? t : 0, real_size);
@@ -236,9 +238,10 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
     return ok;
 }
 
-size_t ctcc_head_bytes(int32_t batch_size, int32_t class_sums, int *ok) {
-    const size_t offsets =
-        ctcc_mul_size(2 * sizeof(size_t), (size_t)batch_size, ok);
+size_t ctcc_head_bytes(int32_t batch_size, size_t offsets_per_sample,
+                       int32_t class_sums, int *ok) {
+    const size_t offsets = ctcc_mul_size(offsets_per_sample * sizeof(size_t),
+                                         (size_t)batch_size, ok);
     const size_t sums =
         ctcc_mul_size(2 * sizeof(double), (size_t)class_sums, ok);
     return ctcc_align_size(ctcc_add_size(ctcc_add_size(offsets, sums, ok),
@@ -254,7 +257,8 @@ ctcc_status ctcc_total_bytes(const int32_t *label_lengths,
     int ok = 1;
     size_t total;
     int32_t n;
-    total = ctcc_head_bytes(batch_size, class_sums, &ok);
+    total =
+        ctcc_head_bytes(batch_size, CTCC_LOSS_HEAD_OFFSETS, class_sums, &ok);
     for (n = 0; n < batch_size; ++n) {
         ctcc_sample_layout layout;
         if (!ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],

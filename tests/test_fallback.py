@@ -105,6 +105,53 @@ def test_scaled_kernel_meets_the_accuracy_goals(dtype, tol, kind):
     np.testing.assert_allclose(grad, want_grad, rtol=0, atol=tol)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("output", ["grad", "posteriors"])
+def test_samples_sharing_a_table_get_their_own_results(threads, output):
+    """In a batch at least as large as the thread count, a sample may run in
+    the table of one its thread finished before. Lengths that grow, shrink
+    and grow again (so a sample sometimes gets a larger table, sometimes
+    keeps its own), samples that fall back (whose log-space kernel uses the
+    table too), and more classes than states (no class probabilities):
+    every sample must get, to the bit, what it gets alone."""
+    C, T = 12, 240
+    rng = np.random.default_rng(21)
+    shapes = [(120, 20), (240, 40), (60, 30), (200, 3), (240, 40), (30, 5), (180, 60), (90, 2)]
+    x = rng.standard_normal((T, len(shapes), C))
+    x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    tiny, _ = tiny_log_probs(T, 2, C, 1, seed=22)
+    x[:, 2] = tiny[:, 0]  # these two fall back
+    x[:, 5] = tiny[:, 1]
+    lengths = np.array([t for t, _ in shapes])
+    label_lengths = np.array([n for _, n in shapes])
+    labels = np.zeros((len(shapes), label_lengths.max()), int)
+    for n, L in enumerate(label_lengths):
+        labels[n, :L] = rng.integers(1, C, size=L)
+
+    def call(xs, labs, ts, ls):
+        used = np.zeros(xs.shape[1], np.uint8)
+        kw = dict(log_probs=True, kernel_out=used, num_threads=threads)
+        if output == "grad":
+            out = ctcc.ctc_loss(xs, labs, ts, ls, **kw)
+        else:
+            out = ctcc.ctc_posteriors(xs, labs, ts, ls, **kw)
+        return out, used
+
+    batch, used = call(x, labels, lengths, label_lengths)
+    assert used[2] == used[5] == ctcc.KERNEL_LOG_SPACE
+    assert (np.delete(used, [2, 5]) == ctcc.KERNEL_SCALED).all()
+    for n in range(len(shapes)):
+        alone, _ = call(
+            x[:, n : n + 1], labels[n : n + 1], lengths[n : n + 1], label_lengths[n : n + 1]
+        )
+        if output == "grad":
+            assert batch[0][n].tobytes() == alone[0][0].tobytes(), n
+            assert batch[1][:, n].tobytes() == alone[1][:, 0].tobytes(), n
+        else:
+            assert batch[:, n].tobytes() == alone[:, 0].tobytes(), n
+
+
 def test_posteriors_report_the_kernel_too():
     x, labels = peaked_batch(200, 3, 10, 20, seed=6, dtype=np.float64)
     used = np.zeros(3, np.uint8)
