@@ -553,15 +553,11 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
         }
     }
     if (g != NULL) {
-        for (s = lo | 1; s < hi; s += 2) {
-            g[q->ext[s]] -= (REAL)(gam[s] * inv);
-        }
+        scatter_labels(g, gam, -inv, q->ext, lo, hi);
         g[q->blank] -= (REAL)blank_sum;
     }
     if (p != NULL) {
-        for (s = lo | 1; s < hi; s += 2) {
-            p[q->ext[s]] += (REAL)(gam[s] * inv);
-        }
+        scatter_labels(p, gam, inv, q->ext, lo, hi);
         p[q->blank] += (REAL)blank_sum;
     }
     return (LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * flagged +
