@@ -132,10 +132,13 @@ typedef struct lin_sample {
  * normaliser, so both compute the same emissions. *log_z receives the log
  * of the sum over the classes of the probabilities (an upper bound for
  * log-probabilities with more classes than states). pd is scratch of
- * min(C, hi - lo) entries. */
+ * min(C, hi - lo) entries. For beta, cur (else NULL) is the frame's beta
+ * row: each e[s] is then multiplied by cur[s] as well, the product the
+ * recurrence needs (lin_beta_row), without a pass of its own. */
 CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
                                     size_t hi, DP factor, DP *e, DP *pd,
-                                    REAL *soft, int phase1, DP *log_z) {
+                                    REAL *soft, int phase1, DP *log_z,
+                                    const DP *cur) {
     const REAL *x = q->input + t * q->stride;
     const size_t C = q->C;
     /* One exp per class when that is fewer than one per state. */
@@ -208,9 +211,16 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
             *log_z = shift + (DP)log(sum);
         }
         const int32_t *ext = q->ext;
+        if (cur != NULL) {
 #pragma omp simd
-        for (s = lo; s < hi; ++s) {
-            e[s] = pd[ext[s]] * f;
+            for (s = lo; s < hi; ++s) {
+                e[s] = (pd[ext[s]] * f) * cur[s];
+            }
+        } else {
+#pragma omp simd
+            for (s = lo; s < hi; ++s) {
+                e[s] = pd[ext[s]] * f;
+            }
         }
     } else {
         /* (x - shift) - norm, not x - (shift + norm), which would round
@@ -218,7 +228,8 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         const int32_t *ext = q->ext;
 #pragma omp simd
         for (s = lo; s < hi; ++s) {
-            e[s] = DP_EXP_NEG(((DP)x[ext[s]] - shift) - norm) * factor;
+            const DP v = DP_EXP_NEG(((DP)x[ext[s]] - shift) - norm) * factor;
+            e[s] = cur != NULL ? v * cur[s] : v;
         }
         *log_z = q->log_probs ? shift + (DP)log((double)C) : 0;
     }
@@ -270,18 +281,15 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
     return mx;
 }
 
-/* e *= cur on [lo, hi) (e is 0 beyond), then next[s] = e[s] + e[s+1] +
- * k[s+2] e[s+2] on [plo, phi), zeros beyond. Returns next's maximum and
+/* next[s] = e[s] + e[s+1] + k[s+2] e[s+2] on [plo, phi), zeros beyond,
+ * where e holds the emissions times the frame's beta row cur on [lo, hi)
+ * (lin_emissions with cur) and 0 beyond. Returns next's maximum and
  * stores its number of flagged entries, as lin_alpha_row. */
-CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, DP *e, const DP *k,
-                                   size_t lo, size_t hi, size_t plo, size_t phi,
+CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
+                                   const DP *k, size_t plo, size_t phi,
                                    double *flags, int exact) {
     DP mx = 0;
     size_t s, n = 0;
-#pragma omp simd
-    for (s = lo; s < hi; ++s) {
-        e[s] *= cur[s];
-    }
     next[(ptrdiff_t)plo - 2] = next[(ptrdiff_t)plo - 1] = 0;
     next[phi] = next[phi + 1] = 0;
 #pragma omp simd reduction(max : mx) reduction(+ : n)
@@ -356,7 +364,7 @@ static void lin_forward(const lin_sample *q) {
         }
         /* The emissions carry 1 / the maximum of the row before. */
         offset = lin_emissions(q, t, lo, hi, (DP)(1.0 / (double)mx), e,
-                               q->scratch_f, soft, 1, &log_z);
+                               q->scratch_f, soft, 1, &log_z, NULL);
         if (!(offset > NEG_INF)) {
             return; /* NaN or -inf */
         }
@@ -439,7 +447,7 @@ static void lin_backward(const lin_sample *q) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
         }
         offset = lin_emissions(q, t, lo, hi, (DP)(1.0 / (double)mx), e,
-                               q->scratch_b, soft, 1, &log_z);
+                               q->scratch_b, soft, 1, &log_z, cur);
         if (!(offset > NEG_INF)) {
             return;
         }
@@ -448,10 +456,10 @@ static void lin_backward(const lin_sample *q) {
         {
             const size_t plo = ctcc_band_lo(S, T, t - 1);
             const size_t phi = ctcc_band_hi(S, t - 1);
-            mx = q->with_grad ? lin_beta_row(next, cur, e, q->kmask, lo, hi,
-                                             plo, phi, &flags, 0)
-                              : lin_beta_row(next, cur, e, q->kmask, lo, hi,
-                                             plo, phi, &flags, 1);
+            mx =
+                q->with_grad
+                    ? lin_beta_row(next, cur, e, q->kmask, plo, phi, &flags, 0)
+                    : lin_beta_row(next, cur, e, q->kmask, plo, phi, &flags, 1);
         }
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
             return;
@@ -590,8 +598,8 @@ static void lin_lower_half(const lin_sample *q) {
         }
         next = lin_row(q->rows_f, q->SP, t & 1);
         (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / mb), e, q->scratch_f, NULL,
-                            0, &log_z);
-        mb = (double)lin_beta_row(next, cur, e, q->kmask, lo, hi,
+                            0, &log_z, cur);
+        mb = (double)lin_beta_row(next, cur, e, q->kmask,
                                   ctcc_band_lo(S, T, t - 1),
                                   ctcc_band_hi(S, t - 1), &nb, 0);
         if (!(mb > 0.0)) {
@@ -618,7 +626,7 @@ static void lin_upper_half(const lin_sample *q) {
         DP *row = lin_row(q->rows_b, q->SP, t & 1);
         DP *e = q->emit_b + CTCC_ROW_PAD, log_z;
         (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), e, q->scratch_b, NULL,
-                            0, &log_z);
+                            0, &log_z, NULL);
         ma = (double)lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags, 0);
         if (!(ma > 0.0)) {
             return;
