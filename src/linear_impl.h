@@ -90,7 +90,7 @@ typedef struct lin_dir {
     double log_scale; /* log A_{m-1} (forward) or log B_{m-1} (backward) */
     double crude;     /* log of the loss-only bound's terms, over P's scale */
     double mid_max;   /* the largest entry of the row of frame m - 1 */
-    double mid_flags; /* its flagged entries */
+    double mid_flags; /* its flagged entries (with the gradient: 1 if any) */
     double bound;     /* phase 2: the share of E of this task's frames */
     double log_p;     /* dir[0] only: log P from lin_join, NaN to fall back */
     int bad;          /* a NaN / +inf input, or a non-finite scale */
@@ -117,7 +117,8 @@ typedef struct lin_sample {
     DP *emit_f, *emit_b;       /* a padded emission row for each task */
     DP *scratch_f, *scratch_b; /* [S] each */
     DP *shift, *norm;          /* with_grad: [T], the frame normalisers */
-    double *flags;   /* with_grad: [T], the flagged entries of phase 1's rows */
+    double
+        *flags; /* with_grad: [T], 1 where phase 1's row has flagged entries */
     lin_dir *dir;    /* [2]: forward, backward */
     DP *class_probs; /* with_grad and C <= S: [T, C + 1], else NULL */
 } lin_sample;
@@ -251,12 +252,14 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
 
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
  * the two entries beyond each end of the band (which the next frame reads
- * as predecessors). Returns the row's maximum and stores its number of
- * flagged entries: with `exact` (a constant), the entries below LIN_TINY
- * but for the exact zeros (see the top of the file); without, every entry
- * below LIN_TINY, which spares a compare per state where the count only
- * decides whether a frame's flagged entries are summed (the gradient's
- * bound, which charges stored zeros anyway, the exact ones harmlessly). */
+ * as predecessors). Returns the row's maximum and stores, with `exact` (a
+ * constant), its number of flagged entries: those below LIN_TINY but for
+ * the exact zeros (see the top of the file); without, 1 if any entry is
+ * below LIN_TINY and 0 otherwise, from the row's minimum (one instruction
+ * per vector instead of a count's three). That is all the gradient's
+ * bound needs: it only decides whether a frame's flagged entries are
+ * summed, and that sum charges stored zeros anyway, the exact ones
+ * harmlessly. */
 CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
                                     const DP *k, size_t lo, size_t hi,
                                     double *flags, int exact) {
@@ -264,6 +267,18 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
     size_t s, n = 0;
     row[(ptrdiff_t)lo - 2] = row[(ptrdiff_t)lo - 1] = 0;
     row[hi] = row[hi + 1] = 0;
+    if (!exact) {
+        DP mn = 1;
+#pragma omp simd reduction(max : mx) reduction(min : mn)
+        for (s = lo; s < hi; ++s) {
+            const DP r = e[s] * (prev[s] + prev[s - 1] + k[s] * prev[s - 2]);
+            row[s] = r < LIN_TINY ? 0 : r;
+            mx = r > mx ? r : mx;
+            mn = r < mn ? r : mn;
+        }
+        *flags = mn < LIN_TINY ? 1.0 : 0.0;
+        return mx;
+    }
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = lo; s < hi; ++s) {
         const DP in = prev[s] + prev[s - 1] + k[s] * prev[s - 2];
@@ -275,7 +290,7 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
          * yet reachable, as after a repeated label): not flagged. */
         row[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
-        n += r < LIN_TINY && (!exact || in > 0);
+        n += r < LIN_TINY && in > 0;
     }
     *flags = (double)n;
     return mx;
@@ -284,7 +299,8 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
 /* next[s] = e[s] + e[s+1] + k[s+2] e[s+2] on [plo, phi), zeros beyond,
  * where e holds the emissions times the frame's beta row cur on [lo, hi)
  * (lin_emissions with cur) and 0 beyond. Returns next's maximum and
- * stores its number of flagged entries, as lin_alpha_row. */
+ * stores its flagged entries' number (exact) or presence, as
+ * lin_alpha_row. */
 CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
                                    const DP *k, size_t plo, size_t phi,
                                    double *flags, int exact) {
@@ -292,15 +308,27 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
     size_t s, n = 0;
     next[(ptrdiff_t)plo - 2] = next[(ptrdiff_t)plo - 1] = 0;
     next[phi] = next[phi + 1] = 0;
+    if (!exact) {
+        DP mn = 1;
+#pragma omp simd reduction(max : mx) reduction(min : mn)
+        for (s = plo; s < phi; ++s) {
+            const DP r = e[s] + e[s + 1] + k[s + 2] * e[s + 2];
+            next[s] = r < LIN_TINY ? 0 : r;
+            mx = r > mx ? r : mx;
+            mn = r < mn ? r : mn;
+        }
+        *flags = mn < LIN_TINY ? 1.0 : 0.0;
+        return mx;
+    }
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = plo; s < phi; ++s) {
         const DP r = e[s] + e[s + 1] + k[s + 2] * e[s + 2];
         /* As in lin_alpha_row: the successors' own entries tell an exact
          * 0 (all of them 0) from an underflow. */
-        const DP in = exact ? cur[s] + cur[s + 1] + k[s + 2] * cur[s + 2] : 0;
+        const DP in = cur[s] + cur[s + 1] + k[s + 2] * cur[s + 2];
         next[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
-        n += r < LIN_TINY && (!exact || in > 0);
+        n += r < LIN_TINY && in > 0;
     }
     *flags = (double)n;
     return mx;
@@ -396,9 +424,13 @@ static void lin_forward(const lin_sample *q) {
         if (q->with_grad) {
             q->flags[t] = flags;
         }
-        crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
-        if (lin_crude_hopeless(q, crude - scale + lz)) {
-            return;
+        if (!q->with_grad) {
+            /* (With the gradient, phase 2 computes the exact bound, and
+             * flags only tells whether a row has flagged entries.) */
+            crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
+            if (lin_crude_hopeless(q, crude - scale + lz)) {
+                return;
+            }
         }
     }
     d->log_scale = scale;
@@ -467,9 +499,13 @@ static void lin_backward(const lin_sample *q) {
         if (q->with_grad && t - 1 >= q->m) {
             q->flags[t - 1] = flags;
         }
-        crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
-        if (lin_crude_hopeless(q, crude - scale + lz)) {
-            return;
+        if (!q->with_grad) {
+            /* (With the gradient, phase 2 computes the exact bound, and
+             * flags only tells whether a row has flagged entries.) */
+            crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
+            if (lin_crude_hopeless(q, crude - scale + lz)) {
+                return;
+            }
         }
         cur = next;
     }
