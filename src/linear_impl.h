@@ -61,7 +61,24 @@
  *   width (the products a_t(s) b_t(s) themselves may underflow) and Z_t =
  *   sum_s a_t(s) b_t(s), all in the stored units. With the gradient every
  *   term is at hand (Z_t is the posteriors' divisor), so the bound is
- *   exact bookkeeping at the cost of a few operations per frame. A sample
+ *   exact bookkeeping at the cost of a few operations per frame.
+ *
+ *   With the gradient the four tasks run with flush to zero: a result
+ *   below 2^-1022 becomes 0 (x86 processors compute subnormal results at
+ *   a microcoded pace, and peaked outputs give many: an emission of
+ *   e^-30 times an entry near TINY). That changes an entry by at most 13
+ *   times 2^-1022 < U' = 2^-1018: for alpha, a flushed emission (times
+ *   the predecessors, at most 9) and the flushed entry itself; for beta,
+ *   three products emission times successor (each with its emission
+ *   flushed first, times at most 3) and the flushed sum. Every entry is
+ *   charged U', weighted by the other direction's entry, which is at
+ *   most 3 (each row is computed from emissions at most 1 times the row
+ *   before over its maximum, so its entries are at most 3): E gains
+ *   sum_t U' 2 3 S_t / Z_t, negligible beside the other terms unless
+ *   the two directions disagree by about 2^1000, where the flags' terms
+ *   reject the sample anyway. Without the gradient nothing is flushed.
+ *
+ *   A sample
  *   whose E exceeds 2^-53 (or with any non-finite scale, a zero sum, or a
  *   NaN or +inf input) is recomputed in log space, in the same four tasks
  *   (log_split_impl.h).
@@ -83,6 +100,12 @@
 #define LIN_FLAG_ERROR 0x1p-999
 /* The largest bound accepted: below the double rounding of a posterior. */
 #define LIN_ACCEPT 0x1p-53
+/* With the gradient the tasks run with flush to zero (ctcc_ftz_begin):
+ * the error of any entry from results flushed on the way (at most 13
+ * times 2^-1022, see the top of the file), and the bound on a stored
+ * entry that each such error is weighted by. */
+#define LIN_FTZ_ERROR 0x1p-1018
+#define LIN_ROW_TOP 3.0
 
 /* What one task of a sample leaves for the others, on cache lines of its
  * own (the two directions may run on two threads). */
@@ -605,6 +628,8 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
         p[q->blank] += (REAL)blank_sum;
     }
     return (LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * flagged +
+            LIN_FTZ_ERROR * 2.0 * LIN_ROW_TOP * LIN_PRODUCT_SCALE *
+                (double)(hi - lo) +
             0x1p-1074 * (double)(hi - lo)) /
            total;
 }

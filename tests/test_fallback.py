@@ -152,6 +152,20 @@ def test_samples_sharing_a_table_get_their_own_results(threads, output):
             assert batch[:, n].tobytes() == alone[:, 0].tobytes(), n
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_flush_to_zero_does_not_outlive_the_call(threads):
+    """The scaled kernel's gradient tasks flush subnormal results to zero
+    (an x86 control bit of the thread running them); the calling thread
+    must get its own setting back: subnormal arithmetic still subnormal."""
+    x, labels = peaked_batch(300, 4, 12, 40, seed=23, dtype=np.float64)
+    tiny = np.float64(2.0**-1040)
+    assert tiny * np.float64(1.5) > 0
+    _, _, used = run(x, labels, num_threads=threads)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    assert tiny * np.float64(1.5) == np.float64(2.0**-1040) * 1.5 > 0
+    assert np.nextafter(0.0, 1.0) * np.float64(3.0) > 0
+
+
 def test_posteriors_report_the_kernel_too():
     x, labels = peaked_batch(200, 3, 10, 20, seed=6, dtype=np.float64)
     used = np.zeros(3, np.uint8)
