@@ -81,6 +81,12 @@
  * kernel, but for the alpha modification under CTCC_KERNEL_LOG_SPACE).
  * ctcc never changes process-wide OpenMP state.
  *
+ * Floating-point environment: on x86 the scaled kernel's gradient tasks
+ * set the flush-to-zero bit of the thread that runs them (subnormal
+ * results become 0; its error bound allows for that) and restore the
+ * thread's previous setting when each task ends. Nothing else of the
+ * environment is read or changed, and nothing outlives a call.
+ *
  * Fork safety: every entry point (loss, posteriors, alignment, greedy and
  * beam search decoding, and the warp-ctc functions of warpctc/ctc.h) may
  * be called in a process created by fork(), also after the parent ran
