@@ -25,6 +25,11 @@
  * branches. */
 #define CTCC_ROW_PAD 2
 
+/* Samples shorter than this are never tilted by the scaled kernel
+ * (linear_impl.h): their rows span too few frames to leave the double
+ * range. */
+#define CTCC_TILT_MIN_FRAMES 64
+
 /* Runtime dispatch: GCC on x86-64 Linux builds the kernel for AVX-512,
  * AVX2 + FMA and baseline x86-64 and picks one at load time (ifunc). The
  * default build needs no -march flag. Define CTCC_NO_DISPATCH to build the
@@ -170,6 +175,10 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
  *   rows_b      real  [2, S] the second task's rows, padded (gradient)
  *   mid_beta    real  [S]   the beta row of the meeting frame (gradient)
  *   lin_state   two cache-line pairs, what each task leaves for the others
+ *   err_rows    real  [4, S] without the gradient, for T >=
+ *                           CTCC_TILT_MIN_FRAMES: the error rows of the
+ *                           tilted loss-only attempt, two padded rows for
+ *                           each task
  *   class_probs real  [T, C + 1] (gradient, and only when C <= S) each
  *                           frame's exp(x - max) per class and their sum,
  *                           from phase 1 for phase 2, which would
@@ -178,7 +187,7 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
 typedef struct ctcc_sample_layout {
     size_t ext_labels, skip, emit, posterior, beta, alpha, log_norm, frame_max,
         weight, state_sums, emit_b, scratch_b, rows_b, mid_beta, lin_state,
-        class_probs, total;
+        err_rows, class_probs, total;
 } ctcc_sample_layout;
 
 /* Fills *layout for one sample of a batch over alphabet_size classes;

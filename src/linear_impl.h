@@ -22,6 +22,30 @@
  *   top, and the logarithm of the scale (one log per frame) is carried
  *   aside in double: log P = log A_t + log B_t + log sum_s a_t(s) b_t(s).
  *
+ * Tilt: the rows hold alpha_t(s) x^s and beta_t(s) x^(S - 1 - s) (before
+ *   their scales), for one power of two x = 2^k <= 1 per sample
+ *   (lin_tilt_log2), so that the recurrences read
+ *       a_t(s) = p_t(s) (a_{t-1}(s) + x a_{t-1}(s-1) + x^2 k(s) a_{t-1}(s-2))
+ *       b_{t-1}(s) = p_t(s) b_t(s) + x p_t(s+1) b_t(s+1)
+ *                    + x^2 k(s+2) p_t(s+2) b_t(s+2)
+ *   (x^2 is folded into the skip factors; multiplying by a power of two is
+ *   exact) and a_t(s) b_t(s) = alpha_t(s) beta_t(s) x^(S - 1) at every
+ *   frame: the posteriors are unchanged, and log P takes (S - 1) log x off.
+ *   Why: left alone, a row's peak runs at the paths' own velocity (about
+ *   0.9 states per frame for uniform emissions), while the probability
+ *   mass sits near the diagonal s = t S / T. In a long sample with few
+ *   labels per frame the two part, and after a few thousand frames the
+ *   entries where the posteriors are lie more than 2^1000 below the row's
+ *   top: the bound rejects the sample (T = 4000, S = 801, random logits:
+ *   E about 2^630). The tilt slows the peak down to the diagonal's
+ *   velocity (E about 2^-960 there), and its choice only changes the
+ *   speed: the gradient's bound below holds for any x, as it weighs each
+ *   flagged entry by the other direction's entry at the same state. Only
+ *   the gradient tilts: the loss-only bound weighs a flagged entry by the
+ *   other direction's largest entry at the meeting frame, and a tilted
+ *   row's flagged entries above its peak stand for untilted values x^-s
+ *   larger, so that bound would reject even peaked samples.
+ *
  * Meeting in the middle: alpha runs over frames [0, m) and beta over
  *   [m - 1, T) at the same time (phase 1, two independent tasks, m = ceil(T
  *   / 2)); P comes from frame m - 1. For the gradient, the stored alpha
@@ -66,11 +90,13 @@
  *   With the gradient the four tasks run with flush to zero: a result
  *   below 2^-1022 becomes 0 (x86 processors compute subnormal results at
  *   a microcoded pace, and peaked outputs give many: an emission of
- *   e^-30 times an entry near TINY). That changes an entry by at most 13
+ *   e^-30 times an entry near TINY). That changes an entry by at most 15
  *   times 2^-1022 < U' = 2^-1018: for alpha, a flushed emission (times
- *   the predecessors, at most 9) and the flushed entry itself; for beta,
- *   three products emission times successor (each with its emission
- *   flushed first, times at most 3) and the flushed sum. Every entry is
+ *   the predecessors, at most 9), the two flushed tilted predecessors
+ *   (times the emission, at most 1) and the flushed entry itself; for
+ *   beta, three products emission times successor (each with its
+ *   emission flushed first, times at most 3), the two tilted ones of them
+ *   flushed again and the flushed sum. Every entry is
  *   charged U', weighted by the other direction's entry, which is at
  *   most 3 (each row is computed from emissions at most 1 times the row
  *   before over its maximum, so its entries are at most 3): E gains
@@ -101,24 +127,29 @@
 /* The largest bound accepted: below the double rounding of a posterior. */
 #define LIN_ACCEPT 0x1p-53
 /* With the gradient the tasks run with flush to zero (ctcc_ftz_begin):
- * the error of any entry from results flushed on the way (at most 13
+ * the error of any entry from results flushed on the way (at most 15
  * times 2^-1022, see the top of the file), and the bound on a stored
  * entry that each such error is weighted by. */
 #define LIN_FTZ_ERROR 0x1p-1018
 #define LIN_ROW_TOP 3.0
+/* ln 2, where a bound needs it (log P splits it, see lin_join). */
+#define LIN_LN2 0.693147180559945309417
 
 /* What one task of a sample leaves for the others, on cache lines of its
  * own (the two directions may run on two threads). */
 typedef struct lin_dir {
-    double log_scale; /* log A_{m-1} (forward) or log B_{m-1} (backward) */
-    double crude;     /* log of the loss-only bound's terms, over P's scale */
-    double mid_max;   /* the largest entry of the row of frame m - 1 */
-    double mid_flags; /* its flagged entries (with the gradient: 1 if any) */
-    double bound;     /* phase 2: the share of E of this task's frames */
-    double log_p;     /* dir[0] only: log P from lin_join, NaN to fall back */
-    int bad;          /* a NaN / +inf input, or a non-finite scale */
-    int linear;       /* dir[0] only: the sample takes the linear path */
-    char pad[2 * CTCC_ALIGN - 6 * sizeof(double) - 2 * sizeof(int)];
+    double log_scale;  /* log A_{m-1} (forward) or log B_{m-1} (backward) */
+    double log2_scale; /* the scale's part in powers of 2, kept apart */
+    double crude;      /* log of the loss-only bound's terms, over P's scale */
+    double mid_max;    /* the largest entry of the row of frame m - 1 */
+    double mid_flags;  /* its flagged entries (with the gradient: 1 if any) */
+    double bound;      /* phase 2: the share of E of this task's frames */
+    double log_p;      /* dir[0] only: log P from lin_join, NaN to fall back */
+    double tilt;       /* dir[0] only: the tilt x = 2^tilt_log2 (lin_tilt) */
+    int tilt_log2;     /* dir[0] only: set by lin_prepare */
+    int bad;           /* a NaN / +inf input, or a non-finite scale */
+    int linear;        /* dir[0] only: the sample takes the linear path */
+    char pad[2 * CTCC_ALIGN - 8 * sizeof(double) - 3 * sizeof(int)];
 } lin_dir;
 
 /* Everything the linear path needs of one sample. */
@@ -142,8 +173,10 @@ typedef struct lin_sample {
     DP *shift, *norm;          /* with_grad: [T], the frame normalisers */
     double
         *flags; /* with_grad: [T], 1 where phase 1's row has flagged entries */
-    lin_dir *dir;    /* [2]: forward, backward */
-    DP *class_probs; /* with_grad and C <= S: [T, C + 1], else NULL */
+    lin_dir *dir;      /* [2]: forward, backward */
+    DP *class_probs;   /* with_grad and C <= S: [T, C + 1], else NULL */
+    DP *err_f, *err_b; /* loss only, T >= CTCC_TILT_MIN_FRAMES: two padded
+                          error rows for each task (else NULL) */
 } lin_sample;
 
 /* The frame's class probabilities for the states of [lo, hi), times
@@ -158,10 +191,12 @@ typedef struct lin_sample {
  * log-probabilities with more classes than states). pd is scratch of
  * min(C, hi - lo) entries. For beta, cur (else NULL) is the frame's beta
  * row: each e[s] is then multiplied by cur[s] as well, the product the
- * recurrence needs (lin_beta_row), without a pass of its own. */
+ * recurrence needs (lin_beta_row), without a pass of its own. In phase 1
+ * factor is 2^-pow2, and the value returned leaves pow2 ln 2 out: the
+ * caller keeps that part as an integer (lin_scale_step). */
 CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
-                                    size_t hi, DP factor, DP *e, DP *pd,
-                                    REAL *soft, int phase1, DP *log_z,
+                                    size_t hi, DP factor, int pow2, DP *e,
+                                    DP *pd, REAL *soft, int phase1, DP *log_z,
                                     const DP *cur) {
     const REAL *x = q->input + t * q->stride;
     const size_t C = q->C;
@@ -266,11 +301,15 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     if (!phase1) {
         return 0;
     }
-    /* log(p / e), from the factor actually applied (rather than log mx of
-     * the row it was rounded from: over thousands of frames those
-     * roundings would add up to 1e-13 in log P). */
+    /* log(p / e) but for pow2 ln 2, from the factor actually applied
+     * (rather than log mx of the row it was rounded from: over thousands
+     * of frames those roundings would add up to 1e-13 in log P). The power
+     * of two taken out first is exact, and what is left is log 1 = 0, or
+     * near -norm, so that the sum over the frames does not gather the
+     * roundings of logs of the rows' maxima. */
     return (q->log_probs ? shift : 0) -
-           (per_class && !q->log_probs ? norm : 0) - (DP)log((double)used);
+           (per_class && !q->log_probs ? norm : 0) -
+           (DP)log(ldexp((double)used, pow2));
 }
 
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
@@ -284,7 +323,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
  * summed, and that sum charges stored zeros anyway, the exact ones
  * harmlessly. */
 CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
-                                    const DP *k, size_t lo, size_t hi,
+                                    const DP *k, DP x, size_t lo, size_t hi,
                                     double *flags, int exact) {
     DP mx = 0;
     size_t s, n = 0;
@@ -294,7 +333,8 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
         DP mn = 1;
 #pragma omp simd reduction(max : mx) reduction(min : mn)
         for (s = lo; s < hi; ++s) {
-            const DP r = e[s] * (prev[s] + prev[s - 1] + k[s] * prev[s - 2]);
+            const DP r =
+                e[s] * (prev[s] + x * prev[s - 1] + k[s] * prev[s - 2]);
             row[s] = r < LIN_TINY ? 0 : r;
             mx = r > mx ? r : mx;
             mn = r < mn ? r : mn;
@@ -304,7 +344,7 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
     }
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = lo; s < hi; ++s) {
-        const DP in = prev[s] + prev[s - 1] + k[s] * prev[s - 2];
+        const DP in = prev[s] + x * prev[s - 1] + k[s] * prev[s - 2];
         const DP r = e[s] * in;
         /* A flagged entry is stored as 0: its error stays within the
          * charge, and no subnormal reaches the next frame's arithmetic,
@@ -325,7 +365,7 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
  * stores its flagged entries' number (exact) or presence, as
  * lin_alpha_row. */
 CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
-                                   const DP *k, size_t plo, size_t phi,
+                                   const DP *k, DP x, size_t plo, size_t phi,
                                    double *flags, int exact) {
     DP mx = 0;
     size_t s, n = 0;
@@ -335,7 +375,7 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
         DP mn = 1;
 #pragma omp simd reduction(max : mx) reduction(min : mn)
         for (s = plo; s < phi; ++s) {
-            const DP r = e[s] + e[s + 1] + k[s + 2] * e[s + 2];
+            const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
             next[s] = r < LIN_TINY ? 0 : r;
             mx = r > mx ? r : mx;
             mn = r < mn ? r : mn;
@@ -345,16 +385,154 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
     }
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = plo; s < phi; ++s) {
-        const DP r = e[s] + e[s + 1] + k[s + 2] * e[s + 2];
+        const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
         /* As in lin_alpha_row: the successors' own entries tell an exact
          * 0 (all of them 0) from an underflow. */
-        const DP in = cur[s] + cur[s + 1] + k[s + 2] * cur[s + 2];
+        const DP in = cur[s] + x * cur[s + 1] + k[s + 2] * cur[s + 2];
         next[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
         n += r < LIN_TINY && in > 0;
     }
     *flags = (double)n;
     return mx;
+}
+
+/* The tilt (see the top of the file): the velocity, in states per frame,
+ * at which the peak of a row tilted by x moves when every emission is the
+ * same: the growth rate of sum_s alpha_t(s) x^s is log r(x), r the larger
+ * eigenvalue of the transfer matrix [[1, x], [x, 1 + x^2]] of a blank and
+ * a label state (a skip everywhere), and the velocity is x r'(x) / r(x). */
+static double lin_drift(double x) {
+    const double root = sqrt(x * x + 4.0);
+    const double r = (2.0 + x * x + x * root) / 2.0;
+    const double dr = (2.0 * x + root + x * x / root) / 2.0;
+    return x * dr / r;
+}
+
+/* The strongest tilt, 2^-LIN_TILT_MAX per state. */
+#define LIN_TILT_MAX 12
+
+/* The exponent k of the sample's tilt x = 2^k (0 <= -k <= LIN_TILT_MAX):
+ * the power of two nearest to the x whose drift (lin_drift) is the
+ * sample's S / T, lowered by half the spread of its inputs (the standard
+ * deviation sigma of a frame's values across the classes, from up to 16
+ * frames and 64 classes each, capped at 2) in log2 units: with emissions
+ * that differ from state to state, the paths gather where the emissions
+ * are large and the rows run ahead of the uniform model (random normal
+ * logits of deviation 1 and 2 want x about 2 and 4 times smaller), but a
+ * stronger tilt than needed fails samples whose labels come faster in
+ * some frames than in others. Only the speed depends on this choice: the
+ * bound checks the results whatever x is, and a tilted sample that fails
+ * it is tried once more untilted before the log-space kernel (lin_second_attempt
+ * in loss_impl.h). */
+static int lin_tilt_log2(const lin_sample *q) {
+    const size_t T = q->T, C = q->C;
+    const size_t frames = 16, classes = C < 64 ? C : 64;
+    const double rho = (double)q->S / (double)T;
+    double lo = -40.0, hi = 0.0, var = 0.0, sigma, want;
+    size_t j, i, used = 0;
+    int k;
+    if (T < CTCC_TILT_MIN_FRAMES || !(rho < lin_drift(1.0))) {
+        return 0;
+    }
+    for (i = 0; i < 60; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        if (lin_drift(exp2(mid)) < rho) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    for (j = 0; j < frames; ++j) {
+        const REAL *x = q->input + (j * (T - 1) / (frames - 1)) * q->stride;
+        double sum = 0.0, sq = 0.0, mean;
+        size_t n = 0;
+        for (i = 0; i < classes; ++i) {
+            const double v = (double)x[i * C / classes];
+            if (v > -INFINITY && v < INFINITY) {
+                sum += v;
+                ++n;
+            }
+        }
+        if (n < 2) {
+            continue;
+        }
+        mean = sum / (double)n;
+        for (i = 0; i < classes; ++i) {
+            const double v = (double)x[i * C / classes];
+            if (v > -INFINITY && v < INFINITY) {
+                sq += (v - mean) * (v - mean);
+            }
+        }
+        /* (A NaN or inf from huge values counts as no spread.) */
+        var += sq / (double)n < INFINITY ? sq / (double)n : 0.0;
+        ++used;
+    }
+    sigma = used > 0 ? sqrt(var / (double)used) : 0.0;
+    want = 0.5 * (lo + hi) - 0.5 * (sigma < 2.0 ? sigma : 2.0);
+    k = (int)floor(want + 0.5);
+    return k < -LIN_TILT_MAX ? -LIN_TILT_MAX : (k > 0 ? 0 : k);
+}
+
+/* The tilted loss-only attempt (lin_tracks_errors): row[lo, hi) as
+ * lin_alpha_row computes it, and err[lo, hi), a bound on each entry's
+ * absolute error in units of LIN_FLAG_ERROR on the row's scale: the
+ * errors of the row before, carried by the same (linear, non-negative)
+ * recurrence, plus 1 where the entry is flagged. Zeros beyond each end of
+ * both. Returns the row's maximum. */
+CTCC_ALWAYS_INLINE DP lin_alpha_row_err(DP *row, DP *err, const DP *prev,
+                                        const DP *eprev, const DP *e,
+                                        const DP *k, DP x, size_t lo,
+                                        size_t hi) {
+    DP mx = 0;
+    size_t s;
+    row[(ptrdiff_t)lo - 2] = row[(ptrdiff_t)lo - 1] = 0;
+    row[hi] = row[hi + 1] = 0;
+    err[(ptrdiff_t)lo - 2] = err[(ptrdiff_t)lo - 1] = 0;
+    err[hi] = err[hi + 1] = 0;
+#pragma omp simd reduction(max : mx)
+    for (s = lo; s < hi; ++s) {
+        const DP in = prev[s] + x * prev[s - 1] + k[s] * prev[s - 2];
+        const DP r = e[s] * in;
+        const DP carried =
+            e[s] * (eprev[s] + x * eprev[s - 1] + k[s] * eprev[s - 2]);
+        row[s] = r < LIN_TINY ? 0 : r;
+        err[s] = carried + (r < LIN_TINY && in > 0 ? (DP)1 : (DP)0);
+        mx = r > mx ? r : mx;
+    }
+    return mx;
+}
+
+/* The same for beta: next[plo, phi) from cur and the frame's plain
+ * emissions e (lin_emissions without cur), as lin_beta_row computes it,
+ * and err[plo, phi) from ecur, cur's error row. */
+CTCC_ALWAYS_INLINE DP lin_beta_row_err(DP *next, DP *err, const DP *cur,
+                                       const DP *ecur, const DP *e, const DP *k,
+                                       DP x, size_t plo, size_t phi) {
+    DP mx = 0;
+    size_t s;
+    next[(ptrdiff_t)plo - 2] = next[(ptrdiff_t)plo - 1] = 0;
+    next[phi] = next[phi + 1] = 0;
+    err[(ptrdiff_t)plo - 2] = err[(ptrdiff_t)plo - 1] = 0;
+    err[phi] = err[phi + 1] = 0;
+#pragma omp simd reduction(max : mx)
+    for (s = plo; s < phi; ++s) {
+        const DP r = e[s] * cur[s] + x * (e[s + 1] * cur[s + 1]) +
+                     k[s + 2] * (e[s + 2] * cur[s + 2]);
+        const DP in = cur[s] + x * cur[s + 1] + k[s + 2] * cur[s + 2];
+        const DP carried = e[s] * ecur[s] + x * (e[s + 1] * ecur[s + 1]) +
+                           k[s + 2] * (e[s + 2] * ecur[s + 2]);
+        next[s] = r < LIN_TINY ? 0 : r;
+        err[s] = carried + (r < LIN_TINY && in > 0 ? (DP)1 : (DP)0);
+        mx = r > mx ? r : mx;
+    }
+    return mx;
+}
+
+/* Whether this attempt tracks each entry's error (the loss-only call's
+ * tilted attempt, where the crude bound would not do). */
+CTCC_ALWAYS_INLINE int lin_tracks_errors(const lin_sample *q) {
+    return q->err_f != NULL && q->dir[0].tilt_log2 != 0;
 }
 
 /* log(exp(a) + exp(b)), -inf allowed. */
@@ -399,7 +577,9 @@ CTCC_DISPATCH
 static void lin_forward(const lin_sample *q) {
     const size_t S = q->S, SP = q->SP, T = q->T;
     lin_dir *d = &q->dir[0];
-    double scale = 0.0, lz = 0.0, crude = -INFINITY, flags = 0;
+    const DP x = (DP)q->dir[0].tilt;
+    const int track = lin_tracks_errors(q);
+    double scale = 0.0, lz = 0.0, crude = -INFINITY, flags = 0, pow2s = 0.0;
     DP mx = 1;
     size_t t;
     d->bad = 1;
@@ -410,11 +590,15 @@ static void lin_forward(const lin_sample *q) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
         DP log_z = 0, offset;
+        int p2;
         if (q->post != NULL) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
         }
-        /* The emissions carry 1 / the maximum of the row before. */
-        offset = lin_emissions(q, t, lo, hi, (DP)(1.0 / (double)mx), e,
+        /* The emissions carry 2^-p2, the power of two that brings the
+         * maximum of the row before into [1/2, 1). */
+        (void)frexp((double)mx, &p2);
+        pow2s += (double)p2;
+        offset = lin_emissions(q, t, lo, hi, (DP)ldexp(1.0, -p2), p2, e,
                                q->scratch_f, soft, 1, &log_z, NULL);
         if (!(offset > NEG_INF)) {
             return; /* NaN or -inf */
@@ -424,21 +608,33 @@ static void lin_forward(const lin_sample *q) {
             row[-2] = row[-1] = row[hi] = row[hi + 1] = 0;
             mx = 0;
             for (s = lo; s < hi; ++s) {
-                row[s] = e[s];
-                mx = e[s] > mx ? e[s] : mx;
-                n += e[s] < LIN_TINY;
+                /* Tilted: alpha_0(s) x^s, s = 0 or 1. */
+                row[s] = s == 1 ? e[s] * x : e[s];
+                mx = row[s] > mx ? row[s] : mx;
+                n += row[s] < LIN_TINY;
             }
             flags = (double)n;
-            scale = (double)offset; /* factor 1 */
+            scale = (double)offset;
+            if (track) {
+                fill_dp(q->err_f, SP, 0); /* these entries are exact */
+            }
         } else {
             const DP *prev = lin_row(q->with_grad ? q->table : q->rows_f, SP,
                                      q->with_grad ? t - 1 : ((t - 1) & 1));
             scale += (double)offset;
             /* Two copies, so that the exact-zero test costs nothing where
              * it is not wanted. */
-            mx = q->with_grad
-                     ? lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags, 0)
-                     : lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags, 1);
+            if (track) {
+                mx = lin_alpha_row_err(row, lin_row(q->err_f, SP, t & 1), prev,
+                                       lin_row(q->err_f, SP, (t - 1) & 1), e,
+                                       q->kmask, x, lo, hi);
+            } else if (q->with_grad) {
+                mx =
+                    lin_alpha_row(row, prev, e, q->kmask, x, lo, hi, &flags, 0);
+            } else {
+                mx =
+                    lin_alpha_row(row, prev, e, q->kmask, x, lo, hi, &flags, 1);
+            }
         }
         lz += (double)log_z;
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
@@ -447,17 +643,19 @@ static void lin_forward(const lin_sample *q) {
         if (q->with_grad) {
             q->flags[t] = flags;
         }
-        if (!q->with_grad) {
+        if (!q->with_grad && !track) {
             /* (With the gradient, phase 2 computes the exact bound, and
              * flags only tells whether a row has flagged entries.) */
-            crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
-            if (lin_crude_hopeless(q, crude - scale + lz)) {
+            const double full = scale + pow2s * LIN_LN2;
+            crude = lin_log_add(crude, lin_crude_term(flags, full, lz));
+            if (lin_crude_hopeless(q, crude - full + lz)) {
                 return;
             }
         }
     }
     d->log_scale = scale;
-    d->crude = crude - scale + lz;
+    d->log2_scale = pow2s;
+    d->crude = crude - (scale + pow2s * LIN_LN2) + lz;
     d->mid_max = (double)mx;
     d->mid_flags = flags;
     d->bad = 0;
@@ -472,6 +670,11 @@ CTCC_ALWAYS_INLINE DP *lin_beta_row_at(const lin_sample *q, size_t i) {
     return lin_row(q->rows_b, q->SP, (q->T - 1 - i) & 1);
 }
 
+/* The error row of beta's frame i in the tilted loss-only attempt. */
+CTCC_ALWAYS_INLINE DP *lin_beta_err_at(const lin_sample *q, size_t i) {
+    return lin_row(q->err_b, q->SP, (q->T - 1 - i) & 1);
+}
+
 /* Phase 1, backward: beta over frames [m - 1, T). With the gradient the
  * rows of [m, T) go to table and that of m - 1 to mid_beta; without, they
  * alternate in rows_b. Writes the gradient and posterior rows of [m, T)
@@ -480,7 +683,9 @@ CTCC_DISPATCH
 static void lin_backward(const lin_sample *q) {
     const size_t S = q->S, T = q->T;
     lin_dir *d = &q->dir[1];
-    double scale = 0.0, lz = 0.0, crude = -INFINITY, flags = 0;
+    const DP x = (DP)q->dir[0].tilt;
+    const int track = lin_tracks_errors(q);
+    double scale = 0.0, lz = 0.0, crude = -INFINITY, flags = 0, pow2s = 0.0;
     DP mx = 1, *cur = lin_beta_row_at(q, T - 1);
     size_t t;
     d->bad = 1;
@@ -488,9 +693,13 @@ static void lin_backward(const lin_sample *q) {
     if (q->with_grad && T - 1 >= q->m) {
         q->flags[T - 1] = 0;
     }
+    /* Tilted: beta_{T-1}(s) x^(S - 1 - s). */
     cur[S - 1] = 1;
     if (S > 1) {
-        cur[S - 2] = 1;
+        cur[S - 2] = x;
+    }
+    if (track) {
+        fill_dp(lin_beta_err_at(q, T - 1) - CTCC_ROW_PAD, q->SP, 0);
     }
     for (t = T - 1; t >= q->m; --t) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
@@ -498,11 +707,16 @@ static void lin_backward(const lin_sample *q) {
         DP *e = q->emit_b + CTCC_ROW_PAD;
         REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
         DP log_z = 0, offset;
+        int p2;
         if (q->post != NULL) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
         }
-        offset = lin_emissions(q, t, lo, hi, (DP)(1.0 / (double)mx), e,
-                               q->scratch_b, soft, 1, &log_z, cur);
+        (void)frexp((double)mx, &p2); /* as in lin_forward */
+        pow2s += (double)p2;
+        /* (The error rows need the plain emissions.) */
+        offset =
+            lin_emissions(q, t, lo, hi, (DP)ldexp(1.0, -p2), p2, e,
+                          q->scratch_b, soft, 1, &log_z, track ? NULL : cur);
         if (!(offset > NEG_INF)) {
             return;
         }
@@ -511,10 +725,17 @@ static void lin_backward(const lin_sample *q) {
         {
             const size_t plo = ctcc_band_lo(S, T, t - 1);
             const size_t phi = ctcc_band_hi(S, t - 1);
-            mx =
-                q->with_grad
-                    ? lin_beta_row(next, cur, e, q->kmask, plo, phi, &flags, 0)
-                    : lin_beta_row(next, cur, e, q->kmask, plo, phi, &flags, 1);
+            if (track) {
+                mx = lin_beta_row_err(next, lin_beta_err_at(q, t - 1), cur,
+                                      lin_beta_err_at(q, t), e, q->kmask, x,
+                                      plo, phi);
+            } else if (q->with_grad) {
+                mx = lin_beta_row(next, cur, e, q->kmask, x, plo, phi, &flags,
+                                  0);
+            } else {
+                mx = lin_beta_row(next, cur, e, q->kmask, x, plo, phi, &flags,
+                                  1);
+            }
         }
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
             return;
@@ -522,18 +743,20 @@ static void lin_backward(const lin_sample *q) {
         if (q->with_grad && t - 1 >= q->m) {
             q->flags[t - 1] = flags;
         }
-        if (!q->with_grad) {
+        if (!q->with_grad && !track) {
             /* (With the gradient, phase 2 computes the exact bound, and
              * flags only tells whether a row has flagged entries.) */
-            crude = lin_log_add(crude, lin_crude_term(flags, scale, lz));
-            if (lin_crude_hopeless(q, crude - scale + lz)) {
+            const double full = scale + pow2s * LIN_LN2;
+            crude = lin_log_add(crude, lin_crude_term(flags, full, lz));
+            if (lin_crude_hopeless(q, crude - full + lz)) {
                 return;
             }
         }
         cur = next;
     }
     d->log_scale = scale;
-    d->crude = crude - scale + lz;
+    d->log2_scale = pow2s;
+    d->crude = crude - (scale + pow2s * LIN_LN2) + lz;
     d->mid_max = (double)mx;
     d->mid_flags = flags;
     d->bad = 0;
@@ -640,6 +863,7 @@ CTCC_DISPATCH
 static void lin_lower_half(const lin_sample *q) {
     const size_t S = q->S, T = q->T;
     lin_dir *d = &q->dir[0];
+    const DP x = (DP)q->dir[0].tilt;
     const DP *cur = q->mid_beta + CTCC_ROW_PAD;
     double mb = q->dir[1].mid_max, nb = q->dir[1].mid_flags, bound = 0.0;
     size_t t;
@@ -658,9 +882,9 @@ static void lin_lower_half(const lin_sample *q) {
             break;
         }
         next = lin_row(q->rows_f, q->SP, t & 1);
-        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / mb), e, q->scratch_f, NULL,
-                            0, &log_z, cur);
-        mb = (double)lin_beta_row(next, cur, e, q->kmask,
+        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / mb), 0, e, q->scratch_f,
+                            NULL, 0, &log_z, cur);
+        mb = (double)lin_beta_row(next, cur, e, q->kmask, x,
                                   ctcc_band_lo(S, T, t - 1),
                                   ctcc_band_hi(S, t - 1), &nb, 0);
         if (!(mb > 0.0)) {
@@ -678,6 +902,7 @@ CTCC_DISPATCH
 static void lin_upper_half(const lin_sample *q) {
     const size_t S = q->S, T = q->T;
     lin_dir *d = &q->dir[1];
+    const DP x = (DP)q->dir[0].tilt;
     const DP *prev = lin_row(q->table, q->SP, q->m - 1);
     double ma = q->dir[0].mid_max, bound = 0.0, flags;
     size_t t;
@@ -686,9 +911,10 @@ static void lin_upper_half(const lin_sample *q) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         DP *row = lin_row(q->rows_b, q->SP, t & 1);
         DP *e = q->emit_b + CTCC_ROW_PAD, log_z;
-        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), e, q->scratch_b, NULL,
-                            0, &log_z, NULL);
-        ma = (double)lin_alpha_row(row, prev, e, q->kmask, lo, hi, &flags, 0);
+        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), 0, e, q->scratch_b,
+                            NULL, 0, &log_z, NULL);
+        ma =
+            (double)lin_alpha_row(row, prev, e, q->kmask, x, lo, hi, &flags, 0);
         if (!(ma > 0.0)) {
             return;
         }
@@ -715,7 +941,7 @@ static double lin_join(const lin_sample *q) {
     const DP *a = lin_row(q->with_grad ? q->table : q->rows_f, q->SP,
                           q->with_grad ? t : (t & 1));
     const DP *b = lin_beta_row_at(q, t);
-    double total = 0.0, flagged = 0.0, log_total;
+    double total = 0.0, flagged = 0.0, log_total, log_p, e2, track_bound = -1;
     size_t s;
     if (q->dir[0].bad || q->dir[1].bad) {
         return (double)NAN;
@@ -727,6 +953,24 @@ static double lin_join(const lin_sample *q) {
     }
     if (!(total > 0.0) || total == INFINITY) {
         return (double)NAN;
+    }
+    if (lin_tracks_errors(q)) {
+        /* Each direction's error rows bound its entries' errors, in units
+         * of U on the rows' scales: P's relative error is at most U (sum
+         * ea b + a eb + U ea eb) / sum a b, to first order as above, with
+         * the rows in the same units as the products. */
+        const DP *ea = lin_row(q->err_f, q->SP, t & 1);
+        const DP *eb = lin_beta_err_at(q, t);
+        double cross = 0.0, both = 0.0;
+        for (s = lo; s < hi; ++s) {
+            cross += (double)(ea[s] * b[s] + a[s] * eb[s]);
+            both += (double)(ea[s] * eb[s]);
+        }
+        track_bound =
+            (LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * cross +
+             LIN_FLAG_ERROR * LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * both +
+             0x1p-1074 * (double)(hi - lo)) /
+            total;
     }
 #ifndef CTCC_TEST_NO_FALLBACK
     /* The meeting frame's own share of the gradient's bound: where the two
@@ -752,12 +996,22 @@ static double lin_join(const lin_sample *q) {
         }
         log_total = log(mant) + (double)(k - 980) * 6.93147180369123816490e-01 +
                     (double)(k - 980) * 1.90821492927058770002e-10;
+        /* The tilt's constant: sum_s a(s) b(s) is P x^(S - 1) (see
+         * lin_tilt), and x^(S - 1) = 2^(tilt_log2 (S - 1)) joins the
+         * exponent. */
+        e2 = (double)(k - 980) -
+             (double)q->dir[0].tilt_log2 * (double)(q->S - 1) +
+             q->dir[0].log2_scale + q->dir[1].log2_scale;
+        log_p = log(mant) + e2 * 6.93147180369123816490e-01 +
+                e2 * 1.90821492927058770002e-10;
     }
     /* The loss-only bound (phase 2 replaces it with the exact one). */
     q->dir[0].bound =
-        exp(q->dir[0].crude + log(q->dir[1].mid_max) - log_total) +
-        exp(q->dir[1].crude + log(q->dir[0].mid_max) - log_total) +
-        0x1p-1074 * (double)(hi - lo) / total;
+        track_bound >= 0
+            ? track_bound
+            : exp(q->dir[0].crude + log(q->dir[1].mid_max) - log_total) +
+                  exp(q->dir[1].crude + log(q->dir[0].mid_max) - log_total) +
+                  0x1p-1074 * (double)(hi - lo) / total;
     q->dir[1].bound = 0.0;
-    return q->dir[0].log_scale + q->dir[1].log_scale + log_total;
+    return q->dir[0].log_scale + q->dir[1].log_scale + log_p;
 }

@@ -959,6 +959,10 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     /* The layout's condition for the array: phase 1 keeps each frame's
      * class probabilities there for phase 2. */
     q->class_probs = q->with_grad && q->C <= q->S ? (DP *)a->class_probs : NULL;
+    q->err_f = !q->with_grad && q->T >= CTCC_TILT_MIN_FRAMES
+                   ? (DP *)(w + lay.err_rows)
+                   : NULL;
+    q->err_b = q->err_f != NULL ? q->err_f + 2 * q->SP : NULL;
 }
 
 /* Which kernel computes a sample, as lin_prepare decides, and what is
@@ -1002,7 +1006,71 @@ static int lin_prepare(const batch_args *b, size_t n) {
     if (a.post != NULL) {
         zero_frames(a.post, a.frame_stride, a.alphabet, a.time, a.max_time);
     }
-    return b->use_linear ? ROUTE_SCALED : ROUTE_LOG;
+    if (!b->use_linear) {
+        return ROUTE_LOG;
+    }
+    {
+        /* The scaled kernel's tilt (linear_impl.h): x, and x^2 in the skip
+         * factors (the log-space tasks, should the sample fall back, only
+         * test them for > 0). Without the gradient x = 1: the loss-only
+         * bound could not tell a tilted row's flagged entries from those
+         * that matter (see lin_tilt_log2). */
+        const int k = q.with_grad ? lin_tilt_log2(&q) : 0;
+        DP *kmask = (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD;
+        const DP x2 = (DP)ldexp(1.0, 2 * k);
+        size_t s;
+        q.dir[0].tilt_log2 = k;
+        q.dir[0].tilt = ldexp(1.0, k);
+        for (s = 3; s < q.S; s += 2) {
+            kmask[s] *= x2;
+        }
+    }
+    return ROUTE_SCALED;
+}
+
+/* After sample n's first scaled attempt failed its bound: returns 1 with
+ * a second attempt set up, 0 when only the log-space kernel is left.
+ * With the gradient the first attempt is tilted (lin_prepare), and the
+ * second undoes the tilt (x = 1, the skip factors 1 again): a tilt chosen
+ * for the whole sample can fail one whose labels come at different
+ * speeds, which the untilted kernel then serves. Without the gradient the
+ * first attempt is untilted, with the crude bound, and the second tilts
+ * and tracks each entry's error instead (lin_tracks_errors): what long
+ * random outputs need. The attempts are the same on any thread count, so
+ * the results stay the same to the bit. */
+static int lin_second_attempt(const batch_args *b, size_t n) {
+    sample_args a;
+    lin_sample q;
+    ctcc_sample_layout lay;
+    DP *kmask, x2;
+    size_t s;
+    int k;
+    sample_at(b, n, &a);
+    lin_sample_at(&a, &q);
+    if (q.with_grad) {
+        if (q.dir[0].tilt_log2 == 0) {
+            return 0;
+        }
+        k = 0;
+    } else {
+        if (q.err_f == NULL || q.dir[0].tilt_log2 != 0) {
+            return 0;
+        }
+        k = lin_tilt_log2(&q);
+        if (k == 0) {
+            return 0;
+        }
+    }
+    ctcc_sample_layout_compute((int32_t)a.time, (int32_t)a.label_length,
+                               (int32_t)a.alphabet, DP_SIZE, q.with_grad, &lay);
+    kmask = (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD;
+    x2 = (DP)ldexp(1.0, 2 * k);
+    for (s = 3; s < q.S; s += 2) {
+        kmask[s] = kmask[s] > 0 ? x2 : (DP)0;
+    }
+    q.dir[0].tilt_log2 = k;
+    q.dir[0].tilt = ldexp(1.0, k);
+    return 1;
 }
 
 /* What the two tasks of sample n leave for each other ([2]). */
@@ -1158,7 +1226,9 @@ static REAL run_sample(const batch_args *b, size_t n) {
     if (route == ROUTE_WHOLE) {
         return whole_sample(b, n);
     }
-    if (route == ROUTE_SCALED && scaled_sample(b, n, &cost)) {
+    if (route == ROUTE_SCALED &&
+        (scaled_sample(b, n, &cost) ||
+         (lin_second_attempt(b, n) && scaled_sample(b, n, &cost)))) {
         return cost;
     }
     /* The log-space kernel (or fallback), its tasks in turn. */
@@ -1239,7 +1309,7 @@ static void run_split_phases(const batch_args *b, int threads, int route) {
  * run_sample's, in another order. */
 static void run_split(const batch_args *b, int threads, REAL *costs) {
     const int N = (int)b->N;
-    int n;
+    int n, retry;
     (void)threads;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -1252,17 +1322,32 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
         }
     }
     run_split_phases(b, threads, ROUTE_SCALED);
-    /* The samples whose bound fails go to the log-space tasks, split the
+    /* The samples whose bound fails get a second attempt where there is
+     * one (lin_second_attempt), then go to the log-space tasks, split the
      * same way. */
+    for (retry = 0; retry < 2; ++retry) {
+        int again = 0;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)             \
+    reduction(| : again)
 #endif
-    for (n = 0; n < N; ++n) {
-        lin_dir *d = lin_state_of(b, (size_t)n);
-        if (d->linear == ROUTE_SCALED || d->linear == ROUTE_SCALED_2) {
-            d->linear =
-                lin_settle(b, (size_t)n, &costs[n]) ? ROUTE_WHOLE : ROUTE_LOG;
+        for (n = 0; n < N; ++n) {
+            lin_dir *d = lin_state_of(b, (size_t)n);
+            if (d->linear == ROUTE_SCALED || d->linear == ROUTE_SCALED_2) {
+                if (lin_settle(b, (size_t)n, &costs[n])) {
+                    d->linear = ROUTE_WHOLE;
+                } else if (retry == 0 && lin_second_attempt(b, (size_t)n)) {
+                    d->linear = ROUTE_SCALED;
+                    again = 1;
+                } else {
+                    d->linear = ROUTE_LOG;
+                }
+            }
         }
+        if (!again) {
+            break;
+        }
+        run_split_phases(b, threads, ROUTE_SCALED);
     }
     run_split_phases(b, threads, ROUTE_LOG);
 #ifdef _OPENMP

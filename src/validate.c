@@ -226,6 +226,13 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
                     real_size);
     CTCC_NEXT_ARRAY(mid_beta, with_gradient ? sp : 0, real_size);
     CTCC_NEXT_ARRAY(lin_state, 4, CTCC_ALIGN);
+    /* (A gradient's workspace, whose table has T >= CTCC_TILT_MIN_FRAMES
+     * rows instead of 2, still serves a loss-only call.) */
+    CTCC_NEXT_ARRAY(err_rows,
+                    !with_gradient && t >= CTCC_TILT_MIN_FRAMES
+                        ? ctcc_mul_size(4, sp, &ok)
+                        : 0,
+                    real_size);
     /* Only where the scaled kernel can compute the emissions per class (C
      * at most the band's width, itself at most S). */
     CTCC_NEXT_ARRAY(class_probs,

@@ -7,12 +7,15 @@
  * checks ctcc_options.kernel_used:
  *   - inputs built to defeat the scaled kernel (forward and backward
  *     evidence that disagree, log-probabilities from -1e3 to -1e30, long
- *     random sequences) must be recomputed in log space and then agree
- *     with the reference to the accuracy goals (float64: loss within 1e-12
- *     relative, gradient within 1e-12 absolute);
- *   - trained models' peaked outputs and random speech-like inputs must
- *     stay on the scaled kernel and agree all the same, float32 within
- *     1e-6 of the float64 reference.
+ *     random sequences, T = 100 000)
+ *     must be recomputed in log space and then agree with the reference
+ *     to the accuracy goals (float64: loss within 1e-12 relative, gradient
+ *     within 1e-12 absolute);
+ *   - trained models' peaked outputs, random speech-like inputs, long
+ *     random inputs (T = 8000, served by the tilt) and a sample whose labels
+ *     come fast and then stop (which the tilt fails and the untilted retry
+ *     serves) must stay on the scaled kernel and agree all the same,
+ *     float32 within 1e-6 of the float64 reference.
  *
  * Built a second time with CTCC_TEST_NO_FALLBACK (the library sources
  * too: the scaled result is then kept whatever the bound says), the same
@@ -232,16 +235,24 @@ static void errors(const batch *b, const result *got, const result *want,
     }
 }
 
+/* Which calls a case is adversarial to (or, for check_case_defeats,
+ * which it must defeat without the fallback). */
+#define ADV_GRAD 1 /* with the gradient */
+#define ADV_LOSS 2 /* loss only */
+#define ADV_BOTH 3
+
 /* Runs both kernels (the scaled one in float32 when float32 is set) and
  * checks the result against the accuracy goals and the kernel report:
- * adversarial cases must fall back (and, in the CTCC_TEST_NO_FALLBACK
- * build, must miss the goals where `defeats` says so: 1 with the
- * gradient, 2 loss-only), the others must stay scaled. */
+ * the calls that `adversarial` names (ADV_*) must fall back (and, in the
+ * CTCC_TEST_NO_FALLBACK build, must miss the goals where `defeats` says
+ * so), the others must stay scaled (loss-only: when loss_only_served). */
 static void check_case_defeats(const char *name, const batch *b,
-                               int adversarial, int float32,
+                               int adversarial_to, int float32,
                                int loss_only_served, int defeats) {
     int with_grad;
     for (with_grad = 1; with_grad >= 0; --with_grad) {
+        const int adversarial =
+            (adversarial_to & (with_grad ? ADV_GRAD : ADV_LOSS)) != 0;
         result want = run(b, CTCC_KERNEL_LOG_SPACE, with_grad, 0);
         result got = run(b, CTCC_KERNEL_AUTO, with_grad, float32);
         const double tol = float32 ? 1e-6 : 1e-12;
@@ -254,7 +265,8 @@ static void check_case_defeats(const char *name, const batch *b,
                       got.used[n] == CTCC_KERNEL_USED_SCALED;
             logs += got.used[n] == CTCC_KERNEL_USED_LOG_SPACE;
         }
-        if (adversarial && DEFEATED && (defeats & (with_grad ? 1 : 2))) {
+        if (adversarial && DEFEATED &&
+            (defeats & (with_grad ? ADV_GRAD : ADV_LOSS))) {
             /* The scaled kernel alone misses the goals. */
             check(!(loss_err <= tol && grad_err <= tol),
                   "%s, %s, no fallback: defeats the scaled kernel (loss "
@@ -281,7 +293,8 @@ static void check_case_defeats(const char *name, const batch *b,
 
 static void check_case(const char *name, const batch *b, int adversarial,
                        int float32, int loss_only_served) {
-    check_case_defeats(name, b, adversarial, float32, loss_only_served, 3);
+    check_case_defeats(name, b, adversarial, float32, loss_only_served,
+                       ADV_BOTH);
 }
 
 /* Forward and backward evidence that disagree: the frames of the first
@@ -299,7 +312,7 @@ static void case_disagree(void) {
         x[1] = t < b.T / 2 ? -1000.0 : 0.0;
         x[2] = t < b.T / 2 ? 0.0 : -1000.0;
     }
-    check_case("disagreeing evidence", &b, 1, 0, 0);
+    check_case("disagreeing evidence", &b, ADV_BOTH, 0, 0);
     batch_free(&b);
 }
 
@@ -311,32 +324,83 @@ static void case_tiny(void) {
     for (i = 0; i < (size_t)b.T * (size_t)b.N * (size_t)b.C; ++i) {
         b.x[i] = -pow(10.0, 3.0 + 27.0 * rng_uniform());
     }
-    check_case("log-probabilities in [-1e30, -1e3]", &b, 1, 0, 0);
+    check_case("log-probabilities in [-1e30, -1e3]", &b, ADV_BOTH, 0, 0);
     batch_free(&b);
 }
 
-/* Long random (untrained) outputs: the top states of alpha and beta drift
- * apart by more than the double range, T = 8000 and T = 100 000. */
-static void case_long(int T, int L) {
+/* Long random (untrained) outputs: untilted, the top states of alpha and
+ * beta drift apart by more than the double range. At T = 8000 the tilt
+ * keeps them together: served with the gradient (tilted at once) and loss
+ * only (whose untilted first attempt fails its bound, and whose tilted
+ * second attempt tracks each entry's error; without the fallback the
+ * first attempt stands, and is wrong). At T = 100 000 no tilt is close
+ * enough to the paths' velocity, and both fall back. */
+static void case_long(int T, int L, int served) {
     batch b = batch_new(T, 1, 29, L, 1);
     char name[64];
     random_labels(&b);
     random_inputs(&b);
     snprintf(name, sizeof(name), "random, T = %d, L = %d", T, L);
-    check_case(name, &b, 1, 0, 0);
+    if (!served) {
+        check_case(name, &b, ADV_BOTH, 0, 0);
+    } else if (DEFEATED) {
+        check_case_defeats(name, &b, ADV_LOSS, 0, 0, ADV_LOSS);
+    } else {
+        check_case(name, &b, 0, 0, 1);
+    }
     batch_free(&b);
 }
 
-/* One long random sample that falls back, on one thread and on two
- * (where the log-space recomputation splits at the meeting frame, as the
- * scaled kernel does): the same results to the bit, and those of
+/* Random logits whose labels come fast and then stop: every label must be
+ * emitted in the first 300 of 4000 frames, as the blank takes the rest
+ * (logit +8). The tilt, chosen for S / T, holds the rows back to a tenth
+ * of a state per frame while the paths run at 1.3, and fails its bound;
+ * the untilted retry serves the sample, with and without the gradient. */
+static void case_fast_then_stop(void) {
+    batch b = batch_new(4000, 1, 29, 200, 0);
+    int t;
+    random_labels(&b);
+    random_inputs(&b);
+    for (t = 300; t < b.T; ++t) {
+        at(&b, t, 0)[0] += 8.0;
+    }
+    if (DEFEATED) {
+        /* Without the bound the tilted attempt stands, and is wrong: what
+         * shows that the retry is needed. */
+        check_case_defeats("labels fast, then blanks", &b, ADV_GRAD, 0, 1,
+                           ADV_GRAD);
+    } else {
+        check_case("labels fast, then blanks", &b, 0, 0, 1);
+    }
+    batch_free(&b);
+}
+
+/* One long sample whose evidence disagrees (as in case_disagree, between
+ * random labels): the first label is all but ruled out in the first half
+ * of the frames, the last label in the second half. Every alignment pays
+ * about e^-1000, whatever the tilt: it falls back with and without the
+ * gradient. */
+static void disagreeing_long(batch *b) {
+    int t;
+    random_labels(b);
+    random_inputs(b);
+    b->labels[0] = 1;
+    b->labels[b->L - 1] = 2;
+    for (t = 0; t < b->T; ++t) {
+        double *x = at(b, t, 0);
+        x[t < b->T / 2 ? 1 : 2] = -1000.0;
+    }
+}
+
+/* One long sample that falls back, on one thread and on two (where the
+ * log-space recomputation splits at the meeting frame, as the scaled
+ * kernel does): the same results to the bit, and those of
  * CTCC_KERNEL_LOG_SPACE on one and two threads. */
 static void case_long_two_threads(void) {
     batch b = batch_new(6000, 1, 29, 300, 0);
     const size_t n = (size_t)b.T * (size_t)b.C;
     int with_grad;
-    random_labels(&b);
-    random_inputs(&b);
+    disagreeing_long(&b);
     for (with_grad = 1; with_grad >= 0; --with_grad) {
         result one = run_on(&b, CTCC_KERNEL_AUTO, with_grad, 0, 1);
         result two = run_on(&b, CTCC_KERNEL_AUTO, with_grad, 0, 2);
@@ -345,22 +409,21 @@ static void case_long_two_threads(void) {
         const char *what = with_grad ? "gradient" : "loss only";
         check(one.used[0] == CTCC_KERNEL_USED_LOG_SPACE &&
                   two.used[0] == CTCC_KERNEL_USED_LOG_SPACE,
-              "one long random sample, %s: falls back (%d, %d)", what,
+              "one long sample, %s: falls back (%d, %d)", what,
               (int)one.used[0], (int)two.used[0]);
         check(memcmp(one.costs, two.costs, sizeof(double)) == 0 &&
                   (!with_grad ||
                    memcmp(one.grad, two.grad, n * sizeof(double)) == 0),
-              "one long random sample, %s: 2 threads give 1 thread's bits",
-              what);
+              "one long sample, %s: 2 threads give 1 thread's bits", what);
         check(memcmp(one.costs, log.costs, sizeof(double)) == 0 &&
                   memcmp(one.costs, log2.costs, sizeof(double)) == 0,
-              "one long random sample, %s: loss %.17g, log-space %.17g and "
+              "one long sample, %s: loss %.17g, log-space %.17g and "
               "%.17g",
               what, one.costs[0], log.costs[0], log2.costs[0]);
         check(!with_grad ||
                   (memcmp(one.grad, log.grad, n * sizeof(double)) == 0 &&
                    memcmp(one.grad, log2.grad, n * sizeof(double)) == 0),
-              "one long random sample: the log-space kernel's gradient");
+              "one long sample: the log-space kernel's gradient");
         result_free(&one);
         result_free(&two);
         result_free(&log);
@@ -405,8 +468,9 @@ static void case_served(void) {
 int main(void) {
     case_disagree();
     case_tiny();
-    case_long(8000, 800);
-    case_long(100000, 50);
+    case_long(8000, 800, 1);
+    case_long(100000, 50, 0);
+    case_fast_then_stop();
     if (!DEFEATED) {
         case_long_two_threads(); /* about the fallback itself */
     }
