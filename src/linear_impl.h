@@ -135,6 +135,25 @@
 /* ln 2, where a bound needs it (log P splits it, see lin_join). */
 #define LIN_LN2 0.693147180559945309417
 
+/* For a row's maximum v > 0: *p2 = frexp's exponent (2^(p2-1) <= v <
+ * 2^p2), and returns 2^-p2, from the bits for a normal v (frexp and
+ * ldexp are library calls, once per frame and task). */
+CTCC_ALWAYS_INLINE double lin_pow2_scale(double v, int *p2) {
+    uint64_t bits;
+    int biased;
+    memcpy(&bits, &v, sizeof(bits));
+    biased = (int)((bits >> 52) & 0x7ff);
+    if (biased > 0 && biased < 0x7ff) {
+        const uint64_t out = (uint64_t)(2045 - biased) << 52;
+        double r;
+        *p2 = biased - 1022;
+        memcpy(&r, &out, sizeof(r));
+        return r;
+    }
+    (void)frexp(v, p2);
+    return ldexp(1.0, -*p2);
+}
+
 /* What one task of a sample leaves for the others, on cache lines of its
  * own (the two directions may run on two threads). */
 typedef struct lin_dir {
@@ -192,11 +211,11 @@ typedef struct lin_sample {
  * min(C, hi - lo) entries. For beta, cur (else NULL) is the frame's beta
  * row: each e[s] is then multiplied by cur[s] as well, the product the
  * recurrence needs (lin_beta_row), without a pass of its own. In phase 1
- * factor is 2^-pow2, and the value returned leaves pow2 ln 2 out: the
- * caller keeps that part as an integer (lin_scale_step). */
+ * factor is a power of two, whose logarithm the value returned leaves out
+ * (the caller keeps its exponent as an integer). */
 CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
-                                    size_t hi, DP factor, int pow2, DP *e,
-                                    DP *pd, REAL *soft, int phase1, DP *log_z,
+                                    size_t hi, DP factor, DP *e, DP *pd,
+                                    REAL *soft, int phase1, DP *log_z,
                                     const DP *cur) {
     const REAL *x = q->input + t * q->stride;
     const size_t C = q->C;
@@ -301,7 +320,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     if (!phase1) {
         return 0;
     }
-    /* log(p / e) but for pow2 ln 2, from the factor actually applied
+    /* log(p / e) but for log factor, from the factor actually applied
      * (rather than log mx of the row it was rounded from: over thousands
      * of frames those roundings would add up to 1e-13 in log P). The power
      * of two taken out first is exact, and what is left is log 1 = 0, or
@@ -309,7 +328,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
      * roundings of logs of the rows' maxima. */
     return (q->log_probs ? shift : 0) -
            (per_class && !q->log_probs ? norm : 0) -
-           (DP)log(ldexp((double)used, pow2));
+           (used == factor ? 0 : (DP)log((double)used / (double)factor));
 }
 
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
@@ -415,8 +434,8 @@ static double lin_drift(double x) {
 /* The exponent k of the sample's tilt x = 2^k (0 <= -k <= LIN_TILT_MAX):
  * the power of two nearest to the x whose drift (lin_drift) is the
  * sample's S / T, lowered by half the spread of its inputs (the standard
- * deviation sigma of a frame's values across the classes, from up to 16
- * frames and 64 classes each, capped at 2) in log2 units: with emissions
+ * deviation sigma of a frame's values across the classes, from 8 frames
+ * and up to 32 classes each, capped at 2) in log2 units: with emissions
  * that differ from state to state, the paths gather where the emissions
  * are large and the rows run ahead of the uniform model (random normal
  * logits of deviation 1 and 2 want x about 2 and 4 times smaller), but a
@@ -427,17 +446,18 @@ static double lin_drift(double x) {
  * in loss_impl.h). */
 static int lin_tilt_log2(const lin_sample *q) {
     const size_t T = q->T, C = q->C;
-    const size_t frames = 16, classes = C < 64 ? C : 64;
+    const size_t frames = 8, classes = C < 32 ? C : 32;
     const double rho = (double)q->S / (double)T;
-    double lo = -40.0, hi = 0.0, var = 0.0, sigma, want;
+    double lo = 0x1p-40, hi = 1.0, var = 0.0, sigma, want;
     size_t j, i, used = 0;
     int k;
     if (T < CTCC_TILT_MIN_FRAMES || !(rho < lin_drift(1.0))) {
         return 0;
     }
-    for (i = 0; i < 60; ++i) {
-        const double mid = 0.5 * (lo + hi);
-        if (lin_drift(exp2(mid)) < rho) {
+    /* Bisection in log x (sqrt of the product), to 2^-12 in log2 x. */
+    for (i = 0; i < 12; ++i) {
+        const double mid = sqrt(lo * hi);
+        if (lin_drift(mid) < rho) {
             lo = mid;
         } else {
             hi = mid;
@@ -469,7 +489,7 @@ static int lin_tilt_log2(const lin_sample *q) {
         ++used;
     }
     sigma = used > 0 ? sqrt(var / (double)used) : 0.0;
-    want = 0.5 * (lo + hi) - 0.5 * (sigma < 2.0 ? sigma : 2.0);
+    want = 0.5 * log2(lo * hi) - 0.5 * (sigma < 2.0 ? sigma : 2.0);
     k = (int)floor(want + 0.5);
     return k < -LIN_TILT_MAX ? -LIN_TILT_MAX : (k > 0 ? 0 : k);
 }
@@ -591,15 +611,16 @@ static void lin_forward(const lin_sample *q) {
         REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
         DP log_z = 0, offset;
         int p2;
+        double factor;
         if (q->post != NULL) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
         }
         /* The emissions carry 2^-p2, the power of two that brings the
          * maximum of the row before into [1/2, 1). */
-        (void)frexp((double)mx, &p2);
+        factor = lin_pow2_scale((double)mx, &p2);
         pow2s += (double)p2;
-        offset = lin_emissions(q, t, lo, hi, (DP)ldexp(1.0, -p2), p2, e,
-                               q->scratch_f, soft, 1, &log_z, NULL);
+        offset = lin_emissions(q, t, lo, hi, (DP)factor, e, q->scratch_f, soft,
+                               1, &log_z, NULL);
         if (!(offset > NEG_INF)) {
             return; /* NaN or -inf */
         }
@@ -708,15 +729,15 @@ static void lin_backward(const lin_sample *q) {
         REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
         DP log_z = 0, offset;
         int p2;
+        double factor;
         if (q->post != NULL) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
         }
-        (void)frexp((double)mx, &p2); /* as in lin_forward */
+        factor = lin_pow2_scale((double)mx, &p2); /* as in lin_forward */
         pow2s += (double)p2;
         /* (The error rows need the plain emissions.) */
-        offset =
-            lin_emissions(q, t, lo, hi, (DP)ldexp(1.0, -p2), p2, e,
-                          q->scratch_b, soft, 1, &log_z, track ? NULL : cur);
+        offset = lin_emissions(q, t, lo, hi, (DP)factor, e, q->scratch_b, soft,
+                               1, &log_z, track ? NULL : cur);
         if (!(offset > NEG_INF)) {
             return;
         }
@@ -882,8 +903,8 @@ static void lin_lower_half(const lin_sample *q) {
             break;
         }
         next = lin_row(q->rows_f, q->SP, t & 1);
-        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / mb), 0, e, q->scratch_f,
-                            NULL, 0, &log_z, cur);
+        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / mb), e, q->scratch_f, NULL,
+                            0, &log_z, cur);
         mb = (double)lin_beta_row(next, cur, e, q->kmask, x,
                                   ctcc_band_lo(S, T, t - 1),
                                   ctcc_band_hi(S, t - 1), &nb, 0);
@@ -911,8 +932,8 @@ static void lin_upper_half(const lin_sample *q) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         DP *row = lin_row(q->rows_b, q->SP, t & 1);
         DP *e = q->emit_b + CTCC_ROW_PAD, log_z;
-        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), 0, e, q->scratch_b,
-                            NULL, 0, &log_z, NULL);
+        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), e, q->scratch_b, NULL,
+                            0, &log_z, NULL);
         ma =
             (double)lin_alpha_row(row, prev, e, q->kmask, x, lo, hi, &flags, 0);
         if (!(ma > 0.0)) {
