@@ -29,6 +29,11 @@
  * (linear_impl.h): their rows span too few frames to leave the double
  * range. */
 #define CTCC_TILT_MIN_FRAMES 64
+/* With the gradient, samples of at least this many frames are tilted at
+ * the first attempt, shorter ones only at a second (random outputs stay
+ * within the double range untilted up to about 2000 frames, and the
+ * untilted kernel is a little faster). */
+#define CTCC_TILT_FIRST_FRAMES 1000
 
 /* Runtime dispatch: GCC on x86-64 Linux builds the kernel for AVX-512,
  * AVX2 + FMA and baseline x86-64 and picks one at load time (ifunc). The

@@ -1014,8 +1014,11 @@ static int lin_prepare(const batch_args *b, size_t n) {
          * factors (the log-space tasks, should the sample fall back, only
          * test them for > 0). Without the gradient x = 1: the loss-only
          * bound could not tell a tilted row's flagged entries from those
-         * that matter (see lin_tilt_log2). */
-        const int k = q.with_grad ? lin_tilt_log2(&q) : 0;
+         * that matter (see lin_tilt_log2); with it, short samples start
+         * untilted too (CTCC_TILT_FIRST_FRAMES). */
+        const int k = q.with_grad && q.T >= CTCC_TILT_FIRST_FRAMES
+                          ? lin_tilt_log2(&q)
+                          : 0;
         DP *kmask = (DP *)(a.workspace + lay.skip) + CTCC_ROW_PAD;
         const DP x2 = (DP)ldexp(1.0, 2 * k);
         size_t s;
@@ -1029,31 +1032,28 @@ static int lin_prepare(const batch_args *b, size_t n) {
 }
 
 /* After sample n's first scaled attempt failed its bound: returns 1 with
- * a second attempt set up, 0 when only the log-space kernel is left.
- * With the gradient the first attempt is tilted (lin_prepare), and the
- * second undoes the tilt (x = 1, the skip factors 1 again): a tilt chosen
- * for the whole sample can fail one whose labels come at different
- * speeds, which the untilted kernel then serves. Without the gradient the
- * first attempt is untilted, with the crude bound, and the second tilts
- * and tracks each entry's error instead (lin_tracks_errors): what long
- * random outputs need. The attempts are the same on any thread count, so
- * the results stay the same to the bit. */
+ * a second attempt set up, 0 when only the log-space kernel is left. The
+ * second attempt undoes a tilt, or tilts an untilted sample (from
+ * CTCC_TILT_MIN_FRAMES frames on, where lin_tilt_log2 picks x < 1). With
+ * the gradient, samples of CTCC_TILT_FIRST_FRAMES frames or more start
+ * tilted (lin_prepare): a tilt chosen for the whole sample can fail one
+ * whose labels come at different speeds, which the untilted kernel then
+ * serves; shorter ones start untilted. Without the gradient every sample
+ * starts untilted, with the crude bound, and the tilted second attempt
+ * tracks each entry's error instead (lin_tracks_errors): what long random
+ * outputs need. The attempts are the same on any thread count, so the
+ * results stay the same to the bit. */
 static int lin_second_attempt(const batch_args *b, size_t n) {
     sample_args a;
     lin_sample q;
     ctcc_sample_layout lay;
     DP *kmask, x2;
     size_t s;
-    int k;
+    int k = 0;
     sample_at(b, n, &a);
     lin_sample_at(&a, &q);
-    if (q.with_grad) {
-        if (q.dir[0].tilt_log2 == 0) {
-            return 0;
-        }
-        k = 0;
-    } else {
-        if (q.err_f == NULL || q.dir[0].tilt_log2 != 0) {
+    if (q.dir[0].tilt_log2 == 0) {
+        if (!q.with_grad && q.err_f == NULL) {
             return 0;
         }
         k = lin_tilt_log2(&q);
