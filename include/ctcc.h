@@ -244,17 +244,18 @@ typedef enum ctcc_dtype { CTCC_FLOAT32 = 1, CTCC_FLOAT64 = 2 } ctcc_dtype;
  * posteriors to it). A sample whose bound exceeds 2^-53 of its
  * probability and of each frame's posteriors, or whose inputs hold NaN or
  * +inf, is recomputed by the log-space kernel, with the same results to
- * the bit as CTCC_KERNEL_LOG_SPACE. With the gradient the rows are
- * tilted (alpha_t(s) x^s, beta_t(s) x^(S-1-s), one power of two x per
- * sample) to keep long samples within the double range; a tilted sample
- * that fails the bound is tried once more untilted first. Trained
- * models' peaked outputs and random ones pass the bound; inputs whose
- * forward and backward evidence disagree beyond the double range fall
- * back. Without a gradient (loss only) the first attempt is untilted,
- * with a looser bound (see docs/how_it_works.md); a sample that fails it
- * is tried tilted, with each entry's error carried along in rows of its
- * own (four more padded rows in the workspace for T >= 64). Either way the results meet the same
- * accuracy; ctcc_options.kernel_used reports which kernel computed each
+ * the bit as CTCC_KERNEL_LOG_SPACE. Long samples need the rows tilted
+ * (alpha_t(s) x^s, beta_t(s) x^(S-1-s), one power of two x per sample)
+ * to stay within the double range: with the gradient, samples of 1000
+ * frames or more start tilted, and a sample that fails the bound gets a
+ * second attempt with the tilt undone, or applied where it had none.
+ * Without a gradient (loss only) the first attempt is untilted, with a
+ * looser bound (see docs/how_it_works.md), and the tilted second attempt
+ * carries each entry's error along in rows of its own (four more padded
+ * rows in the workspace for T >= 64). Trained models' peaked outputs and
+ * random ones pass the bound; inputs whose forward and backward evidence
+ * disagree beyond the double range fall back. Either way the results
+ * meet the same accuracy; ctcc_options.kernel_used reports which kernel computed each
  * sample. CTCC_KERNEL_LOG_SPACE computes every sample in log space. */
 typedef enum ctcc_kernel {
     CTCC_KERNEL_AUTO = 0,
