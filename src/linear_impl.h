@@ -331,6 +331,13 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
            (used == factor ? 0 : (DP)log((double)used / (double)factor));
 }
 
+/* Zeros on the two entries beyond each end of a padded row's band [lo,
+ * hi), which the next frame reads as predecessors or successors. */
+CTCC_ALWAYS_INLINE void lin_zero_ends(DP *row, size_t lo, size_t hi) {
+    row[(ptrdiff_t)lo - 2] = row[(ptrdiff_t)lo - 1] = 0;
+    row[hi] = row[hi + 1] = 0;
+}
+
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
  * the two entries beyond each end of the band (which the next frame reads
  * as predecessors). Returns the row's maximum and stores, with `exact` (a
@@ -346,8 +353,7 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
                                     double *flags, int exact) {
     DP mx = 0;
     size_t s, n = 0;
-    row[(ptrdiff_t)lo - 2] = row[(ptrdiff_t)lo - 1] = 0;
-    row[hi] = row[hi + 1] = 0;
+    lin_zero_ends(row, lo, hi);
     if (!exact) {
         DP mn = 1;
 #pragma omp simd reduction(max : mx) reduction(min : mn)
@@ -388,8 +394,7 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
                                    double *flags, int exact) {
     DP mx = 0;
     size_t s, n = 0;
-    next[(ptrdiff_t)plo - 2] = next[(ptrdiff_t)plo - 1] = 0;
-    next[phi] = next[phi + 1] = 0;
+    lin_zero_ends(next, plo, phi);
     if (!exact) {
         DP mn = 1;
 #pragma omp simd reduction(max : mx) reduction(min : mn)
@@ -506,10 +511,8 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_err(DP *row, DP *err, const DP *prev,
                                         size_t hi) {
     DP mx = 0;
     size_t s;
-    row[(ptrdiff_t)lo - 2] = row[(ptrdiff_t)lo - 1] = 0;
-    row[hi] = row[hi + 1] = 0;
-    err[(ptrdiff_t)lo - 2] = err[(ptrdiff_t)lo - 1] = 0;
-    err[hi] = err[hi + 1] = 0;
+    lin_zero_ends(row, lo, hi);
+    lin_zero_ends(err, lo, hi);
 #pragma omp simd reduction(max : mx)
     for (s = lo; s < hi; ++s) {
         const DP in = prev[s] + x * prev[s - 1] + k[s] * prev[s - 2];
@@ -531,10 +534,8 @@ CTCC_ALWAYS_INLINE DP lin_beta_row_err(DP *next, DP *err, const DP *cur,
                                        DP x, size_t plo, size_t phi) {
     DP mx = 0;
     size_t s;
-    next[(ptrdiff_t)plo - 2] = next[(ptrdiff_t)plo - 1] = 0;
-    next[phi] = next[phi + 1] = 0;
-    err[(ptrdiff_t)plo - 2] = err[(ptrdiff_t)plo - 1] = 0;
-    err[phi] = err[phi + 1] = 0;
+    lin_zero_ends(next, plo, phi);
+    lin_zero_ends(err, plo, phi);
 #pragma omp simd reduction(max : mx)
     for (s = plo; s < phi; ++s) {
         const DP r = e[s] * cur[s] + x * (e[s + 1] * cur[s + 1]) +
