@@ -17,10 +17,13 @@
  *   band, one per state otherwise).
  *
  * Scaling: each stored row keeps its own scale. The row of frame t is
- *   computed with the emissions multiplied by 1 / (the largest entry of the
- *   row before), so the stored entries stay within a factor 3 of 1 at the
- *   top, and the logarithm of the scale (one log per frame) is carried
- *   aside in double: log P = log A_t + log B_t + log sum_s a_t(s) b_t(s).
+ *   computed with the emissions multiplied by the power of two that brings
+ *   the largest entry of the row before into [1/2, 1), so the stored
+ *   entries stay within a factor 3 of 1 at the top, and the scale is
+ *   carried aside: its exponents as an integer, and the logarithm of the
+ *   rest (the softmax's normaliser, without a log per frame: see
+ *   lin_emissions) in double: log P = log A_t + log B_t + log sum_s a_t(s)
+ *   b_t(s).
  *
  * Tilt: the rows hold alpha_t(s) x^s and beta_t(s) x^(S - 1 - s) (before
  *   their scales), for one power of two x = 2^k <= 1 per sample
@@ -221,7 +224,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     const size_t C = q->C;
     /* One exp per class when that is fewer than one per state. */
     const int per_class = C <= hi - lo;
-    DP shift = 0, norm = 0, used = factor;
+    DP shift = 0, norm = 0, rest = 0;
     size_t s, c;
     e[(ptrdiff_t)lo - 2] = e[(ptrdiff_t)lo - 1] = 0;
     e[hi] = e[hi + 1] = 0;
@@ -271,9 +274,13 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
             sum = (double)pd[C];
         }
         if (!q->log_probs) {
-            /* The softmax is pd / sum; the emissions the same, scaled. */
-            if (phase1) {
+            /* The softmax is pd / sum; the emissions the same, scaled.
+             * (log sum is only kept for the gradient's modifications, see
+             * below for log P.) */
+            if (phase1 && q->with_grad) {
                 norm = (DP)log(sum);
+            }
+            if (phase1) {
                 if (soft != NULL) {
                     const DP inv = (DP)(1.0 / sum);
 #pragma omp simd
@@ -283,7 +290,20 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
                 }
             }
             f = (DP)((double)factor / sum);
-            used = f;
+            if (phase1) {
+                /* log(p / e), but for log factor: -log(sum f / factor) =
+                 * -log1p(r), r = f sum / factor - 1, with f the quotient
+                 * as rounded. An fma gives r to double precision (factor
+                 * is a power of two), and |r| <= 2^-53 makes log1p(r) =
+                 * r - r^2 / 2 to the last bit: the exact ratio of what
+                 * the row was scaled by, where log sum + log(f / factor)
+                 * would take two logs per frame and their roundings
+                 * (which over thousands of frames reach 1e-13 in log
+                 * P). */
+                const double r =
+                    fma((double)f, sum, -(double)factor) / (double)factor;
+                rest = (DP)(-(r - 0.5 * r * r));
+            }
             *log_z = 0;
         } else {
             *log_z = shift + (DP)log(sum);
@@ -323,12 +343,11 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     /* log(p / e) but for log factor, from the factor actually applied
      * (rather than log mx of the row it was rounded from: over thousands
      * of frames those roundings would add up to 1e-13 in log P). The power
-     * of two taken out first is exact, and what is left is log 1 = 0, or
-     * near -norm, so that the sum over the frames does not gather the
-     * roundings of logs of the rows' maxima. */
-    return (q->log_probs ? shift : 0) -
-           (per_class && !q->log_probs ? norm : 0) -
-           (used == factor ? 0 : (DP)log((double)used / (double)factor));
+     * of two taken out first is exact, and what is left is 0 (emissions
+     * that are the probabilities times factor), shift (log-probabilities)
+     * or the per-class softmax's `rest`, so that the sum over the frames
+     * does not gather the roundings of logs of the rows' maxima. */
+    return (q->log_probs ? shift : 0) + rest;
 }
 
 /* Zeros on the two entries beyond each end of a padded row's band [lo,
