@@ -186,6 +186,7 @@ typedef struct lin_sample {
     int with_grad;      /* gradient or posteriors wanted */
     int blank;
     const int32_t *ext;        /* [S] class of each state */
+    const int32_t *labels;     /* [L] the labels: state 2j + 1's class */
     const DP *kmask;           /* [S] 1 where a skip is allowed, 0 padded */
     DP *table;                 /* with_grad: [T] rows; alpha < m, beta >= m */
     DP *rows_f, *rows_b;       /* two padded rows for each task */
@@ -200,6 +201,43 @@ typedef struct lin_sample {
     DP *err_f, *err_b; /* loss only, T >= CTCC_TILT_MIN_FRAMES: two padded
                           error rows for each task (else NULL) */
 } lin_sample;
+
+/* The emissions of a frame's states [lo, hi) from its class probabilities
+ * pd, times f (and, for beta, times cur[s]), into e. Without cur the label
+ * states (odd s) are gathered in pairs with the blank state before them,
+ * whose emission is one value for the frame, and their classes read from
+ * the contiguous labels: half the gathers of one per state, and no
+ * strided index loads (0.7 fewer instructions per cell on speech-long
+ * with the gradient). With cur the pairs cost more in shuffles than they
+ * save, measured. The products are the same to the bit either way: pd[c]
+ * f, then times cur[s]. */
+CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
+                                          DP f, size_t lo, size_t hi, DP *e,
+                                          const DP *cur) {
+    const int32_t *ext = q->ext, *labels = q->labels;
+    const DP eb = pd[q->blank] * f;
+    size_t j, s = lo;
+    if (cur != NULL) {
+#pragma omp simd
+        for (s = lo; s < hi; ++s) {
+            e[s] = (pd[ext[s]] * f) * cur[s];
+        }
+        return;
+    }
+    if ((s & 1) != 0 && s < hi) {
+        e[s] = pd[ext[s]] * f;
+        ++s;
+    }
+    /* s is even from here: the pairs (2j, 2j + 1) inside [s, hi). */
+#pragma omp simd
+    for (j = s / 2; j < hi / 2; ++j) {
+        e[2 * j] = eb;
+        e[2 * j + 1] = pd[labels[j]] * f;
+    }
+    if ((hi & 1) != 0 && hi - 1 >= s) {
+        e[hi - 1] = eb; /* a blank state last, where no pair holds it */
+    }
+}
 
 /* The frame's class probabilities for the states of [lo, hi), times
  * factor, into e[lo, hi), and 0 on the two entries beyond each end.
@@ -308,18 +346,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         } else {
             *log_z = shift + (DP)log(sum);
         }
-        const int32_t *ext = q->ext;
-        if (cur != NULL) {
-#pragma omp simd
-            for (s = lo; s < hi; ++s) {
-                e[s] = (pd[ext[s]] * f) * cur[s];
-            }
-        } else {
-#pragma omp simd
-            for (s = lo; s < hi; ++s) {
-                e[s] = pd[ext[s]] * f;
-            }
-        }
+        lin_gather_states(q, pd, f, lo, hi, e, cur);
     } else {
         /* (x - shift) - norm, not x - (shift + norm), which would round
          * norm away for |shift| beyond about 1e15. */

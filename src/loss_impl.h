@@ -943,6 +943,7 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     q->log_probs = a->log_probs;
     q->blank = a->blank;
     q->ext = (const int32_t *)(w + lay.ext_labels);
+    q->labels = a->labels;
     q->kmask = (const DP *)(w + lay.skip) + CTCC_ROW_PAD;
     q->table = (DP *)a->table;
     q->rows_f = (DP *)(w + lay.beta);
