@@ -92,6 +92,14 @@ def load():
     return None
 
 
+def load_path(path: str):
+    """The library at path, with argument types declared (loaded beside
+    load()'s, not in its place)."""
+    lib = ctypes.CDLL(path)
+    _declare(lib)
+    return lib
+
+
 def _declare(lib) -> None:
     i32 = ctypes.c_int32
     lib.ctcc_options_init.argtypes = [ctypes.POINTER(Options)]
@@ -148,11 +156,13 @@ def loss_f32(
     opts: Options | None = None,
     costs: np.ndarray | None = None,
     gradients: np.ndarray | None = None,
+    lib=None,
 ) -> int:
     """Calls ctcc_loss_f32 (a workspace of workspace_bytes, or of what
     ctcc_workspace_size reports, or 1 MiB when that query fails); returns
-    the status. Pass costs/gradients to inspect them afterwards."""
-    lib = load()
+    the status. Pass costs/gradients to inspect them afterwards, and lib
+    (from load_path) to call another library than load()'s."""
+    lib = lib if lib is not None else load()
     o = opts if opts is not None else options()
     if workspace_bytes is None:
         size = ctypes.c_size_t(0)
