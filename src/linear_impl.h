@@ -632,6 +632,58 @@ CTCC_ALWAYS_INLINE int lin_crude_hopeless(const lin_sample *q, double partial) {
 #endif
 }
 
+/* Asks for the cache lines of a frame's row (its first 256 bytes: the
+ * processor's own prefetcher follows a longer row) a frame ahead. The
+ * frames of a time-major batch lie N C elements apart, a page or more for
+ * a batch of 32, where the hardware's stride prefetcher stops; without
+ * this, the loads of each frame's input waited for memory (a tenth of
+ * phase 1's time). `write`: the row will be written. */
+CTCC_ALWAYS_INLINE void lin_prefetch(const void *row, size_t bytes, int write) {
+#if defined(__GNUC__)
+    const char *c = (const char *)row;
+    size_t i;
+    bytes = bytes < 256 ? bytes : 256;
+    for (i = 0; i < bytes; i += 64) {
+        if (write) {
+            __builtin_prefetch(c + i, 1, 3);
+        } else {
+            __builtin_prefetch(c + i, 0, 3);
+        }
+    }
+    if (bytes > 0) {
+        if (write) {
+            __builtin_prefetch(c + bytes - 1, 1, 3);
+        } else {
+            __builtin_prefetch(c + bytes - 1, 0, 3);
+        }
+    }
+#else
+    (void)row;
+    (void)bytes;
+    (void)write;
+#endif
+}
+
+/* The next frame's rows that frame `t`'s computation reads (its input, or
+ * in phase 2 its class probabilities) and writes (its gradient and
+ * posterior rows). */
+CTCC_ALWAYS_INLINE void lin_prefetch_frame(const lin_sample *q, size_t t,
+                                           int phase1) {
+    const size_t bytes = q->C * sizeof(REAL);
+    if (phase1 || q->class_probs == NULL) {
+        lin_prefetch(q->input + t * q->stride, bytes, 0);
+    } else {
+        lin_prefetch(q->class_probs + t * (q->C + 1), (q->C + 1) * sizeof(DP),
+                     0);
+    }
+    if (q->grad != NULL) {
+        lin_prefetch(q->grad + t * q->stride, bytes, 1);
+    }
+    if (q->post != NULL) {
+        lin_prefetch(q->post + t * q->stride, bytes, 1);
+    }
+}
+
 CTCC_ALWAYS_INLINE DP *lin_row(DP *base, size_t SP, size_t i) {
     return base + i * SP + CTCC_ROW_PAD;
 }
@@ -659,6 +711,9 @@ static void lin_forward(const lin_sample *q) {
         DP log_z = 0, offset;
         int p2;
         double factor;
+        if (t + 1 < q->m) {
+            lin_prefetch_frame(q, t + 1, 1);
+        }
         if (q->post != NULL) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
         }
@@ -777,6 +832,9 @@ static void lin_backward(const lin_sample *q) {
         DP log_z = 0, offset;
         int p2;
         double factor;
+        if (t > q->m) {
+            lin_prefetch_frame(q, t - 1, 1);
+        }
         if (q->post != NULL) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
         }
@@ -939,6 +997,9 @@ static void lin_lower_half(const lin_sample *q) {
     for (t = q->m; t-- > 0;) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         DP *next, *e = q->emit_f + CTCC_ROW_PAD, log_z;
+        if (t > 0) {
+            lin_prefetch_frame(q, t - 1, 0);
+        }
         bound += lin_posterior_frame(q, t, lin_row(q->table, q->SP, t), cur, lo,
                                      hi, q->scratch_f, q->flags[t] + nb > 0);
 #ifndef CTCC_TEST_NO_FALLBACK
@@ -979,6 +1040,9 @@ static void lin_upper_half(const lin_sample *q) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         DP *row = lin_row(q->rows_b, q->SP, t & 1);
         DP *e = q->emit_b + CTCC_ROW_PAD, log_z;
+        if (t + 1 < T) {
+            lin_prefetch_frame(q, t + 1, 0);
+        }
         (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), e, q->scratch_b, NULL,
                             0, &log_z, NULL);
         ma =
