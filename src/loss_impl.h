@@ -184,6 +184,9 @@ typedef struct sample_args {
      * state_log_sums), which the modification reads instead of the
      * rounded posteriors. */
     int keep_log;
+    /* Nonzero when a modification follows: it reads each frame's log
+     * normaliser, which the scaled kernel otherwise does not need. */
+    int modify;
 } sample_args;
 
 static void zero_frames(REAL *grad, size_t stride, size_t C, size_t from,
@@ -898,6 +901,7 @@ typedef struct batch_args {
     const ctcc_resolved_options *opts;
     int keep_log;   /* the alpha modification's log posteriors */
     int use_linear; /* the scaled kernel may run */
+    int modify;     /* the alpha or gamma modification follows */
 } batch_args;
 
 static void sample_at(const batch_args *b, size_t n, sample_args *a) {
@@ -921,6 +925,7 @@ static void sample_at(const batch_args *b, size_t n, sample_args *a) {
     a->class_probs = b->base + b->probs_at[n];
     a->state = b->state + n;
     a->keep_log = b->keep_log;
+    a->modify = b->modify;
 }
 
 /* The linear path's view of sample a (the same workspace region). */
@@ -928,6 +933,7 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     ctcc_sample_layout lay;
     unsigned char *w = a->workspace;
     q->with_grad = a->grad != NULL || a->post != NULL;
+    q->keep_norm = q->with_grad && a->modify;
     ctcc_sample_layout_compute((int32_t)a->time, (int32_t)a->label_length,
                                (int32_t)a->alphabet, DP_SIZE, q->with_grad,
                                &lay);
@@ -1461,6 +1467,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         b.opts = &opts;
         b.keep_log = opts.use_alpha && kernel_post != NULL;
         b.use_linear = opts.kernel == CTCC_KERNEL_AUTO;
+        b.modify = modify;
         /* Up to two threads per sample when the batch is smaller than
          * the thread count. */
         const int wide =
