@@ -6,9 +6,9 @@
  *
  * Build:  gcc -O2 -std=c99 -Iinclude bench/compare_builds.c \
  *             -o compare_builds -ldl -lm
- * Usage:  ./compare_builds LIB_A LIB_B T L r|p [CALLS [auto|log]]
+ * Usage:  ./compare_builds LIB_A LIB_B T L r|p [CALLS [auto|log [N]]]
  *   LIB_A, LIB_B  paths of two libctcc.so files (distinct files)
- *   T L           frames and labels per sample (N = 8, C = 29, float32,
+ *   T L           frames and labels per sample (C = 29, float32,
  *                 one thread, with the gradient)
  *   r|p           standard-normal logits, or peaked outputs (a trained
  *                 model's: one alignment at logit 0, the rest at -30 to
@@ -16,6 +16,9 @@
  *   CALLS         timed calls per build (default 60)
  *   auto|log      the kernel option (default auto; log: the log-space
  *                 kernel for every sample)
+ *   N             samples in the batch, time-major, 1 to 64 (default 8;
+ *                 the harness's speech workloads have 32, whose frames
+ *                 lie a page apart)
  */
 #define _POSIX_C_SOURCE 199309L
 #include <ctcc.h>
@@ -36,7 +39,8 @@ typedef ctcc_status (*size_fn)(const int32_t *, const int32_t *, int32_t,
                                int32_t, int32_t, ctcc_dtype, int,
                                const ctcc_options *, size_t *);
 
-enum { N = 8, C = 29 };
+enum { NMAX = 64, C = 29 };
+static int N = 8;
 
 static double cpu_seconds(void) {
     struct timespec t;
@@ -92,10 +96,10 @@ static int build_open(build *b, const char *path, const int32_t *ll,
 int main(int argc, char **argv) {
     build b[2];
     int T, L, peaked, calls, log_space, i, k;
-    float *x, *g, costs[N];
-    int32_t *labels, ll[N], il[N];
+    float *x, *g, costs[NMAX];
+    int32_t *labels, ll[NMAX], il[NMAX];
     if (argc < 6) {
-        fprintf(stderr, "usage: %s LIB_A LIB_B T L r|p [CALLS [auto|log]]\n",
+        fprintf(stderr, "usage: %s LIB_A LIB_B T L r|p [CALLS [auto|log [N]]]\n",
                 argv[0]);
         return 2;
     }
@@ -104,8 +108,9 @@ int main(int argc, char **argv) {
     peaked = argv[5][0] == 'p';
     calls = argc > 6 ? atoi(argv[6]) : 60;
     log_space = argc > 7 && argv[7][0] == 'l';
-    if (T < 1 || L < 1 || L > T || calls < 1) {
-        fprintf(stderr, "bad T, L or CALLS\n");
+    N = argc > 8 ? atoi(argv[8]) : 8;
+    if (T < 1 || L < 1 || L > T || calls < 1 || N < 1 || N > NMAX) {
+        fprintf(stderr, "bad T, L, CALLS or N\n");
         return 2;
     }
     if (!batch_make(&x, &g, &labels, ll, il, T, N, C, L, peaked, 1)) {
