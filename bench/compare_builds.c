@@ -99,7 +99,8 @@ int main(int argc, char **argv) {
     float *x, *g, costs[NMAX];
     int32_t *labels, ll[NMAX], il[NMAX];
     if (argc < 6) {
-        fprintf(stderr, "usage: %s LIB_A LIB_B T L r|p [CALLS [auto|log [N]]]\n",
+        fprintf(stderr,
+                "usage: %s LIB_A LIB_B T L r|p [CALLS [auto|log [N]]]\n",
                 argv[0]);
         return 2;
     }

@@ -934,11 +934,12 @@ CTCC_ALWAYS_INLINE double lin_products(const DP *a, const DP *b, size_t lo,
  * the file): the flagged entries of either row, each weighted by the
  * other row's entry, and the products' own underflow, over the frame's
  * sum; +inf when that sum is not positive and finite (nothing written).
- * gam is scratch [S]. */
+ * gam is scratch [S]. *hint is the state that held all of the frame
+ * before's mass, if one did, and receives this frame's (see below). */
 CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
                                               const DP *a, const DP *b,
                                               size_t lo, size_t hi, DP *gam,
-                                              int flagged_rows) {
+                                              int flagged_rows, size_t *hint) {
     REAL *g = q->grad != NULL ? q->grad + t * q->stride : NULL;
     REAL *p = q->post != NULL ? q->post + t * q->stride : NULL;
     double total = 0.0, blank_sum = 0.0, flagged = 0.0;
@@ -958,17 +959,35 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
      * 1, as in the log-space kernel (g * (1 / g) may round below 1). */
     blank_sum = blank_sum == total ? 1.0 : blank_sum * (double)inv;
     if (top == total) {
-        /* One state holds everything: it gets exactly 1 (and 0 below). */
-        for (s = lo | 1; s < hi; s += 2) {
+        /* One state holds everything (no other can: two would sum to
+         * twice the total): it gets exactly 1 (and 0 below). Peaked
+         * outputs do this in most frames. The paths move at most two
+         * states a frame, so the state is next to the frame before's
+         * (the blank states' sum is 1 then already, as above). */
+        const size_t from = *hint > lo + 2 ? *hint - 2 : lo;
+        size_t at = hi;
+        for (s = from; s < hi && s <= *hint + 2; ++s) {
             if (gam[s] == total) {
-                if (g != NULL) {
-                    g[q->ext[s]] -= (REAL)1;
-                }
-                if (p != NULL) {
-                    p[q->ext[s]] += (REAL)1;
-                }
-                gam[s] = 0;
+                at = s;
+                break;
             }
+        }
+        for (s = lo; at == hi && s < hi; ++s) {
+            if (gam[s] == total) {
+                at = s;
+            }
+        }
+        if (at < hi) {
+            *hint = at;
+        }
+        if (at < hi && (at & 1) != 0) {
+            if (g != NULL) {
+                g[q->ext[at]] -= (REAL)1;
+            }
+            if (p != NULL) {
+                p[q->ext[at]] += (REAL)1;
+            }
+            gam[at] = 0;
         }
     }
     if (g != NULL) {
@@ -995,6 +1014,7 @@ static void lin_lower_half(const lin_sample *q) {
     const DP x = (DP)q->dir[0].tilt;
     const DP *cur = q->mid_beta + CTCC_ROW_PAD;
     double mb = q->dir[1].mid_max, nb = q->dir[1].mid_flags, bound = 0.0;
+    size_t hint = 0; /* lin_posterior_frame's */
     size_t t;
     d->bad = 1;
     for (t = q->m; t-- > 0;) {
@@ -1003,8 +1023,9 @@ static void lin_lower_half(const lin_sample *q) {
         if (t > 0) {
             lin_prefetch_frame(q, t - 1, 0);
         }
-        bound += lin_posterior_frame(q, t, lin_row(q->table, q->SP, t), cur, lo,
-                                     hi, q->scratch_f, q->flags[t] + nb > 0);
+        bound +=
+            lin_posterior_frame(q, t, lin_row(q->table, q->SP, t), cur, lo, hi,
+                                q->scratch_f, q->flags[t] + nb > 0, &hint);
 #ifndef CTCC_TEST_NO_FALLBACK
         if (!(bound <= LIN_ACCEPT)) {
             return; /* the log-space kernel will redo the sample */
@@ -1037,6 +1058,7 @@ static void lin_upper_half(const lin_sample *q) {
     const DP x = (DP)q->dir[0].tilt;
     const DP *prev = lin_row(q->table, q->SP, q->m - 1);
     double ma = q->dir[0].mid_max, bound = 0.0, flags;
+    size_t hint = 0; /* lin_posterior_frame's */
     size_t t;
     d->bad = 1;
     for (t = q->m; t < T; ++t) {
@@ -1053,8 +1075,9 @@ static void lin_upper_half(const lin_sample *q) {
         if (!(ma > 0.0)) {
             return;
         }
-        bound += lin_posterior_frame(q, t, row, lin_row(q->table, q->SP, t), lo,
-                                     hi, q->scratch_b, flags + q->flags[t] > 0);
+        bound +=
+            lin_posterior_frame(q, t, row, lin_row(q->table, q->SP, t), lo, hi,
+                                q->scratch_b, flags + q->flags[t] > 0, &hint);
 #ifndef CTCC_TEST_NO_FALLBACK
         if (!(bound <= LIN_ACCEPT)) {
             return; /* the log-space kernel will redo the sample */
