@@ -88,7 +88,12 @@
  *   width (the products a_t(s) b_t(s) themselves may underflow) and Z_t =
  *   sum_s a_t(s) b_t(s), all in the stored units. With the gradient every
  *   term is at hand (Z_t is the posteriors' divisor), so the bound is
- *   exact bookkeeping at the cost of a few operations per frame.
+ *   exact bookkeeping at the cost of a few operations per frame. (A
+ *   frame's flag term may be replaced by the larger 2 S_t 3 U / Z_t,
+ *   every entry being at most 3, see below, where that is at most a 4
+ *   T-th of the threshold: then the flagged entries need no pass of their
+ *   own, and E stays a bound, at most a quarter of the threshold above the
+ *   exact sum.)
  *
  *   With the gradient the four tasks run with flush to zero: a result
  *   below 2^-1022 becomes 0 (x86 processors compute subnormal results at
@@ -899,32 +904,37 @@ static void lin_backward(const lin_sample *q) {
 #define LIN_PRODUCT_SCALE 0x1p980
 
 /* gam[s] = a[s] b[s] (formed as above) on [lo, hi), with their sum, the
- * blanks' (even states') sum and their maximum; with `flagged` (a
- * constant: a copy of the loop each way, so that neither pays for the
- * other) returns the sum of the flagged entries of either row, each
- * weighted by the other row's entry, else 0. */
-CTCC_ALWAYS_INLINE double lin_products(const DP *a, const DP *b, size_t lo,
-                                       size_t hi, DP *gam, double *total_out,
-                                       double *blank_out, DP *top_out,
-                                       int flagged) {
-    double total = 0.0, blank_sum = 0.0, sum = 0.0;
+ * blanks' (even states') sum and their maximum. */
+CTCC_ALWAYS_INLINE void lin_products(const DP *a, const DP *b, size_t lo,
+                                     size_t hi, DP *gam, double *total_out,
+                                     double *blank_out, DP *top_out) {
+    double total = 0.0, blank_sum = 0.0;
     DP top = 0;
     size_t s;
-#pragma omp simd reduction(+ : total, blank_sum, sum) reduction(max : top)
+#pragma omp simd reduction(+ : total, blank_sum) reduction(max : top)
     for (s = lo; s < hi; ++s) {
         const DP g = (a[s] * (DP)LIN_PRODUCT_SCALE) * b[s];
         gam[s] = g;
         total += (double)g;
         blank_sum += (double)((s & 1) ? 0 : g);
         top = g > top ? g : top;
-        if (flagged) {
-            sum += (double)((a[s] < LIN_TINY ? b[s] : 0) +
-                            (b[s] < LIN_TINY ? a[s] : 0));
-        }
     }
     *total_out = total;
     *blank_out = blank_sum;
     *top_out = top;
+}
+
+/* The sum over [lo, hi) of the flagged entries of either row, each
+ * weighted by the other row's entry. */
+CTCC_ALWAYS_INLINE double lin_flagged_sum(const DP *a, const DP *b, size_t lo,
+                                          size_t hi) {
+    double sum = 0.0;
+    size_t s;
+#pragma omp simd reduction(+ : sum)
+    for (s = lo; s < hi; ++s) {
+        sum += (double)((a[s] < LIN_TINY ? b[s] : 0) +
+                        (b[s] < LIN_TINY ? a[s] : 0));
+    }
     return sum;
 }
 
@@ -946,13 +956,24 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
     DP inv;
     size_t s;
     DP top = 0;
-    if (flagged_rows) {
-        flagged = lin_products(a, b, lo, hi, gam, &total, &blank_sum, &top, 1);
-    } else {
-        (void)lin_products(a, b, lo, hi, gam, &total, &blank_sum, &top, 0);
-    }
+    lin_products(a, b, lo, hi, gam, &total, &blank_sum, &top);
     if (!(total > 0.0) || total == INFINITY) {
         return INFINITY;
+    }
+    if (flagged_rows) {
+        /* The sum of the flagged entries, each weighted by the other
+         * row's, is at most 2 (hi - lo) LIN_ROW_TOP: every entry is at
+         * most that. Where the frame's sum is not tiny, that bound's
+         * term is too (about 2^-980 of the threshold for a frame of
+         * peaked or random outputs), and the pass that sums the flagged
+         * entries is spared; it runs where the term would exceed a
+         * 4 T-th of the threshold, so that the terms taken this way add
+         * up to a quarter of it at most. */
+        flagged = 2.0 * LIN_ROW_TOP * (double)(hi - lo);
+        if (!(LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * flagged / total <=
+              LIN_ACCEPT / (4.0 * (double)q->T))) {
+            flagged = lin_flagged_sum(a, b, lo, hi);
+        }
     }
     inv = (DP)(1.0 / total);
     /* A state (or the blanks) holding all of the frame's mass gets exactly
