@@ -140,6 +140,16 @@
  * entry that each such error is weighted by. */
 #define LIN_FTZ_ERROR 0x1p-1018
 #define LIN_ROW_TOP 3.0
+/* Without the gradient nothing is flushed to zero (the loss-only bound
+ * does not charge every entry for it), and the backward task's products
+ * of small emissions (e^-30 in peaked outputs) and entries near LIN_TINY
+ * would fall below 2^-1022, into subnormal numbers, which x86 processors
+ * compute at a microcoded pace (about 5% of the loss-only time on peaked
+ * outputs). So that task forms them this power of two higher (the
+ * emissions carry it), and lin_beta_row brings each sum down by it where
+ * it stores the row: exact, and the same values as without, but for the
+ * subnormals' lost digits. */
+#define LIN_LIFT 0x1p64
 /* ln 2, where a bound needs it (log P splits it, see lin_join). */
 #define LIN_LN2 0.693147180559945309417
 
@@ -442,10 +452,12 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
  * where e holds the emissions times the frame's beta row cur on [lo, hi)
  * (lin_emissions with cur) and 0 beyond. Returns next's maximum and
  * stores its flagged entries' number (exact) or presence, as
- * lin_alpha_row. */
+ * lin_alpha_row. With `exact`, e may be `lift` (a power of two) times
+ * higher, and the results are brought down by it (see LIN_LIFT). */
 CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
                                    const DP *k, DP x, size_t plo, size_t phi,
-                                   double *flags, int exact) {
+                                   double *flags, int exact, DP lift) {
+    const DP tiny = LIN_TINY * lift, down = 1 / lift;
     DP mx = 0;
     size_t s, n = 0;
     lin_zero_ends(next, plo, phi);
@@ -467,12 +479,12 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
         /* As in lin_alpha_row: the successors' own entries tell an exact
          * 0 (all of them 0) from an underflow. */
         const DP in = cur[s] + x * cur[s + 1] + k[s + 2] * cur[s + 2];
-        next[s] = r < LIN_TINY ? 0 : r;
+        next[s] = r < tiny ? 0 : r * down;
         mx = r > mx ? r : mx;
-        n += r < LIN_TINY && in > 0;
+        n += r < tiny && in > 0;
     }
     *flags = (double)n;
-    return mx;
+    return mx * down;
 }
 
 /* The tilt (see the top of the file): the velocity, in states per frame,
@@ -843,7 +855,7 @@ static void lin_backward(const lin_sample *q) {
         REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
         DP log_z = 0, offset;
         int p2;
-        double factor;
+        double factor, lift;
         if (t > q->m) {
             lin_prefetch_frame(q, t - 1, 1);
         }
@@ -852,9 +864,11 @@ static void lin_backward(const lin_sample *q) {
         }
         factor = lin_pow2_scale((double)mx, &p2); /* as in lin_forward */
         pow2s += (double)p2;
+        lift = !q->with_grad && !track && factor < 0x1p900 ? LIN_LIFT : 1.0;
         /* (The error rows need the plain emissions.) */
-        offset = lin_emissions(q, t, lo, hi, (DP)factor, e, q->scratch_b, soft,
-                               1, &log_z, track ? NULL : cur);
+        offset =
+            lin_emissions(q, t, lo, hi, (DP)(factor * lift), e, q->scratch_b,
+                          soft, 1, &log_z, track ? NULL : cur);
         if (!(offset > NEG_INF)) {
             return;
         }
@@ -868,10 +882,10 @@ static void lin_backward(const lin_sample *q) {
                                       plo, phi);
             } else if (q->with_grad) {
                 mx = lin_beta_row(next, cur, e, q->kmask, x, plo, phi, &flags,
-                                  0);
+                                  0, 1);
             } else {
                 mx = lin_beta_row(next, cur, e, q->kmask, x, plo, phi, &flags,
-                                  1);
+                                  1, (DP)lift);
             }
         }
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
@@ -1063,7 +1077,7 @@ static void lin_lower_half(const lin_sample *q) {
                             0, &log_z, cur);
         mb = (double)lin_beta_row(next, cur, e, q->kmask, x,
                                   ctcc_band_lo(S, T, t - 1),
-                                  ctcc_band_hi(S, t - 1), &nb, 0);
+                                  ctcc_band_hi(S, t - 1), &nb, 0, 1);
         if (!(mb > 0.0)) {
             return;
         }
