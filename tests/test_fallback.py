@@ -382,3 +382,64 @@ def test_refused_kernel_out_is_left_alone():
     with pytest.raises(ValueError):
         ctcc.ctc_loss(x, labels, kernel="nope", kernel_out=out)
     np.testing.assert_array_equal(out, [9, 9])
+
+
+def certain_stretches_batch(dtype, N=16):
+    """Labels 1, 2, 3 over 40 frames of log-probabilities: frames 0-4 certain
+    of label 1, 15-24 of label 3, 35-39 of the blank (the other classes at
+    -200), the rest undecided (random, a different probability of the
+    labels for each sample). In a certain frame one state holds all of the
+    frame's mass (the rest is e^-200 of it), and between the stretches the
+    paths move further than two states, so that the state of the stretch
+    before is no guide."""
+    C, T = 5, 40
+    rng = np.random.default_rng(25)
+    x = rng.standard_normal((T, N, C))
+    x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    stretches = [(0, 5, 1), (15, 25, 3), (35, 40, 0)]
+    for start, stop, cls in stretches:
+        x[start:stop] = -200.0
+        x[start:stop, :, cls] = 0.0
+    return x.astype(dtype), np.tile([1, 2, 3], (N, 1)), stretches
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel", ["auto", "log"])
+def test_a_state_holding_a_frames_mass_gets_exactly_one(dtype, kernel):
+    """Such a state (or the blanks) gets a posterior of exactly 1 and a
+    gradient of exactly -1 with respect to its log-probability, not a
+    rounding below: in both kernels, both halves of the frames, and after
+    stretches where no state holds everything."""
+    x, labels, stretches = certain_stretches_batch(dtype)
+    used = np.zeros(x.shape[1], np.uint8)
+    post = ctcc.ctc_posteriors(x, labels, log_probs=True, kernel=kernel, kernel_out=used)
+    _, grad = ctcc.ctc_loss(x, labels, log_probs=True, kernel=kernel)
+    assert (used == (ctcc.KERNEL_SCALED if kernel == "auto" else ctcc.KERNEL_LOG_SPACE)).all()
+    for start, stop, cls in stretches:
+        assert (post[start:stop, :, cls] == 1).all(), (start, post[start:stop, :, cls] - 1)
+        assert (grad[start:stop, :, cls] == -1).all(), (start, grad[start:stop, :, cls] + 1)
+    want, want_grad = batch_reference(x.astype(np.float64), list(labels), log_probs=True)
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loss_alone_with_a_row_far_below_the_one_before(dtype):
+    """The last frame gives every class of the sample's states a
+    log-probability of -680, e^-680 = 2^-981 of its largest (a class no
+    label uses): the backward task's first row is about 2^-981, and the
+    next frame's emissions carry 2^981 to bring it back, which that task
+    must not raise past the double range when it forms its products higher
+    (LIN_LIFT; unguarded they overflow, and the sample falls back)."""
+    T, N, C, L = 30, 2, 6, 5
+    rng = np.random.default_rng(24)
+    x = rng.uniform(-3.0, 0.0, size=(T, N, C))
+    labels = rng.integers(1, C - 1, size=(N, L))
+    x[-1, :, :] = -680.0
+    x[-1, :, C - 1] = 0.0
+    x = x.astype(dtype)
+    used = np.zeros(N, np.uint8)
+    loss, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel_out=used)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel="log")
+    np.testing.assert_allclose(loss, want, rtol=1e-12 if dtype == np.float64 else 1e-6)
