@@ -641,12 +641,11 @@ CTCC_ALWAYS_INLINE double lin_crude_step(double acc, double factor, double y,
 
 /* Without the gradient: whether the loss-only bound's terms so far,
  * relative to the current row (acc, lin_crude_step), are already so large
- * that the
- * sample will almost surely fall back (the rows still to come can lower
- * them by a factor of about 3 per frame at most, and the meeting frame's
- * ratio rarely by more than the band). Stopping then spares the rest of an
- * attempt that the log-space kernel will redo; it is only a guess, and a
- * wrong one costs time, never accuracy. */
+ * that the sample will almost surely fall back (the rows still to come
+ * can lower them by a factor of about 3 per frame at most, and the
+ * meeting frame's ratio rarely by more than the band). Stopping then
+ * spares the rest of an attempt that the log-space kernel will redo; it
+ * is only a guess, and a wrong one costs time, never accuracy. */
 CTCC_ALWAYS_INLINE int lin_crude_hopeless(const lin_sample *q, double acc) {
 #ifdef CTCC_TEST_NO_FALLBACK
     (void)q;
