@@ -1143,9 +1143,8 @@ static double lin_join(const lin_sample *q) {
     }
     for (s = lo; s < hi; ++s) {
         total += (double)((a[s] * (DP)LIN_PRODUCT_SCALE) * b[s]);
-        flagged += (double)((a[s] < LIN_TINY ? b[s] : 0) +
-                            (b[s] < LIN_TINY ? a[s] : 0));
     }
+    flagged = lin_flagged_sum(a, b, lo, hi);
     if (!(total > 0.0) || total == INFINITY) {
         return (double)NAN;
     }
