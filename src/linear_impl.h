@@ -219,6 +219,104 @@ typedef struct lin_sample {
                           error rows for each task (else NULL) */
 } lin_sample;
 
+/* The per-class loops of lin_emissions run over the C classes in blocks of
+ * LIN_LANES, the last block overlapping the one before where LIN_LANES
+ * does not divide C: every block is one full vector (or two), where a
+ * plain loop over C = 29 classes ran 13 of them one at a time after one
+ * vector of 16, and summed its 16 lanes in sequence (together a quarter
+ * of a phase 1 task's time, measured). The overlap recomputes a few
+ * classes to the same values: harmless for a maximum or a store, and
+ * left out of a sum. */
+#define LIN_LANES 8
+
+/* The first class of block c0 (a multiple of LIN_LANES below C >=
+ * LIN_LANES): c0, or C - LIN_LANES for the last, partial block. */
+CTCC_ALWAYS_INLINE size_t lin_block_at(size_t c0, size_t C) {
+    return c0 + LIN_LANES <= C ? c0 : C - LIN_LANES;
+}
+
+/* The largest of x[0, C); *bad receives 1 if any is NaN or +inf (which
+ * the maximum skips), else 0. */
+CTCC_ALWAYS_INLINE REAL lin_class_max(const REAL *x, size_t C, int *bad) {
+    REAL m[LIN_LANES], top;
+    int b[LIN_LANES], any = 0;
+    size_t c0, i;
+    for (i = 0; i < LIN_LANES; ++i) {
+        m[i] = (REAL)(-INFINITY);
+        b[i] = 0;
+    }
+    if (C < LIN_LANES) {
+        for (c0 = 0; c0 < C; ++c0) {
+            m[0] = x[c0] > m[0] ? x[c0] : m[0];
+            b[0] |= !(x[c0] < (REAL)INFINITY);
+        }
+    }
+    for (c0 = 0; C >= LIN_LANES && c0 < C; c0 += LIN_LANES) {
+        const REAL *xb = x + lin_block_at(c0, C);
+#pragma omp simd
+        for (i = 0; i < LIN_LANES; ++i) {
+            m[i] = xb[i] > m[i] ? xb[i] : m[i];
+            b[i] |= !(xb[i] < (REAL)INFINITY);
+        }
+    }
+    top = m[0];
+    for (i = 0; i < LIN_LANES; ++i) {
+        top = m[i] > top ? m[i] : top;
+        any |= b[i];
+    }
+    *bad = any;
+    return top;
+}
+
+/* pd[c] = exp(x[c] - shift) for the C classes; returns their sum, over
+ * the lanes in a fixed order (the same for every call, so that phase 2
+ * and every thread count see the same value). */
+CTCC_ALWAYS_INLINE double lin_class_exps(const REAL *x, size_t C, DP shift,
+                                         DP *pd) {
+    double part[LIN_LANES];
+    size_t c0, i;
+    for (i = 0; i < LIN_LANES; ++i) {
+        part[i] = 0.0;
+    }
+    if (C < LIN_LANES) {
+        for (c0 = 0; c0 < C; ++c0) {
+            pd[c0] = DP_EXP_NEG((DP)x[c0] - shift);
+            part[0] += (double)pd[c0];
+        }
+    }
+    for (c0 = 0; C >= LIN_LANES && c0 < C; c0 += LIN_LANES) {
+        const size_t at = lin_block_at(c0, C);
+#pragma omp simd
+        for (i = 0; i < LIN_LANES; ++i) {
+            const DP v = DP_EXP_NEG((DP)x[at + i] - shift);
+            pd[at + i] = v;
+            /* The classes below c0 were summed in the block before. */
+            part[i] += at + i >= c0 ? (double)v : 0.0;
+        }
+    }
+    return ((part[0] + part[4]) + (part[2] + part[6])) +
+           ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
+/* soft[c] = pd[c] inv for the C classes. */
+CTCC_ALWAYS_INLINE void lin_class_scale(const DP *pd, size_t C, DP inv,
+                                        REAL *soft) {
+    size_t c0, i;
+    if (C < LIN_LANES) {
+        for (c0 = 0; c0 < C; ++c0) {
+            soft[c0] = (REAL)(pd[c0] * inv);
+        }
+        return;
+    }
+    for (c0 = 0; c0 < C; c0 += LIN_LANES) {
+        const size_t at = lin_block_at(c0, C);
+#pragma omp simd
+        for (i = 0; i < LIN_LANES; ++i) {
+            soft[at + i] = (REAL)(pd[at + i] * inv);
+        }
+    }
+}
+
 /* The emissions of a frame's states [lo, hi) from its class probabilities
  * pd, times f (and, for beta, times cur[s]), into e. Without cur the label
  * states (odd s) are gathered in pairs with the blank state before them,
@@ -280,7 +378,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     /* One exp per class when that is fewer than one per state. */
     const int per_class = C <= hi - lo;
     DP shift = 0, norm = 0, rest = 0;
-    size_t s, c;
+    size_t s;
     e[(ptrdiff_t)lo - 2] = e[(ptrdiff_t)lo - 1] = 0;
     e[hi] = e[hi + 1] = 0;
     if (!phase1) {
@@ -292,13 +390,8 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
             return norm;
         }
     } else {
-        REAL m = (REAL)(-INFINITY);
-        int bad = 0;
-#pragma omp simd reduction(max : m) reduction(| : bad)
-        for (c = 0; c < C; ++c) {
-            m = x[c] > m ? x[c] : m;
-            bad |= !(x[c] < (REAL)INFINITY);
-        }
+        int bad;
+        const REAL m = lin_class_max(x, C, &bad);
         if (bad || m == (REAL)(-INFINITY)) {
             return bad ? (DP)NAN : NEG_INF;
         }
@@ -317,11 +410,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
             pd = q->class_probs + t * (C + 1);
         }
         if (phase1 || q->class_probs == NULL) {
-#pragma omp simd reduction(+ : sum)
-            for (c = 0; c < C; ++c) {
-                pd[c] = DP_EXP_NEG((DP)x[c] - shift);
-                sum += (double)pd[c];
-            }
+            sum = lin_class_exps(x, C, shift, pd);
             if (q->class_probs != NULL) {
                 pd[C] = (DP)sum;
             }
@@ -338,11 +427,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
             }
             if (phase1) {
                 if (soft != NULL) {
-                    const DP inv = (DP)(1.0 / sum);
-#pragma omp simd
-                    for (c = 0; c < C; ++c) {
-                        soft[c] = (REAL)(pd[c] * inv);
-                    }
+                    lin_class_scale(pd, C, (DP)(1.0 / sum), soft);
                 }
             }
             f = (DP)((double)factor / sum);

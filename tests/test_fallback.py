@@ -357,6 +357,26 @@ def test_class_probabilities_kept_between_phases(C, log_probs):
     np.testing.assert_allclose(post, want_post, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("C", [2, 7, 8, 15, 16, 17, 29, 40])
+@pytest.mark.parametrize("log_probs", [False, True])
+def test_class_counts_around_the_vector_blocks(C, log_probs):
+    """The scaled kernel's per-class loops (maximum, exps and their sum,
+    softmax) run in blocks of 8 classes, the last overlapping the one
+    before: below, at and past multiples of 8, every class counts once.
+    S = 41 holds more states than classes, so every frame takes one exp
+    per class."""
+    x, labels = random_batch(60, 3, C, 20, seed=C)
+    if log_probs:
+        x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    loss, g, used = run(x, labels, log_probs=log_probs)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want, want_grad, _ = run(x, labels, log_probs=log_probs, kernel="log")
+    np.testing.assert_allclose(loss, want, rtol=1e-12)
+    np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
+    lone, _ = ctcc.ctc_loss(x, labels, log_probs=log_probs, grad=False)
+    np.testing.assert_allclose(lone, want, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
