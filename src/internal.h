@@ -48,6 +48,22 @@
 #define CTCC_DISPATCH
 #endif
 
+/* A helper built for AVX-512 (F) alone, called only where the processor
+ * has it (ctcc_have_avx512, checked at run time): GCC and Clang on x86-64
+ * Linux, as for the dispatch. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) &&        \
+    defined(__linux__) && !defined(CTCC_NO_DISPATCH)
+#include <immintrin.h>
+#define CTCC_HAVE_AVX512_PATH 1
+#define CTCC_AVX512 __attribute__((target("avx512f")))
+static inline int ctcc_have_avx512(void) {
+    return __builtin_cpu_supports("avx512f");
+}
+#else
+#define CTCC_HAVE_AVX512_PATH 0
+static inline int ctcc_have_avx512(void) { return 0; }
+#endif
+
 /* For helpers of CTCC_DISPATCH functions: inlined into each clone, so
  * that they are vectorised for its instruction set (a helper compiled on
  * its own gets the baseline only). */

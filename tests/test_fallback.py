@@ -357,14 +357,17 @@ def test_class_probabilities_kept_between_phases(C, log_probs):
     np.testing.assert_allclose(post, want_post, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("C", [2, 7, 8, 15, 16, 17, 29, 40])
+@pytest.mark.parametrize("C", [2, 7, 8, 15, 16, 17, 29, 32, 33, 40])
 @pytest.mark.parametrize("log_probs", [False, True])
 def test_class_counts_around_the_vector_blocks(C, log_probs):
     """The scaled kernel's per-class loops (maximum, exps and their sum,
     softmax) run in blocks of 8 classes, the last overlapping the one
     before: below, at and past multiples of 8, every class counts once.
     S = 41 holds more states than classes, so every frame takes one exp
-    per class."""
+    per class. Up to 32 classes, on a processor with AVX-512, the labels'
+    emissions are looked up in registers (two permutes and a blend on bit
+    4 of the class) rather than gathered: classes on both sides of 16 and
+    of 32."""
     x, labels = random_batch(60, 3, C, 20, seed=C)
     if log_probs:
         x = x - np.log(np.exp(x).sum(-1, keepdims=True))
