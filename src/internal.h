@@ -204,11 +204,13 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
  *                           frame's exp(x - max) per class and their sum,
  *                           from phase 1 for phase 2, which would
  *                           otherwise compute the same exps again
+ *   windows     uint32 [T, 2] (gradient) each stored row's window, the
+ *                           states outside which it is 0
  * total is the region's size, a multiple of CTCC_ALIGN. */
 typedef struct ctcc_sample_layout {
     size_t ext_labels, skip, emit, posterior, beta, alpha, log_norm, frame_max,
         weight, state_sums, emit_b, scratch_b, rows_b, mid_beta, lin_state,
-        err_rows, class_probs, total;
+        err_rows, class_probs, windows, total;
 } ctcc_sample_layout;
 
 /* Fills *layout for one sample of a batch over alphabet_size classes;

@@ -49,6 +49,22 @@
  *   row's flagged entries above its peak stand for untilted values x^-s
  *   larger, so that bound would reject even peaked samples.
  *
+ * Windows: each row keeps the states [wlo, whi) of its band outside which
+ *   all its entries are 0. An entry whose predecessors (for beta:
+ *   successors) are all 0 is exactly 0 (emissions are finite), so the row
+ *   of frame t is computed over the states the window of the row before
+ *   reaches, [max(lo, wlo), min(hi, whi + 2)) for alpha and [max(lo, wlo -
+ *   2), min(hi, whi)) for beta, with zeros on the two entries beyond each
+ *   end; the rest of the band would only have been computed to 0. Then
+ *   the window is narrowed past the zeros at its ends (lin_trim), which
+ *   are flagged entries stored as 0 (charged where they were computed)
+ *   or exact zeros. Products of two rows run where both windows meet. So
+ *   the values are those of the whole band, to the bit, and the work
+ *   follows the mass: a trained model's outputs leave a few dozen states
+ *   of each row above LIN_TINY, of a band of hundreds (speech-peaked:
+ *   40% of the band on average, 25% less time); random outputs fill
+ *   nearly the whole band.
+ *
  * Meeting in the middle: alpha runs over frames [0, m) and beta over
  *   [m - 1, T) at the same time (phase 1, two independent tasks, m = ceil(T
  *   / 2)); P comes from frame m - 1. For the gradient, the stored alpha
@@ -186,7 +202,9 @@ typedef struct lin_dir {
     int tilt_log2;     /* dir[0] only: set by lin_prepare */
     int bad;           /* a NaN / +inf input, or a non-finite scale */
     int linear;        /* dir[0] only: the sample takes the linear path */
-    char pad[2 * CTCC_ALIGN - 8 * sizeof(double) - 3 * sizeof(int)];
+    size_t win_lo, win_hi; /* the window of its row of frame m - 1 */
+    char pad[2 * CTCC_ALIGN - 8 * sizeof(double) - 3 * sizeof(int) -
+             2 * sizeof(size_t)];
 } lin_dir;
 
 /* Everything the linear path needs of one sample. */
@@ -218,6 +236,7 @@ typedef struct lin_sample {
     DP *err_f, *err_b; /* loss only, T >= CTCC_TILT_MIN_FRAMES: two padded
                           error rows for each task (else NULL) */
     int permute;       /* the labels' emissions by lin_pairs_permute */
+    uint32_t *wins;    /* with_grad: [T][2], the window of each stored row */
 } lin_sample;
 
 #if CTCC_HAVE_AVX512_PATH
@@ -425,8 +444,9 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
     }
 }
 
-/* The frame's class probabilities for the states of [lo, hi), times
- * factor, into e[lo, hi), and 0 on the two entries beyond each end.
+/* The frame's class probabilities for the states of [glo, ghi) (inside
+ * the frame's band [lo, hi), a row's window), times factor, into e[glo,
+ * ghi), and 0 on the two entries beyond each end.
  * Returns (in phase 1; 0 in phase 2) log(p / e), what the values written
  * must be multiplied by to give probabilities; NaN for a frame holding NaN
  * or +inf, -inf for a frame of -inf only. In phase 1 the frame's normaliser is computed (and
@@ -441,17 +461,18 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
  * factor is a power of two, whose logarithm the value returned leaves out
  * (the caller keeps its exponent as an integer). */
 CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
-                                    size_t hi, DP factor, DP *e, DP *pd,
-                                    REAL *soft, int phase1, DP *log_z,
-                                    const DP *cur) {
+                                    size_t hi, size_t glo, size_t ghi,
+                                    DP factor, DP *e, DP *pd, REAL *soft,
+                                    int phase1, DP *log_z, const DP *cur) {
     const REAL *x = q->input + t * q->stride;
     const size_t C = q->C;
-    /* One exp per class when that is fewer than one per state. */
+    /* One exp per class when that is fewer than one per state (of the
+     * band, so that both phases decide alike). */
     const int per_class = C <= hi - lo;
     DP shift = 0, norm = 0, rest = 0;
     size_t s;
-    e[(ptrdiff_t)lo - 2] = e[(ptrdiff_t)lo - 1] = 0;
-    e[hi] = e[hi + 1] = 0;
+    e[(ptrdiff_t)glo - 2] = e[(ptrdiff_t)glo - 1] = 0;
+    e[ghi] = e[ghi + 1] = 0;
     if (!phase1) {
         shift = q->shift[t];
         norm = q->norm[t];
@@ -520,13 +541,13 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         } else {
             *log_z = shift + (DP)log(sum);
         }
-        lin_gather_states(q, pd, f, lo, hi, e, cur);
+        lin_gather_states(q, pd, f, glo, ghi, e, cur);
     } else {
         /* (x - shift) - norm, not x - (shift + norm), which would round
          * norm away for |shift| beyond about 1e15. */
         const int32_t *ext = q->ext;
 #pragma omp simd
-        for (s = lo; s < hi; ++s) {
+        for (s = glo; s < ghi; ++s) {
             const DP v = DP_EXP_NEG(((DP)x[ext[s]] - shift) - norm) * factor;
             e[s] = cur != NULL ? v * cur[s] : v;
         }
@@ -556,6 +577,24 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
 CTCC_ALWAYS_INLINE void lin_zero_ends(DP *row, size_t lo, size_t hi) {
     row[(ptrdiff_t)lo - 2] = row[(ptrdiff_t)lo - 1] = 0;
     row[hi] = row[hi + 1] = 0;
+}
+
+/* A row's window [*lo, *hi) (see "Windows" at the top of the file),
+ * narrowed past the zeros at both ends. The two entries beyond each new
+ * end are 0 already: zeros of the row, or the two beyond each old end. A
+ * row of zeros only is left with *lo == *hi. Called a while after the row
+ * was stored (reading back single entries of a vector just stored would
+ * wait on the store). */
+CTCC_ALWAYS_INLINE void lin_trim(const DP *row, size_t *lo, size_t *hi) {
+    size_t a = *lo, b = *hi;
+    while (a < b && row[a] == 0) {
+        ++a;
+    }
+    while (b > a && row[b - 1] == 0) {
+        --b;
+    }
+    *lo = a;
+    *hi = b;
 }
 
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
@@ -880,7 +919,7 @@ static void lin_forward(const lin_sample *q) {
     const int track = lin_tracks_errors(q);
     double scale = 0.0, acc = 0.0, flags = 0, pow2s = 0.0;
     DP mx = 1;
-    size_t t;
+    size_t t, wlo = 0, whi = 0; /* the window of the row before */
     d->bad = 1;
     for (t = 0; t < q->m; ++t) {
         DP *row = lin_row(q->with_grad ? q->table : q->rows_f, SP,
@@ -891,6 +930,14 @@ static void lin_forward(const lin_sample *q) {
         DP log_z = 0, offset;
         int p2;
         double factor;
+        /* The states the row before reaches (the band, with error rows),
+         * from its window before and after lin_trim. */
+        size_t glo = lo, ghi = hi;
+        if (t > 0 && !track) {
+            glo = wlo > lo ? wlo : lo;
+            ghi = whi + 2 < hi ? whi + 2 : hi;
+            ghi = ghi > glo ? ghi : glo;
+        }
         if (t + 1 < q->m) {
             lin_prefetch_frame(q, t + 1, 1);
         }
@@ -901,8 +948,8 @@ static void lin_forward(const lin_sample *q) {
          * maximum of the row before into [1/2, 1). */
         factor = lin_pow2_scale((double)mx, &p2);
         pow2s += (double)p2;
-        offset = lin_emissions(q, t, lo, hi, (DP)factor, e, q->scratch_f, soft,
-                               1, &log_z, NULL);
+        offset = lin_emissions(q, t, lo, hi, glo, ghi, (DP)factor, e,
+                               q->scratch_f, soft, 1, &log_z, NULL);
         if (!(offset > NEG_INF)) {
             return; /* NaN or -inf */
         }
@@ -925,6 +972,16 @@ static void lin_forward(const lin_sample *q) {
             const DP *prev = lin_row(q->with_grad ? q->table : q->rows_f, SP,
                                      q->with_grad ? t - 1 : ((t - 1) & 1));
             scale += (double)offset;
+            if (!track) {
+                lin_trim(prev, &wlo, &whi);
+                if (q->with_grad) {
+                    q->wins[2 * (t - 1)] = (uint32_t)wlo;
+                    q->wins[2 * (t - 1) + 1] = (uint32_t)whi;
+                }
+                glo = wlo > lo ? wlo : lo;
+                ghi = whi + 2 < hi ? whi + 2 : hi;
+                ghi = ghi > glo ? ghi : glo;
+            }
             /* Two copies, so that the exact-zero test costs nothing where
              * it is not wanted. */
             if (track) {
@@ -932,18 +989,22 @@ static void lin_forward(const lin_sample *q) {
                                        lin_row(q->err_f, SP, (t - 1) & 1), e,
                                        q->kmask, x, lo, hi);
             } else if (q->with_grad) {
-                mx =
-                    lin_alpha_row(row, prev, e, q->kmask, x, lo, hi, &flags, 0);
+                mx = lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
+                                   0);
             } else {
-                mx =
-                    lin_alpha_row(row, prev, e, q->kmask, x, lo, hi, &flags, 1);
+                mx = lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
+                                   1);
             }
         }
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
             return;
         }
+        wlo = glo;
+        whi = ghi;
         if (q->with_grad) {
             q->flags[t] = flags;
+            q->wins[2 * t] = (uint32_t)glo;
+            q->wins[2 * t + 1] = (uint32_t)ghi;
         }
         if (!q->with_grad && !track) {
             /* (With the gradient, phase 2 computes the exact bound, and
@@ -958,8 +1019,19 @@ static void lin_forward(const lin_sample *q) {
     d->log_scale = scale;
     d->log2_scale = pow2s;
     d->crude = acc > 0.0 ? log(acc) : -INFINITY;
+    if (!track) {
+        lin_trim(lin_row(q->with_grad ? q->table : q->rows_f, SP,
+                         q->with_grad ? q->m - 1 : ((q->m - 1) & 1)),
+                 &wlo, &whi);
+    }
+    if (q->with_grad) {
+        q->wins[2 * (q->m - 1)] = (uint32_t)wlo;
+        q->wins[2 * (q->m - 1) + 1] = (uint32_t)whi;
+    }
     d->mid_max = (double)mx;
     d->mid_flags = flags;
+    d->win_lo = wlo;
+    d->win_hi = whi;
     d->bad = 0;
 }
 
@@ -989,11 +1061,14 @@ static void lin_backward(const lin_sample *q) {
     const int track = lin_tracks_errors(q);
     double scale = 0.0, acc = 0.0, flags = 0, pow2s = 0.0;
     DP mx = 1, *cur = lin_beta_row_at(q, T - 1);
-    size_t t;
+    /* cur's window: the band of frame T - 1, its last two states. */
+    size_t t, wlo = ctcc_band_lo(S, T, T - 1), whi = ctcc_band_hi(S, T - 1);
     d->bad = 1;
     fill_dp(cur - CTCC_ROW_PAD, q->SP, 0);
     if (q->with_grad && T - 1 >= q->m) {
         q->flags[T - 1] = 0;
+        q->wins[2 * (T - 1)] = (uint32_t)wlo;
+        q->wins[2 * (T - 1) + 1] = (uint32_t)whi;
     }
     /* Tilted: beta_{T-1}(s) x^(S - 1 - s). */
     cur[S - 1] = 1;
@@ -1022,26 +1097,42 @@ static void lin_backward(const lin_sample *q) {
         lift = !q->with_grad && !track && factor < 0x1p900 ? LIN_LIFT : 1.0;
         /* (The error rows need the plain emissions.) */
         offset =
-            lin_emissions(q, t, lo, hi, (DP)(factor * lift), e, q->scratch_b,
-                          soft, 1, &log_z, track ? NULL : cur);
+            lin_emissions(q, t, lo, hi, wlo, whi, (DP)(factor * lift), e,
+                          q->scratch_b, soft, 1, &log_z, track ? NULL : cur);
         if (!(offset > NEG_INF)) {
             return;
         }
         scale += (double)offset;
+        if (!track && t + 1 < T) {
+            lin_trim(cur, &wlo, &whi);
+            if (q->with_grad) {
+                q->wins[2 * t] = (uint32_t)wlo;
+                q->wins[2 * t + 1] = (uint32_t)whi;
+            }
+        }
         {
             const size_t plo = ctcc_band_lo(S, T, t - 1);
             const size_t phi = ctcc_band_hi(S, t - 1);
+            /* The states that cur reaches (the band, with error rows). */
+            size_t nlo = plo, nhi = phi;
+            if (!track) {
+                nlo = wlo > plo + 2 ? wlo - 2 : plo;
+                nhi = whi < phi ? whi : phi;
+                nhi = nhi > nlo ? nhi : nlo;
+            }
             if (track) {
                 mx = lin_beta_row_err(next, lin_beta_err_at(q, t - 1), cur,
                                       lin_beta_err_at(q, t), e, q->kmask, x,
                                       plo, phi);
             } else if (q->with_grad) {
-                mx = lin_beta_row(next, cur, e, q->kmask, x, plo, phi, &flags,
+                mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &flags,
                                   0, 1);
             } else {
-                mx = lin_beta_row(next, cur, e, q->kmask, x, plo, phi, &flags,
+                mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &flags,
                                   1, (DP)lift);
             }
+            wlo = nlo;
+            whi = nhi;
         }
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
             return;
@@ -1060,11 +1151,16 @@ static void lin_backward(const lin_sample *q) {
         }
         cur = next;
     }
+    if (!track && T > q->m) {
+        lin_trim(cur, &wlo, &whi);
+    }
     d->log_scale = scale;
     d->log2_scale = pow2s;
     d->crude = acc > 0.0 ? log(acc) : -INFINITY;
     d->mid_max = (double)mx;
     d->mid_flags = flags;
+    d->win_lo = wlo;
+    d->win_hi = whi;
     d->bad = 0;
 }
 
@@ -1110,25 +1206,55 @@ CTCC_ALWAYS_INLINE double lin_flagged_sum(const DP *a, const DP *b, size_t lo,
     return sum;
 }
 
+/* The sum of a[lo, hi). */
+CTCC_ALWAYS_INLINE double lin_row_sum(const DP *a, size_t lo, size_t hi) {
+    double sum = 0.0;
+    size_t s;
+#pragma omp simd reduction(+ : sum)
+    for (s = lo; s < hi; ++s) {
+        sum += (double)a[s];
+    }
+    return sum;
+}
+
+/* lin_flagged_sum over the band, for rows a and b with the windows [alo,
+ * ahi) and [blo, bhi): outside its window a row's entries are 0 (and
+ * weigh the other's), and what lies there in memory is not read. */
+CTCC_ALWAYS_INLINE double lin_flagged_sum_win(const DP *a, size_t alo,
+                                              size_t ahi, const DP *b,
+                                              size_t blo, size_t bhi) {
+    const size_t ilo = alo > blo ? alo : blo, ihi = ahi < bhi ? ahi : bhi;
+    return lin_flagged_sum(a, b, ilo, ihi) +
+           lin_row_sum(a, alo, ahi < ilo ? ahi : ilo) +
+           lin_row_sum(a, alo > ihi ? alo : ihi, ahi) +
+           lin_row_sum(b, blo, bhi < ilo ? bhi : ilo) +
+           lin_row_sum(b, blo > ihi ? blo : ihi, bhi);
+}
+
 /* The posteriors of frame t from its alpha row a and beta row b (stored
- * rows, any scales): subtracted from the gradient row, added to the
+ * rows, any scales, with their windows [alo, ahi) and [blo, bhi) inside
+ * the band [lo, hi)): subtracted from the gradient row, added to the
  * posterior row. Returns frame t's share of the bound E (see the top of
  * the file): the flagged entries of either row, each weighted by the
  * other row's entry, and the products' own underflow, over the frame's
  * sum; +inf when that sum is not positive and finite (nothing written).
  * gam is scratch [S]. *hint is the state that held all of the frame
  * before's mass, if one did, and receives this frame's (see below). */
-CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
-                                              const DP *a, const DP *b,
-                                              size_t lo, size_t hi, DP *gam,
-                                              int flagged_rows, size_t *hint) {
+CTCC_ALWAYS_INLINE double
+lin_posterior_frame(const lin_sample *q, size_t t, const DP *a, size_t alo,
+                    size_t ahi, const DP *b, size_t blo, size_t bhi, size_t lo,
+                    size_t hi, DP *gam, int flagged_rows, size_t *hint) {
     REAL *g = q->grad != NULL ? q->grad + t * q->stride : NULL;
     REAL *p = q->post != NULL ? q->post + t * q->stride : NULL;
     double total = 0.0, blank_sum = 0.0, flagged = 0.0;
     DP inv;
     size_t s;
     DP top = 0;
-    lin_products(a, b, lo, hi, gam, &total, &blank_sum, &top);
+    /* Only where both windows meet are the products other than 0. */
+    const size_t ilo = alo > blo ? alo : blo;
+    const size_t ihi =
+        ahi < bhi ? (ahi > ilo ? ahi : ilo) : (bhi > ilo ? bhi : ilo);
+    lin_products(a, b, ilo, ihi, gam, &total, &blank_sum, &top);
     if (!(total > 0.0) || total == INFINITY) {
         return INFINITY;
     }
@@ -1144,7 +1270,7 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
         flagged = 2.0 * LIN_ROW_TOP * (double)(hi - lo);
         if (!(LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * flagged / total <=
               LIN_ACCEPT / (4.0 * (double)q->T))) {
-            flagged = lin_flagged_sum(a, b, lo, hi);
+            flagged = lin_flagged_sum_win(a, alo, ahi, b, blo, bhi);
         }
     }
     inv = (DP)(1.0 / total);
@@ -1157,23 +1283,23 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
          * outputs do this in most frames. The paths move at most two
          * states a frame, so the state is next to the frame before's
          * (the blank states' sum is 1 then already, as above). */
-        const size_t from = *hint > lo + 2 ? *hint - 2 : lo;
-        size_t at = hi;
-        for (s = from; s < hi && s <= *hint + 2; ++s) {
+        const size_t from = *hint > ilo + 2 ? *hint - 2 : ilo;
+        size_t at = ihi;
+        for (s = from; s < ihi && s <= *hint + 2; ++s) {
             if (gam[s] == total) {
                 at = s;
                 break;
             }
         }
-        for (s = lo; at == hi && s < hi; ++s) {
+        for (s = ilo; at == ihi && s < ihi; ++s) {
             if (gam[s] == total) {
                 at = s;
             }
         }
-        if (at < hi) {
+        if (at < ihi) {
             *hint = at;
         }
-        if (at < hi && (at & 1) != 0) {
+        if (at < ihi && (at & 1) != 0) {
             if (g != NULL) {
                 g[q->ext[at]] -= (REAL)1;
             }
@@ -1184,11 +1310,11 @@ CTCC_ALWAYS_INLINE double lin_posterior_frame(const lin_sample *q, size_t t,
         }
     }
     if (g != NULL) {
-        scatter_labels(g, gam, -inv, q->ext, lo, hi);
+        scatter_labels(g, gam, -inv, q->ext, ilo, ihi);
         g[q->blank] -= (REAL)blank_sum;
     }
     if (p != NULL) {
-        scatter_labels(p, gam, inv, q->ext, lo, hi);
+        scatter_labels(p, gam, inv, q->ext, ilo, ihi);
         p[q->blank] += (REAL)blank_sum;
     }
     return (LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * flagged +
@@ -1208,17 +1334,19 @@ static void lin_lower_half(const lin_sample *q) {
     const DP *cur = q->mid_beta + CTCC_ROW_PAD;
     double mb = q->dir[1].mid_max, nb = q->dir[1].mid_flags, bound = 0.0;
     size_t hint = 0; /* lin_posterior_frame's */
-    size_t t;
+    size_t t, clo = q->dir[1].win_lo, chi = q->dir[1].win_hi; /* cur's */
     d->bad = 1;
     for (t = q->m; t-- > 0;) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         DP *next, *e = q->emit_f + CTCC_ROW_PAD, log_z;
+        size_t nlo, nhi;
         if (t > 0) {
             lin_prefetch_frame(q, t - 1, 0);
         }
-        bound +=
-            lin_posterior_frame(q, t, lin_row(q->table, q->SP, t), cur, lo, hi,
-                                q->scratch_f, q->flags[t] + nb > 0, &hint);
+        bound += lin_posterior_frame(q, t, lin_row(q->table, q->SP, t),
+                                     q->wins[2 * t], q->wins[2 * t + 1], cur,
+                                     clo, chi, lo, hi, q->scratch_f,
+                                     q->flags[t] + nb > 0, &hint);
 #ifndef CTCC_TEST_NO_FALLBACK
         if (!(bound <= LIN_ACCEPT)) {
             return; /* the log-space kernel will redo the sample */
@@ -1228,15 +1356,23 @@ static void lin_lower_half(const lin_sample *q) {
             break;
         }
         next = lin_row(q->rows_f, q->SP, t & 1);
-        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / mb), e, q->scratch_f, NULL,
-                            0, &log_z, cur);
-        mb = (double)lin_beta_row(next, cur, e, q->kmask, x,
-                                  ctcc_band_lo(S, T, t - 1),
-                                  ctcc_band_hi(S, t - 1), &nb, 0, 1);
+        lin_trim(cur, &clo, &chi);
+        (void)lin_emissions(q, t, lo, hi, clo, chi, (DP)(1.0 / mb), e,
+                            q->scratch_f, NULL, 0, &log_z, cur);
+        /* The states of frame t - 1 that cur reaches (as lin_backward). */
+        nlo = ctcc_band_lo(S, T, t - 1);
+        nhi = ctcc_band_hi(S, t - 1);
+        nlo = clo > nlo + 2 ? clo - 2 : nlo;
+        nhi = chi < nhi ? chi : nhi;
+        nhi = nhi > nlo ? nhi : nlo;
+        mb = (double)lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &nb, 0,
+                                  1);
         if (!(mb > 0.0)) {
             return;
         }
         cur = next;
+        clo = nlo;
+        chi = nhi;
     }
     d->bound = bound;
     d->bad = 0;
@@ -1252,31 +1388,43 @@ static void lin_upper_half(const lin_sample *q) {
     const DP *prev = lin_row(q->table, q->SP, q->m - 1);
     double ma = q->dir[0].mid_max, bound = 0.0, flags;
     size_t hint = 0; /* lin_posterior_frame's */
-    size_t t;
+    size_t t, plo = q->dir[0].win_lo, phi = q->dir[0].win_hi; /* prev's */
     d->bad = 1;
     for (t = q->m; t < T; ++t) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         DP *row = lin_row(q->rows_b, q->SP, t & 1);
         DP *e = q->emit_b + CTCC_ROW_PAD, log_z;
+        size_t glo, ghi;
+        if (t > q->m) {
+            lin_trim(prev, &plo, &phi);
+        }
+        /* The states that prev reaches (as lin_forward). */
+        glo = plo > lo ? plo : lo;
+        ghi = phi + 2 < hi ? phi + 2 : hi;
+        ghi = ghi > glo ? ghi : glo;
         if (t + 1 < T) {
             lin_prefetch_frame(q, t + 1, 0);
         }
-        (void)lin_emissions(q, t, lo, hi, (DP)(1.0 / ma), e, q->scratch_b, NULL,
-                            0, &log_z, NULL);
-        ma =
-            (double)lin_alpha_row(row, prev, e, q->kmask, x, lo, hi, &flags, 0);
+        (void)lin_emissions(q, t, lo, hi, glo, ghi, (DP)(1.0 / ma), e,
+                            q->scratch_b, NULL, 0, &log_z, NULL);
+        ma = (double)lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
+                                   0);
         if (!(ma > 0.0)) {
             return;
         }
         bound +=
-            lin_posterior_frame(q, t, row, lin_row(q->table, q->SP, t), lo, hi,
-                                q->scratch_b, flags + q->flags[t] > 0, &hint);
+            lin_posterior_frame(q, t, row, glo, ghi,
+                                lin_row(q->table, q->SP, t), q->wins[2 * t],
+                                q->wins[2 * t + 1], lo, hi, q->scratch_b,
+                                flags + q->flags[t] > 0, &hint);
 #ifndef CTCC_TEST_NO_FALLBACK
         if (!(bound <= LIN_ACCEPT)) {
             return; /* the log-space kernel will redo the sample */
         }
 #endif
         prev = row;
+        plo = glo;
+        phi = ghi;
     }
     d->bound = bound;
     d->bad = 0;
@@ -1293,14 +1441,17 @@ static double lin_join(const lin_sample *q) {
                           q->with_grad ? t : (t & 1));
     const DP *b = lin_beta_row_at(q, t);
     double total = 0.0, flagged = 0.0, log_total, log_p, e2, track_bound = -1;
+    const size_t alo = q->dir[0].win_lo, ahi = q->dir[0].win_hi;
+    const size_t blo = q->dir[1].win_lo, bhi = q->dir[1].win_hi;
     size_t s;
     if (q->dir[0].bad || q->dir[1].bad) {
         return (double)NAN;
     }
-    for (s = lo; s < hi; ++s) {
+    /* Where both windows meet (the band, with error rows). */
+    for (s = alo > blo ? alo : blo; s < ahi && s < bhi; ++s) {
         total += (double)((a[s] * (DP)LIN_PRODUCT_SCALE) * b[s]);
     }
-    flagged = lin_flagged_sum(a, b, lo, hi);
+    flagged = lin_flagged_sum_win(a, alo, ahi, b, blo, bhi);
     if (!(total > 0.0) || total == INFINITY) {
         return (double)NAN;
     }

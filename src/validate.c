@@ -233,7 +233,10 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
                         ? ctcc_mul_size(4, sp, &ok)
                         : 0,
                     real_size);
-    /* Only where the scaled kernel can compute the emissions per class (C
+    CTCC_NEXT_ARRAY(windows, with_gradient ? ctcc_mul_size(2, t, &ok) : 0,
+                    sizeof(uint32_t));
+    /* Last (lend_tables takes its size as the distance to the end). Only
+     * where the scaled kernel can compute the emissions per class (C
      * at most the band's width, itself at most S). */
     CTCC_NEXT_ARRAY(class_probs,
                     with_gradient && (size_t)alphabet_size <= s

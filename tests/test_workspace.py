@@ -12,13 +12,14 @@ def test_gradient_workspace_is_the_alpha_table_plus_small_arrays(dtype):
     cells = int(np.sum(T * (2 * L + 1)))
     size = ctcc.workspace_size(T, L, 29, dtype=dtype)
     # One double per DP cell, plus per sample O(S + T) values and alignment:
-    # per frame the row padding (4 doubles) and 3 per-frame values; per
-    # state about 13 doubles (the rows of both kernels, two tasks each);
-    # and where C <= S the frames' class probabilities and their sum.
+    # per frame the row padding (4 doubles), 3 per-frame values and the
+    # stored row's window (two 32-bit states); per state about 13 doubles
+    # (the rows of both kernels, two tasks each); and where C <= S the
+    # frames' class probabilities and their sum.
     C = 29
     probs = np.where(C <= 2 * L + 1, T * (C + 1), 0)
     assert size >= 8 * (cells + int(np.sum(probs)))
-    bound = 8 * cells + 8 * int(np.sum(7 * T + 13 * (2 * L + 1) + 40 + probs))
+    bound = 8 * cells + 8 * int(np.sum(8 * T + 13 * (2 * L + 1) + 40 + probs))
     assert size <= bound + 64 * 25 * len(T)
 
 
