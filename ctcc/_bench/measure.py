@@ -39,6 +39,12 @@ MIN_SAMPLE_S = 0.02
 MAX_CALLS_PER_SAMPLE = 1000
 
 
+def _calls_for(seconds_per_call: float) -> int:
+    """Calls per timed sample for calls of this length: enough for
+    MIN_SAMPLE_S, at most MAX_CALLS_PER_SAMPLE."""
+    return int(min(MAX_CALLS_PER_SAMPLE, np.ceil(MIN_SAMPLE_S / max(seconds_per_call, 1e-9))))
+
+
 class WorkloadRun:
     """The measurement of one workload; fills ``record`` (the workload's part
     of the JSON report)."""
@@ -308,10 +314,18 @@ class WorkloadRun:
             if not reply["ok"]:
                 continue
             st["warmup_s"] = reply["seconds"]
-            if reply["seconds"] < MIN_SAMPLE_S:
-                st["calls_per_sample"] = int(
-                    min(MAX_CALLS_PER_SAMPLE, np.ceil(MIN_SAMPLE_S / max(reply["seconds"], 1e-9)))
-                )
+            per_call = reply["seconds"]
+            if per_call < MIN_SAMPLE_S:
+                # One call can include a cold start (a thread pool woken,
+                # memory touched the first time), several times a call's
+                # usual time, which would leave each sample a few calls,
+                # each paying the wake-up again: calibrate on about
+                # MIN_SAMPLE_S of calls back to back as well.
+                calls = _calls_for(per_call)
+                again = self.ask(w, impl, cmd="time", calls=calls)
+                if again["ok"]:
+                    per_call = min(per_call, again["seconds"])
+                st["calls_per_sample"] = _calls_for(per_call)
 
     def timed_round(self, r: int) -> None:
         """Round r: one timed sample each, the order rotated by r."""
