@@ -314,6 +314,24 @@ def test_the_run_reports_the_fallback_of_every_workload(tmp_path):
         shown = f"{expected['']} / {expected['_loss_only']} of {wl['N']}"
         assert any(wl["name"] in line and shown in line for line in proc.stdout.splitlines())
     assert "fell back (grad / loss only)" in proc.stdout
+    # The parallel capacity beside the two-thread ratios (where there are
+    # two CPUs to measure).
+    machine_info = result["machine"]
+    if machine_info["usable_cpus"] >= 2:
+        for when in ("start", "end"):
+            probe = machine_info[f"parallel_capacity_{when}"]
+            assert probe["cpus"] == 2 and len(probe["each"]) == 2
+        assert "2 CPUs busy at once did" in proc.stdout
+
+
+def test_parallel_capacity_counts_each_processs_work():
+    from ctcc._bench import machine
+
+    assert machine.parallel_capacity(1) is None
+    probe = machine.parallel_capacity(2, seconds=0.1)
+    assert probe["cpus"] == 2 and len(probe["each"]) == 2
+    assert all(share > 0 for share in probe["each"])
+    assert probe["total"] == pytest.approx(sum(probe["each"]), abs=0.01)
 
 
 # ----------------------------------------------------------- agreement check

@@ -282,6 +282,8 @@ def main(argv: Sequence[str] | None = None, default_json: str | None = None) -> 
         )
 
     result: dict[str, Any] = {"schema": 1, "status": "running", "machine": machine.machine_info()}
+    cpus = min(max(args.threads), result["machine"]["usable_cpus"] or 1)
+    result["machine"]["parallel_capacity_start"] = machine.parallel_capacity(cpus)
     import ctcc
 
     ctcc_root = os.path.dirname(os.path.dirname(os.path.abspath(ctcc.__file__)))
@@ -297,6 +299,7 @@ def main(argv: Sequence[str] | None = None, default_json: str | None = None) -> 
     )
     status = _run_all(args, ctcc_root, result)
     result["machine"]["date_end"] = machine.now()
+    result["machine"]["parallel_capacity_end"] = machine.parallel_capacity(cpus)
     load = machine.load_average()
     if load is not None:
         result["machine"]["load_average_end"] = load

@@ -6,6 +6,7 @@ import datetime
 import os
 import platform
 import subprocess
+import time
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,62 @@ def load_average() -> list[float] | None:
         return list(os.getloadavg())
     except OSError:
         return None
+
+
+# A busy loop for parallel_capacity: counts iterations from the start time
+# given (time.time()) until `seconds` later, and prints the count.
+_SPIN = """
+import sys, time
+start, seconds = float(sys.argv[1]), float(sys.argv[2])
+while time.time() < start:
+    pass
+end, n = start + seconds, 0
+while time.time() < end:
+    n += 1
+print(n)
+"""
+
+
+def _spin(copies: int, seconds: float) -> list[int]:
+    """Iterations of _SPIN in `copies` processes running at the same time."""
+    import sys
+
+    start = time.time() + 0.3  # after every process has started
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SPIN, repr(start), repr(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(copies)
+    ]
+    return [int(p.communicate(timeout=60)[0]) for p in procs]
+
+
+def parallel_capacity(cpus: int, seconds: float = 0.4) -> dict[str, Any] | None:
+    """How much work `cpus` CPUs do at once, in units of one CPU's: the
+    same busy loop in one process, then in `cpus` processes at the same
+    time. On a shared virtual machine the host may give the second CPU
+    less than the first, which bounds what two threads can gain; the
+    report prints this beside the thread ratios. None if it cannot run."""
+    if cpus < 2:
+        return None
+    try:
+        # One CPU's work: the better of a run before and one after (a
+        # single run can be slowed too, which would inflate the ratio).
+        first = _spin(1, seconds)[0]
+        together = _spin(cpus, seconds)
+        alone = max(first, _spin(1, seconds)[0])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    if alone <= 0:
+        return None
+    return {
+        "cpus": cpus,
+        "seconds": seconds,
+        "each": [round(n / alone, 3) for n in together],
+        "total": round(sum(together) / alone, 3),
+    }
 
 
 def machine_info() -> dict[str, Any]:

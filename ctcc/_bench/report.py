@@ -338,13 +338,29 @@ def machine_line(report: dict[str, Any]) -> str:
     others = ", ".join(
         f"{name} {v.get(name) or '-'}" for name in ("tensorflow", "torch", "jax", "optax", "keras")
     )
+    probes = [
+        (when, c)
+        for when, c in (
+            ("start", m.get("parallel_capacity_start")),
+            ("end", m.get("parallel_capacity_end")),
+        )
+        if c
+    ]
+    capacity = [f"{c['total']:.2f} ({when})" for when, c in probes]
     return (
         f"{m['date']}, {m['cpu_model']}"
         + (f" ({' '.join(vector)})" if vector else "")
         + f", {m['usable_cpus']} usable CPU(s) of {m['cpu_count']}, {m['platform']}, "
         f"Python {m['python']}; numpy {v['numpy']}, ctcc {v['ctcc']} "
         f"(git {m.get('ctcc_git') or '-'}, OpenMP {'on' if m.get('ctcc_openmp') else 'off'}), "
-        f"{others}" + (f"; load average at start {load[0]:.2f}" if load else "")
+        f"{others}"
+        + (f"; load average at start {load[0]:.2f}" if load else "")
+        + (
+            f"; {probes[0][1]['cpus']} CPUs busy at once did "
+            f"{' and '.join(capacity)} times one CPU's work"
+            if capacity
+            else ""
+        )
     )
 
 
