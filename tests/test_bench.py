@@ -324,6 +324,40 @@ def test_the_run_reports_the_fallback_of_every_workload(tmp_path):
         assert "2 CPUs busy at once did" in proc.stdout
 
 
+def test_calls_per_sample_are_set_by_steady_calls_not_a_cold_first_one():
+    """A first call 10 times slower than the next ones (a thread pool woken,
+    memory touched the first time) must not leave a sample of 2 calls:
+    the calibration also times about 20 ms of calls back to back."""
+    import argparse
+    import types
+
+    from ctcc._bench import measure
+    from ctcc._bench.workloads import Workload
+
+    run = measure.WorkloadRun(
+        Workload("w", (10, 2, 5, 3)),
+        argparse.Namespace(slow_limit=20.0),
+        False,
+        ".",
+        {},
+    )
+    worker = types.SimpleNamespace(kind="ctcc", threads=2, impls=["ctcc"])
+    run.workers = [worker]
+    run.init_state()
+    run.state[("ctcc", 2)]["check_call_s"] = 0.01
+    asked = []
+
+    def ask(w, impl, **msg):
+        asked.append(msg.get("calls", 1))
+        per_call = 0.01 if len(asked) == 1 else 0.001  # cold, then steady
+        return {"ok": True, "seconds": per_call}
+
+    run.ask = ask
+    run.warm_up()
+    assert asked == [1, 2]
+    assert run.state[("ctcc", 2)]["calls_per_sample"] == 20
+
+
 def test_parallel_capacity_counts_each_processs_work():
     from ctcc._bench import machine
 

@@ -336,6 +336,20 @@ def test_repeated_labels_keep_random_logits_scaled(grad):
         np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
 
 
+def _scaled_matches_log_space(x, labels, log_probs):
+    """Normalises x to log-probabilities when log_probs; asserts that the
+    scaled kernel serves every sample with the log-space kernel's loss (to
+    1e-12 relative) and gradient (1e-12 absolute). Returns x as used."""
+    if log_probs:
+        x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    loss, g, used = run(x, labels, log_probs=log_probs)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want, want_grad, _ = run(x, labels, log_probs=log_probs, kernel="log")
+    np.testing.assert_allclose(loss, want, rtol=1e-12)
+    np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
+    return x
+
+
 @pytest.mark.parametrize("C", [8, 9, 10])
 @pytest.mark.parametrize("log_probs", [False, True])
 def test_class_probabilities_kept_between_phases(C, log_probs):
@@ -345,13 +359,7 @@ def test_class_probabilities_kept_between_phases(C, log_probs):
     and one per class in others): gradient and posteriors as the log-space
     kernel's, to 1e-12."""
     x, labels = random_batch(30, 3, C, 4, seed=13)
-    if log_probs:
-        x = x - np.log(np.exp(x).sum(-1, keepdims=True))
-    loss, g, used = run(x, labels, log_probs=log_probs)
-    assert (used == ctcc.KERNEL_SCALED).all()
-    want, want_grad, _ = run(x, labels, log_probs=log_probs, kernel="log")
-    np.testing.assert_allclose(loss, want, rtol=1e-12)
-    np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
+    x = _scaled_matches_log_space(x, labels, log_probs)
     post = ctcc.ctc_posteriors(x, labels, log_probs=log_probs)
     want_post = ctcc.ctc_posteriors(x, labels, log_probs=log_probs, kernel="log")
     np.testing.assert_allclose(post, want_post, rtol=0, atol=1e-12)
@@ -369,14 +377,9 @@ def test_class_counts_around_the_vector_blocks(C, log_probs):
     4 of the class) rather than gathered: classes on both sides of 16 and
     of 32."""
     x, labels = random_batch(60, 3, C, 20, seed=C)
-    if log_probs:
-        x = x - np.log(np.exp(x).sum(-1, keepdims=True))
-    loss, g, used = run(x, labels, log_probs=log_probs)
-    assert (used == ctcc.KERNEL_SCALED).all()
-    want, want_grad, _ = run(x, labels, log_probs=log_probs, kernel="log")
-    np.testing.assert_allclose(loss, want, rtol=1e-12)
-    np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
+    x = _scaled_matches_log_space(x, labels, log_probs)
     lone, _ = ctcc.ctc_loss(x, labels, log_probs=log_probs, grad=False)
+    want, _ = ctcc.ctc_loss(x, labels, log_probs=log_probs, grad=False, kernel="log")
     np.testing.assert_allclose(lone, want, rtol=1e-12)
 
 
