@@ -199,13 +199,19 @@ typedef struct lin_dir {
     double bound;      /* phase 2: the share of E of this task's frames */
     double log_p;      /* dir[0] only: log P from lin_join, NaN to fall back */
     double tilt;       /* dir[0] only: the tilt x = 2^tilt_log2 (lin_tilt) */
-    int tilt_log2;     /* dir[0] only: set by lin_prepare */
-    int bad;           /* a NaN / +inf input, or a non-finite scale */
-    int linear;        /* dir[0] only: the sample takes the linear path */
     size_t win_lo, win_hi; /* the window of its row of frame m - 1 */
-    char pad[2 * CTCC_ALIGN - 8 * sizeof(double) - 3 * sizeof(int) -
-             2 * sizeof(size_t)];
+    int tilt_log2;         /* dir[0] only: set by lin_prepare */
+    int bad;               /* a NaN / +inf input, or a non-finite scale */
+    int linear;            /* dir[0] only: the sample takes the linear path */
+    char pad[2 * CTCC_ALIGN - 8 * sizeof(double) - 2 * sizeof(size_t) -
+             3 * sizeof(int)];
 } lin_dir;
+
+/* Two of them fill the sample's lin_state (4 CTCC_ALIGN bytes, see
+ * ctcc_sample_layout_compute), each on cache lines of its own: the build
+ * fails if a field added here breaks that. */
+typedef char
+    lin_dir_fills_two_lines[sizeof(lin_dir) == 2 * CTCC_ALIGN ? 1 : -1];
 
 /* Everything the linear path needs of one sample. */
 typedef struct lin_sample {
