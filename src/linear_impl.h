@@ -972,7 +972,13 @@ static void lin_forward(const lin_sample *q) {
             flags = (double)n;
             scale = (double)offset;
             if (track) {
-                fill_dp(q->err_f, SP, 0); /* these entries are exact */
+                /* Flagged here as everywhere: an emission that underflowed
+                 * (the entries have no predecessors to be exact zeros). */
+                DP *err = lin_row(q->err_f, SP, 0);
+                fill_dp(q->err_f, SP, 0);
+                for (s = lo; s < hi; ++s) {
+                    err[s] = row[s] < LIN_TINY ? (DP)1 : (DP)0;
+                }
             }
         } else {
             const DP *prev = lin_row(q->with_grad ? q->table : q->rows_f, SP,
@@ -1446,7 +1452,7 @@ static double lin_join(const lin_sample *q) {
     const DP *a = lin_row(q->with_grad ? q->table : q->rows_f, q->SP,
                           q->with_grad ? t : (t & 1));
     const DP *b = lin_beta_row_at(q, t);
-    double total = 0.0, flagged = 0.0, log_total, log_p, e2, track_bound = -1;
+    double total = 0.0, flagged = 0.0, log_total, log_p, e2, track_bound = 0;
     const size_t alo = q->dir[0].win_lo, ahi = q->dir[0].win_hi;
     const size_t blo = q->dir[1].win_lo, bhi = q->dir[1].win_hi;
     size_t s;
@@ -1512,9 +1518,11 @@ static double lin_join(const lin_sample *q) {
         log_p = log(mant) + e2 * 6.93147180369123816490e-01 +
                 e2 * 1.90821492927058770002e-10;
     }
-    /* The loss-only bound (phase 2 replaces it with the exact one). */
+    /* The loss-only bound (phase 2 replaces it with the exact one). Error
+     * rows past the double range give inf or NaN (inf times 0), which
+     * lin_settle rejects as it rejects a large bound. */
     q->dir[0].bound =
-        track_bound >= 0
+        lin_tracks_errors(q)
             ? track_bound
             : exp(q->dir[0].crude + log(q->dir[1].mid_max) - log_total) +
                   exp(q->dir[1].crude + log(q->dir[0].mid_max) - log_total) +

@@ -469,3 +469,56 @@ def test_loss_alone_with_a_row_far_below_the_one_before(dtype):
     assert (used == ctcc.KERNEL_SCALED).all()
     want, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel="log")
     np.testing.assert_allclose(loss, want, rtol=1e-12 if dtype == np.float64 else 1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loss_alone_with_error_rows_past_the_double_range(dtype):
+    """Long random log-probabilities with a tenth of their entries at
+    levels 0 to -1200: the untilted loss-only attempt gives up, and
+    the tilted one tracks each entry's error, whose rows here grow past
+    the double range (inf, and inf times 0 is NaN in the bound). A NaN
+    bound must send the sample to the log-space kernel: taking it for
+    "no error rows" accepted losses off by hundreds of nats (checked)."""
+    rng = np.random.default_rng(1)
+    levels = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    for T, L in [(T, L) for T in (64, 90, 113, 127) for L in (1, 2, 3, 6)]:
+        x = rng.standard_normal((T, 32, 4))
+        mask = rng.random(x.shape) < 0.1
+        x[mask] = levels[rng.integers(0, len(levels), size=mask.sum())]
+        x = x.astype(dtype)
+        labels = rng.integers(1, 3, size=(32, L))
+        loss, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False)
+        want, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel="log")
+        finite = np.isfinite(want)
+        assert (loss[~finite] == want[~finite]).all(), (T, L)
+        np.testing.assert_allclose(
+            loss[finite], want[finite], rtol=tol, atol=1e-12, err_msg=f"T={T} L={L}"
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loss_alone_charges_the_first_frames_underflows(dtype):
+    """As above, with half of the first frame's entries at those levels:
+    the tilted loss-only attempt's error rows start at frame 0, whose
+    entries have no predecessors, so an emission that underflowed there
+    is flagged like any other. Error rows that started at 0 accepted
+    losses off by tens of nats (checked: 4 samples in float64)."""
+    levels = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        for T, L in [(T, L) for T in (64, 75, 90, 127) for L in (1, 2, 3)]:
+            x = rng.standard_normal((T, 32, 4))
+            mask = rng.random(x.shape) < 0.1
+            mask[0] = rng.random(mask[0].shape) < 0.5
+            x[mask] = levels[rng.integers(0, len(levels), size=mask.sum())]
+            x = x.astype(dtype)
+            labels = rng.integers(1, 3, size=(32, L))
+            loss, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False)
+            want, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel="log")
+            finite = np.isfinite(want)
+            assert (loss[~finite] == want[~finite]).all(), (seed, T, L)
+            np.testing.assert_allclose(
+                loss[finite], want[finite], rtol=tol, atol=1e-12, err_msg=f"seed={seed} T={T} L={L}"
+            )
