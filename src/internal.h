@@ -196,10 +196,11 @@ static inline size_t ctcc_band_hi(size_t S, size_t t) {
  *   rows_b      real  [2, S] the second task's rows, padded (gradient)
  *   mid_beta    real  [S]   the beta row of the meeting frame (gradient)
  *   lin_state   two cache-line pairs, what each task leaves for the others
- *   err_rows    real  [4, S] without the gradient, for T >=
+ *   err_rows    real  [5, S] without the gradient, for T >=
  *                           CTCC_TILT_MIN_FRAMES: the error rows of the
  *                           tilted loss-only attempt, two padded rows for
- *                           each task
+ *                           each task, and a padded row for the backward
+ *                           task's emissions times its error row
  *   class_probs real  [T, C + 1] (gradient, and only when C <= S) each
  *                           frame's exp(x - max) per class and their sum,
  *                           from phase 1 for phase 2, which would

@@ -241,6 +241,8 @@ typedef struct lin_sample {
     DP *class_probs;   /* with_grad and C <= S: [T, C + 1], else NULL */
     DP *err_f, *err_b; /* loss only, T >= CTCC_TILT_MIN_FRAMES: two padded
                           error rows for each task (else NULL) */
+    DP *emit_err;      /* with err_b: the backward task's emissions times
+                          its error row, padded */
     int permute;       /* the labels' emissions by lin_pairs_permute */
     uint32_t *wins;    /* with_grad: [T][2], the window of each stored row */
 } lin_sample;
@@ -250,7 +252,8 @@ typedef struct lin_sample {
 #define LIN_PERMUTE_CLASSES 32
 
 /* lin_gather_states' pairs loop for j in [j0, j1), where C <= 32: e[2j] =
- * eb (times cur[2j]), e[2j + 1] = pd[labels[j]] f (times cur[2j + 1]).
+ * eb (times cur[2j]), e[2j + 1] = pd[labels[j]] f (times cur[2j + 1]),
+ * and with cur2 the same products with cur2 into e2.
  * The frame's C probabilities times f sit in four registers, and each
  * label's is picked by two two-register permutes and a blend on bit 4 of
  * its class, where a gather loads every element on its own (about a tenth
@@ -258,7 +261,8 @@ typedef struct lin_sample {
  * bit. Returns the first j not done (the caller finishes the tail). */
 CTCC_AVX512 static size_t lin_pairs_permute(const DP *pd, size_t C, DP f, DP eb,
                                             const int32_t *labels, size_t j0,
-                                            size_t j1, DP *e, const DP *cur) {
+                                            size_t j1, DP *e, const DP *cur,
+                                            DP *e2, const DP *cur2) {
     __m512d p[4];
     const __m512d fv = _mm512_set1_pd((double)f), ebv = _mm512_set1_pd(eb);
     const __m512i bit4 = _mm512_set1_epi64(16);
@@ -282,6 +286,13 @@ CTCC_AVX512 static size_t lin_pairs_permute(const DP *pd, size_t C, DP f, DP eb,
             _mm512_mask_blend_pd(_mm512_test_epi64_mask(idx, bit4), low, high);
         __m512d a = _mm512_permutex2var_pd(ebv, first, v);
         __m512d b = _mm512_permutex2var_pd(ebv, second, v);
+        if (cur2 != NULL) {
+            _mm512_storeu_pd(e2 + 2 * j,
+                             _mm512_mul_pd(a, _mm512_loadu_pd(cur2 + 2 * j)));
+            _mm512_storeu_pd(e2 + 2 * j + 8,
+                             _mm512_mul_pd(b,
+                                           _mm512_loadu_pd(cur2 + 2 * j + 8)));
+        }
         if (cur != NULL) {
             a = _mm512_mul_pd(a, _mm512_loadu_pd(cur + 2 * j));
             b = _mm512_mul_pd(b, _mm512_loadu_pd(cur + 2 * j + 8));
@@ -344,18 +355,22 @@ CTCC_ALWAYS_INLINE REAL lin_class_max(const REAL *x, size_t C, int *bad) {
 
 /* pd[c] = exp(x[c] - shift) for the C classes; returns their sum, over
  * the lanes in a fixed order (the same for every call, so that phase 2
- * and every thread count see the same value). */
+ * and every thread count see the same value), and stores the least of
+ * them in *least. */
 CTCC_ALWAYS_INLINE double lin_class_exps(const REAL *x, size_t C, DP shift,
-                                         DP *pd) {
+                                         DP *pd, DP *least) {
     double part[LIN_LANES];
+    DP low[LIN_LANES], bottom;
     size_t c0, i;
     for (i = 0; i < LIN_LANES; ++i) {
         part[i] = 0.0;
+        low[i] = 1;
     }
     if (C < LIN_LANES) {
         for (c0 = 0; c0 < C; ++c0) {
             pd[c0] = DP_EXP_NEG((DP)x[c0] - shift);
             part[0] += (double)pd[c0];
+            low[0] = pd[c0] < low[0] ? pd[c0] : low[0];
         }
     }
     for (c0 = 0; C >= LIN_LANES && c0 < C; c0 += LIN_LANES) {
@@ -366,8 +381,14 @@ CTCC_ALWAYS_INLINE double lin_class_exps(const REAL *x, size_t C, DP shift,
             pd[at + i] = v;
             /* The classes below c0 were summed in the block before. */
             part[i] += at + i >= c0 ? (double)v : 0.0;
+            low[i] = v < low[i] ? v : low[i];
         }
     }
+    bottom = low[0];
+    for (i = 1; i < LIN_LANES; ++i) {
+        bottom = low[i] < bottom ? low[i] : bottom;
+    }
+    *least = bottom;
     return ((part[0] + part[4]) + (part[2] + part[6])) +
            ((part[1] + part[5]) + (part[3] + part[7]));
 }
@@ -401,13 +422,44 @@ CTCC_ALWAYS_INLINE void lin_class_scale(const DP *pd, size_t C, DP inv,
  * AVX2, and the beta tasks run 2 to 3% faster for them with AVX-512
  * (measured). With AVX-512 and C <= 32, lin_pairs_permute looks the
  * labels' probabilities up in registers instead. The products are the
- * same to the bit every way: pd[c] f, then times cur[s]. */
+ * same to the bit every way: pd[c] f, then times cur[s]. With cur2 (the
+ * error row of the tilted loss-only attempt, with cur) the emissions times
+ * cur2[s] go to e2 as well. */
 CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
                                           DP f, size_t lo, size_t hi, DP *e,
-                                          const DP *cur) {
+                                          const DP *cur, DP *e2,
+                                          const DP *cur2) {
     const int32_t *ext = q->ext, *labels = q->labels;
     const DP eb = pd[q->blank] * f;
     size_t j, j0, s = lo;
+    if (cur2 != NULL) {
+        if ((s & 1) != 0 && s < hi) {
+            const DP v = pd[ext[s]] * f;
+            e[s] = v * cur[s];
+            e2[s] = v * cur2[s];
+            ++s;
+        }
+        j0 = s / 2;
+#if CTCC_HAVE_AVX512_PATH
+        if (q->permute) {
+            j0 = lin_pairs_permute(pd, q->C, f, eb, labels, j0, hi / 2, e, cur,
+                                   e2, cur2);
+        }
+#endif
+#pragma omp simd
+        for (j = j0; j < hi / 2; ++j) {
+            const DP v = pd[labels[j]] * f;
+            e[2 * j] = eb * cur[2 * j];
+            e[2 * j + 1] = v * cur[2 * j + 1];
+            e2[2 * j] = eb * cur2[2 * j];
+            e2[2 * j + 1] = v * cur2[2 * j + 1];
+        }
+        if ((hi & 1) != 0 && hi - 1 >= s) {
+            e[hi - 1] = eb * cur[hi - 1];
+            e2[hi - 1] = eb * cur2[hi - 1];
+        }
+        return;
+    }
     if (cur != NULL) {
         if ((s & 1) != 0 && s < hi) {
             e[s] = (pd[ext[s]] * f) * cur[s];
@@ -416,7 +468,8 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
         j0 = s / 2;
 #if CTCC_HAVE_AVX512_PATH
         if (q->permute) {
-            j0 = lin_pairs_permute(pd, q->C, f, eb, labels, j0, hi / 2, e, cur);
+            j0 = lin_pairs_permute(pd, q->C, f, eb, labels, j0, hi / 2, e, cur,
+                                   NULL, NULL);
         }
 #endif
 #pragma omp simd
@@ -437,7 +490,8 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
     j0 = s / 2;
 #if CTCC_HAVE_AVX512_PATH
     if (q->permute) {
-        j0 = lin_pairs_permute(pd, q->C, f, eb, labels, j0, hi / 2, e, NULL);
+        j0 = lin_pairs_permute(pd, q->C, f, eb, labels, j0, hi / 2, e, NULL,
+                               NULL, NULL);
     }
 #endif
 #pragma omp simd
@@ -465,11 +519,17 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
  * row: each e[s] is then multiplied by cur[s] as well, the product the
  * recurrence needs (lin_beta_row), without a pass of its own. In phase 1
  * factor is a power of two, whose logarithm the value returned leaves out
- * (the caller keeps its exponent as an integer). */
+ * (the caller keeps its exponent as an integer). *least (where not NULL)
+ * receives a lower bound on what any state's emission was multiplied by
+ * before cur, the least class probability times the factor applied, or 0
+ * where the frame does not tell (one exp per state, or phase 2). With
+ * cur2 (only with cur), e2 receives the emissions times cur2[s] on [glo,
+ * ghi), with zeros beyond, as e. */
 CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
                                     size_t hi, size_t glo, size_t ghi,
                                     DP factor, DP *e, DP *pd, REAL *soft,
-                                    int phase1, DP *log_z, const DP *cur) {
+                                    int phase1, DP *log_z, const DP *cur,
+                                    DP *least, DP *e2, const DP *cur2) {
     const REAL *x = q->input + t * q->stride;
     const size_t C = q->C;
     /* One exp per class when that is fewer than one per state (of the
@@ -477,8 +537,15 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     const int per_class = C <= hi - lo;
     DP shift = 0, norm = 0, rest = 0;
     size_t s;
+    if (least != NULL) {
+        *least = 0;
+    }
     e[(ptrdiff_t)glo - 2] = e[(ptrdiff_t)glo - 1] = 0;
     e[ghi] = e[ghi + 1] = 0;
+    if (cur2 != NULL) {
+        e2[(ptrdiff_t)glo - 2] = e2[(ptrdiff_t)glo - 1] = 0;
+        e2[ghi] = e2[ghi + 1] = 0;
+    }
     if (!phase1) {
         shift = q->shift[t];
         norm = q->norm[t];
@@ -500,7 +567,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     }
     if (per_class) {
         double sum = 0.0;
-        DP f = factor;
+        DP f = factor, low = 0;
         if (q->class_probs != NULL) {
             /* Phase 1 leaves the frame's probabilities and their sum in
              * the frame's row, and phase 2 reads them there: the same
@@ -508,7 +575,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
             pd = q->class_probs + t * (C + 1);
         }
         if (phase1 || q->class_probs == NULL) {
-            sum = lin_class_exps(x, C, shift, pd);
+            sum = lin_class_exps(x, C, shift, pd, &low);
             if (q->class_probs != NULL) {
                 pd[C] = (DP)sum;
             }
@@ -547,7 +614,10 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         } else {
             *log_z = shift + (DP)log(sum);
         }
-        lin_gather_states(q, pd, f, glo, ghi, e, cur);
+        if (least != NULL) {
+            *least = low * f; /* (rounded as the gather rounds pd[c] f) */
+        }
+        lin_gather_states(q, pd, f, glo, ghi, e, cur, e2, cur2);
     } else {
         /* (x - shift) - norm, not x - (shift + norm), which would round
          * norm away for |shift| beyond about 1e15. */
@@ -556,6 +626,9 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         for (s = glo; s < ghi; ++s) {
             const DP v = DP_EXP_NEG(((DP)x[ext[s]] - shift) - norm) * factor;
             e[s] = cur != NULL ? v * cur[s] : v;
+            if (cur2 != NULL) {
+                e2[s] = v * cur2[s];
+            }
         }
         *log_z = q->log_probs ? shift + (DP)log((double)C) : 0;
     }
@@ -649,12 +722,25 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
     return mx;
 }
 
+/* The least multiplier of the emissions (lin_emissions' *least, times
+ * the skip factor x^2) from which lin_beta_row tells an exact 0 from an
+ * underflow by the sum itself: every successor that is not 0 is at least
+ * LIN_TINY (smaller ones are stored as 0), so each of its products is at
+ * least 2^-1021, a normal number even where the caller's thread flushes
+ * subnormals to zero, and the sum is 0 exactly when the successors that
+ * count are all 0. Where a frame's emissions allow it (all but the most
+ * extreme outputs), the test needs no second sum over the successors: 3
+ * loads per vector, 7% of the loss-only time on peaked outputs. */
+#define LIN_LEAN_LEAST 0x1p-21
+
 /* next[s] = e[s] + e[s+1] + k[s+2] e[s+2] on [plo, phi), zeros beyond,
  * where e holds the emissions times the frame's beta row cur on [lo, hi)
  * (lin_emissions with cur) and 0 beyond. Returns next's maximum and
- * stores its flagged entries' number (exact) or presence, as
- * lin_alpha_row. With `exact`, e may be `lift` (a power of two) times
- * higher, and the results are brought down by it (see LIN_LIFT). */
+ * stores its flagged entries' number (exact, 1 or 2) or presence (0), as
+ * lin_alpha_row; with exact == 2 (the emissions' multiplier at least
+ * LIN_LEAN_LEAST) the exact zeros are told from the sum alone. With
+ * `exact`, e may be `lift` (a power of two) times higher, and the results
+ * are brought down by it (see LIN_LIFT). */
 CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
                                    const DP *k, DP x, size_t plo, size_t phi,
                                    double *flags, int exact, DP lift) {
@@ -673,6 +759,17 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
         }
         *flags = mn < LIN_TINY ? 1.0 : 0.0;
         return mx;
+    }
+    if (exact == 2) {
+#pragma omp simd reduction(max : mx) reduction(+ : n)
+        for (s = plo; s < phi; ++s) {
+            const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
+            next[s] = r < tiny ? 0 : r * down;
+            mx = r > mx ? r : mx;
+            n += r > 0 && r < tiny;
+        }
+        *flags = (double)n;
+        return mx * down;
     }
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = plo; s < phi; ++s) {
@@ -793,23 +890,34 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_err(DP *row, DP *err, const DP *prev,
     return mx;
 }
 
-/* The same for beta: next[plo, phi) from cur and the frame's plain
- * emissions e (lin_emissions without cur), as lin_beta_row computes it,
- * and err[plo, phi) from ecur, cur's error row. */
+/* The same for beta: next[plo, phi) from e, the frame's emissions times
+ * cur (lin_emissions with cur), as lin_beta_row computes it, and err[plo,
+ * phi) from ee, the emissions times cur's error row (lin_emissions' e2).
+ * `lean` as lin_beta_row's exact == 2 (the successors themselves are only
+ * read without it). */
 CTCC_ALWAYS_INLINE DP lin_beta_row_err(DP *next, DP *err, const DP *cur,
-                                       const DP *ecur, const DP *e, const DP *k,
-                                       DP x, size_t plo, size_t phi) {
+                                       const DP *ee, const DP *e, const DP *k,
+                                       DP x, size_t plo, size_t phi, int lean) {
     DP mx = 0;
     size_t s;
     lin_zero_ends(next, plo, phi);
     lin_zero_ends(err, plo, phi);
+    if (lean) {
+#pragma omp simd reduction(max : mx)
+        for (s = plo; s < phi; ++s) {
+            const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
+            const DP carried = ee[s] + x * ee[s + 1] + k[s + 2] * ee[s + 2];
+            next[s] = r < LIN_TINY ? 0 : r;
+            err[s] = carried + (r > 0 && r < LIN_TINY ? (DP)1 : (DP)0);
+            mx = r > mx ? r : mx;
+        }
+        return mx;
+    }
 #pragma omp simd reduction(max : mx)
     for (s = plo; s < phi; ++s) {
-        const DP r = e[s] * cur[s] + x * (e[s + 1] * cur[s + 1]) +
-                     k[s + 2] * (e[s + 2] * cur[s + 2]);
+        const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
         const DP in = cur[s] + x * cur[s + 1] + k[s + 2] * cur[s + 2];
-        const DP carried = e[s] * ecur[s] + x * (e[s + 1] * ecur[s + 1]) +
-                           k[s + 2] * (e[s + 2] * ecur[s + 2]);
+        const DP carried = ee[s] + x * ee[s + 1] + k[s + 2] * ee[s + 2];
         next[s] = r < LIN_TINY ? 0 : r;
         err[s] = carried + (r < LIN_TINY && in > 0 ? (DP)1 : (DP)0);
         mx = r > mx ? r : mx;
@@ -954,8 +1062,9 @@ static void lin_forward(const lin_sample *q) {
          * maximum of the row before into [1/2, 1). */
         factor = lin_pow2_scale((double)mx, &p2);
         pow2s += (double)p2;
-        offset = lin_emissions(q, t, lo, hi, glo, ghi, (DP)factor, e,
-                               q->scratch_f, soft, 1, &log_z, NULL);
+        offset =
+            lin_emissions(q, t, lo, hi, glo, ghi, (DP)factor, e, q->scratch_f,
+                          soft, 1, &log_z, NULL, NULL, NULL, NULL);
         if (!(offset > NEG_INF)) {
             return; /* NaN or -inf */
         }
@@ -1094,8 +1203,9 @@ static void lin_backward(const lin_sample *q) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         DP *next = lin_beta_row_at(q, t - 1);
         DP *e = q->emit_b + CTCC_ROW_PAD;
+        DP *ee = track ? q->emit_err + CTCC_ROW_PAD : NULL;
         REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
-        DP log_z = 0, offset;
+        DP log_z = 0, offset, least;
         int p2;
         double factor, lift;
         if (t > q->m) {
@@ -1107,10 +1217,11 @@ static void lin_backward(const lin_sample *q) {
         factor = lin_pow2_scale((double)mx, &p2); /* as in lin_forward */
         pow2s += (double)p2;
         lift = !q->with_grad && !track && factor < 0x1p900 ? LIN_LIFT : 1.0;
-        /* (The error rows need the plain emissions.) */
-        offset =
-            lin_emissions(q, t, lo, hi, wlo, whi, (DP)(factor * lift), e,
-                          q->scratch_b, soft, 1, &log_z, track ? NULL : cur);
+        /* (With the error rows, their products too, into ee.) */
+        offset = lin_emissions(q, t, lo, hi, wlo, whi, (DP)(factor * lift), e,
+                               q->scratch_b, soft, 1, &log_z, cur, &least,
+                               track ? ee : NULL,
+                               track ? lin_beta_err_at(q, t) : NULL);
         if (!(offset > NEG_INF)) {
             return;
         }
@@ -1133,15 +1244,16 @@ static void lin_backward(const lin_sample *q) {
                 nhi = nhi > nlo ? nhi : nlo;
             }
             if (track) {
-                mx = lin_beta_row_err(next, lin_beta_err_at(q, t - 1), cur,
-                                      lin_beta_err_at(q, t), e, q->kmask, x,
-                                      plo, phi);
+                mx = lin_beta_row_err(next, lin_beta_err_at(q, t - 1), cur, ee,
+                                      e, q->kmask, x, plo, phi,
+                                      least * (x * x) >= (DP)LIN_LEAN_LEAST);
             } else if (q->with_grad) {
                 mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &flags,
                                   0, 1);
             } else {
+                const int lean = least * (x * x) >= (DP)LIN_LEAN_LEAST;
                 mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &flags,
-                                  1, (DP)lift);
+                                  lean ? 2 : 1, (DP)lift);
             }
             wlo = nlo;
             whi = nhi;
@@ -1370,7 +1482,8 @@ static void lin_lower_half(const lin_sample *q) {
         next = lin_row(q->rows_f, q->SP, t & 1);
         lin_trim(cur, &clo, &chi);
         (void)lin_emissions(q, t, lo, hi, clo, chi, (DP)(1.0 / mb), e,
-                            q->scratch_f, NULL, 0, &log_z, cur);
+                            q->scratch_f, NULL, 0, &log_z, cur, NULL, NULL,
+                            NULL);
         /* The states of frame t - 1 that cur reaches (as lin_backward). */
         nlo = ctcc_band_lo(S, T, t - 1);
         nhi = ctcc_band_hi(S, t - 1);
@@ -1418,7 +1531,8 @@ static void lin_upper_half(const lin_sample *q) {
             lin_prefetch_frame(q, t + 1, 0);
         }
         (void)lin_emissions(q, t, lo, hi, glo, ghi, (DP)(1.0 / ma), e,
-                            q->scratch_b, NULL, 0, &log_z, NULL);
+                            q->scratch_b, NULL, 0, &log_z, NULL, NULL, NULL,
+                            NULL);
         ma = (double)lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
                                    0);
         if (!(ma > 0.0)) {

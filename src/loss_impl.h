@@ -970,6 +970,7 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
                    ? (DP *)(w + lay.err_rows)
                    : NULL;
     q->err_b = q->err_f != NULL ? q->err_f + 2 * q->SP : NULL;
+    q->emit_err = q->err_f != NULL ? q->err_f + 4 * q->SP : NULL;
     q->wins = q->with_grad ? (uint32_t *)(w + lay.windows) : NULL;
 #if CTCC_HAVE_AVX512_PATH
     q->permute = q->C <= LIN_PERMUTE_CLASSES && ctcc_have_avx512();

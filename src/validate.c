@@ -230,7 +230,7 @@ int ctcc_sample_layout_compute(int32_t input_length, int32_t label_length,
      * rows instead of 2, still serves a loss-only call.) */
     CTCC_NEXT_ARRAY(err_rows,
                     !with_gradient && t >= CTCC_TILT_MIN_FRAMES
-                        ? ctcc_mul_size(4, sp, &ok)
+                        ? ctcc_mul_size(5, sp, &ok)
                         : 0,
                     real_size);
     CTCC_NEXT_ARRAY(windows, with_gradient ? ctcc_mul_size(2, t, &ok) : 0,

@@ -471,6 +471,40 @@ def test_loss_alone_with_a_row_far_below_the_one_before(dtype):
     np.testing.assert_allclose(loss, want, rtol=1e-12 if dtype == np.float64 else 1e-6)
 
 
+def levels_batch(T, L, seed, N=64, C=4):
+    """Log-probabilities drawn from levels 0 to -1200, half of the frames
+    with their largest on a class no label uses: many of the emissions
+    e^x are 0 in double precision, and many sums of the backward task are
+    0 where their successors are not."""
+    rng = np.random.default_rng(seed)
+    levels = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
+    x = levels[rng.integers(0, len(levels), size=(T, N, C))]
+    x[:, :, C - 1] = np.where(rng.random((T, N)) < 0.5, 0.0, x[:, :, C - 1])
+    return x, rng.integers(1, C - 1, size=(N, L))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_loss_alone_counts_the_sums_that_underflow_to_zero(dtype):
+    """Without the gradient the backward task tells an exact 0 (successors
+    all 0, no error) from a sum that underflowed (flagged, charged to the
+    bound) by the sum alone only where the frame's emissions are large
+    enough for that (LIN_LEAN_LEAST); here they are not, and a kernel
+    that trusted the sum anyway accepts wrong losses (checked: 9 of these
+    samples in float64, off by up to 298 nats)."""
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    for T in range(3, 14):
+        for L in range(1, 5):
+            x, labels = levels_batch(T, L, seed=100 * T + L)
+            x = x.astype(dtype)
+            loss, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False)
+            want, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel="log")
+            finite = np.isfinite(want)
+            assert (loss[~finite] == want[~finite]).all(), (T, L)
+            np.testing.assert_allclose(
+                loss[finite], want[finite], rtol=tol, atol=1e-12, err_msg=f"T={T} L={L}"
+            )
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_loss_alone_with_error_rows_past_the_double_range(dtype):
     """Long random log-probabilities with a tenth of their entries at
