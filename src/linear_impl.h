@@ -83,7 +83,10 @@
  *   beta. Every computed entry r below TINY = 2^-1000 (raw units of its
  *   row, whose top is the row's maximum mx) is counted as "flagged": its
  *   absolute error is at most U = 2^-999 (it is below TINY, and its true
- *   value is too, up to the 2^-1021 of an exp that returned 0). An entry
+ *   value is too, up to what an exp that returned 0 stood for: at most
+ *   2^-1021 times the frame's factor times 9, within U while the factor
+ *   is at most LIN_FLUSHED_MAX; a frame with a larger one and a class
+ *   flushed to 0 sends the sample to the log-space kernel). An entry
  *   that is not flagged has only the rounding error of a few double
  *   operations on normal numbers, as in the log-space kernel. An entry
  *   computed from predecessors (for beta: successors) that are all exactly
@@ -253,7 +256,8 @@ typedef struct lin_sample {
 
 /* lin_gather_states' pairs loop for j in [j0, j1), where C <= 32: e[2j] =
  * eb (times cur[2j]), e[2j + 1] = pd[labels[j]] f (times cur[2j + 1]),
- * and with cur2 the same products with cur2 into e2.
+ * and with cur2 the same products, each at least floor2, times cur2 into
+ * e2.
  * The frame's C probabilities times f sit in four registers, and each
  * label's is picked by two two-register permutes and a blend on bit 4 of
  * its class, where a gather loads every element on its own (about a tenth
@@ -262,7 +266,7 @@ typedef struct lin_sample {
 CTCC_AVX512 static size_t lin_pairs_permute(const DP *pd, size_t C, DP f, DP eb,
                                             const int32_t *labels, size_t j0,
                                             size_t j1, DP *e, const DP *cur,
-                                            DP *e2, const DP *cur2) {
+                                            DP *e2, const DP *cur2, DP floor2) {
     __m512d p[4];
     const __m512d fv = _mm512_set1_pd((double)f), ebv = _mm512_set1_pd(eb);
     const __m512i bit4 = _mm512_set1_epi64(16);
@@ -287,10 +291,12 @@ CTCC_AVX512 static size_t lin_pairs_permute(const DP *pd, size_t C, DP f, DP eb,
         __m512d a = _mm512_permutex2var_pd(ebv, first, v);
         __m512d b = _mm512_permutex2var_pd(ebv, second, v);
         if (cur2 != NULL) {
+            const __m512d fl = _mm512_set1_pd(floor2);
             _mm512_storeu_pd(e2 + 2 * j,
-                             _mm512_mul_pd(a, _mm512_loadu_pd(cur2 + 2 * j)));
+                             _mm512_mul_pd(_mm512_max_pd(a, fl),
+                                           _mm512_loadu_pd(cur2 + 2 * j)));
             _mm512_storeu_pd(e2 + 2 * j + 8,
-                             _mm512_mul_pd(b,
+                             _mm512_mul_pd(_mm512_max_pd(b, fl),
                                            _mm512_loadu_pd(cur2 + 2 * j + 8)));
         }
         if (cur != NULL) {
@@ -355,12 +361,13 @@ CTCC_ALWAYS_INLINE REAL lin_class_max(const REAL *x, size_t C, int *bad) {
 
 /* pd[c] = exp(x[c] - shift) for the C classes; returns their sum, over
  * the lanes in a fixed order (the same for every call, so that phase 2
- * and every thread count see the same value), and stores the least of
- * them in *least. */
+ * and every thread count see the same value). With `with_min` (a
+ * constant), *least receives the least of them. */
 CTCC_ALWAYS_INLINE double lin_class_exps(const REAL *x, size_t C, DP shift,
-                                         DP *pd, DP *least) {
+                                         DP *pd, const int with_min,
+                                         DP *least) {
     double part[LIN_LANES];
-    DP low[LIN_LANES], bottom;
+    DP low[LIN_LANES];
     size_t c0, i;
     for (i = 0; i < LIN_LANES; ++i) {
         part[i] = 0.0;
@@ -381,16 +388,46 @@ CTCC_ALWAYS_INLINE double lin_class_exps(const REAL *x, size_t C, DP shift,
             pd[at + i] = v;
             /* The classes below c0 were summed in the block before. */
             part[i] += at + i >= c0 ? (double)v : 0.0;
-            low[i] = v < low[i] ? v : low[i];
+            if (with_min) {
+                low[i] = v < low[i] ? v : low[i];
+            }
+        }
+    }
+    if (with_min) {
+        DP bottom = low[0];
+        for (i = 1; i < LIN_LANES; ++i) {
+            bottom = low[i] < bottom ? low[i] : bottom;
+        }
+        *least = bottom;
+    }
+    return ((part[0] + part[4]) + (part[2] + part[6])) +
+           ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
+/* The least of pd[0, C). */
+CTCC_ALWAYS_INLINE DP lin_class_min(const DP *pd, size_t C) {
+    DP low[LIN_LANES], bottom;
+    size_t c0, i;
+    for (i = 0; i < LIN_LANES; ++i) {
+        low[i] = 1;
+    }
+    if (C < LIN_LANES) {
+        for (c0 = 0; c0 < C; ++c0) {
+            low[0] = pd[c0] < low[0] ? pd[c0] : low[0];
+        }
+    }
+    for (c0 = 0; C >= LIN_LANES && c0 < C; c0 += LIN_LANES) {
+        const DP *b = pd + lin_block_at(c0, C);
+#pragma omp simd
+        for (i = 0; i < LIN_LANES; ++i) {
+            low[i] = b[i] < low[i] ? b[i] : low[i];
         }
     }
     bottom = low[0];
     for (i = 1; i < LIN_LANES; ++i) {
         bottom = low[i] < bottom ? low[i] : bottom;
     }
-    *least = bottom;
-    return ((part[0] + part[4]) + (part[2] + part[6])) +
-           ((part[1] + part[5]) + (part[3] + part[7]));
+    return bottom;
 }
 
 /* soft[c] = pd[c] inv for the C classes. */
@@ -412,6 +449,32 @@ CTCC_ALWAYS_INLINE void lin_class_scale(const DP *pd, size_t C, DP inv,
     }
 }
 
+/* The exps of the emissions return 0 below e^-708 < 2^-1021 (fast_math.h)
+ * before they are multiplied by the frame's factor f (the power of two
+ * that rescales the row, over the softmax's sum): an emission computed as
+ * 0 stands for one of up to 2^-1021 f. An entry it leaves below LIN_TINY
+ * is flagged and charged LIN_FLAG_ERROR, which covers its true value, the
+ * emission times the predecessors' sum (at most 9: three entries of at
+ * most LIN_ROW_TOP), only while f <= 2^22 / 9. Larger factors come after
+ * a row whose every entry was tiny (all of its states' classes far below
+ * the frame's largest), and a frame that then also has a class flushed
+ * to 0 sends the sample to the log-space kernel (lin_emissions returns
+ * NaN): the flags' charge would not cover it. */
+#define LIN_FLUSHED_MAX 0x1p18
+#define LIN_FLUSHED_TOP 0x1p-1021
+
+/* What lin_emissions is told about a frame's multiplier, and tells. */
+typedef struct lin_emit_info {
+    DP mult_max;    /* in: LIN_FLUSHED_MAX, times the emissions' lift */
+    int want_least; /* in: whether `least` is wanted */
+    DP least;       /* out: at most any state's emission before cur (the
+                       least class probability times f; 0 where not
+                       wanted, or with one exp per state) */
+    DP mult;        /* out: f; LIN_FLUSHED_TOP f bounds what an emission
+                       computed as 0 from a flushed exp stands for (the
+                       error rows of the tilted loss-only attempt) */
+} lin_emit_info;
+
 /* The emissions of a frame's states [lo, hi) from its class probabilities
  * pd, times f (and, for beta, times cur[s]), into e. The label states
  * (odd s) are gathered in pairs with the blank state before them, whose
@@ -427,23 +490,24 @@ CTCC_ALWAYS_INLINE void lin_class_scale(const DP *pd, size_t C, DP inv,
  * cur2[s] go to e2 as well. */
 CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
                                           DP f, size_t lo, size_t hi, DP *e,
-                                          const DP *cur, DP *e2,
-                                          const DP *cur2) {
+                                          const DP *cur, DP *e2, const DP *cur2,
+                                          DP floor2) {
     const int32_t *ext = q->ext, *labels = q->labels;
     const DP eb = pd[q->blank] * f;
     size_t j, j0, s = lo;
     if (cur2 != NULL) {
+        const DP eb2 = eb > floor2 ? eb : floor2;
         if ((s & 1) != 0 && s < hi) {
             const DP v = pd[ext[s]] * f;
             e[s] = v * cur[s];
-            e2[s] = v * cur2[s];
+            e2[s] = (v > floor2 ? v : floor2) * cur2[s];
             ++s;
         }
         j0 = s / 2;
 #if CTCC_HAVE_AVX512_PATH
         if (q->permute) {
             j0 = lin_pairs_permute(pd, q->C, f, eb, labels, j0, hi / 2, e, cur,
-                                   e2, cur2);
+                                   e2, cur2, floor2);
         }
 #endif
 #pragma omp simd
@@ -451,12 +515,12 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
             const DP v = pd[labels[j]] * f;
             e[2 * j] = eb * cur[2 * j];
             e[2 * j + 1] = v * cur[2 * j + 1];
-            e2[2 * j] = eb * cur2[2 * j];
-            e2[2 * j + 1] = v * cur2[2 * j + 1];
+            e2[2 * j] = eb2 * cur2[2 * j];
+            e2[2 * j + 1] = (v > floor2 ? v : floor2) * cur2[2 * j + 1];
         }
         if ((hi & 1) != 0 && hi - 1 >= s) {
             e[hi - 1] = eb * cur[hi - 1];
-            e2[hi - 1] = eb * cur2[hi - 1];
+            e2[hi - 1] = eb2 * cur2[hi - 1];
         }
         return;
     }
@@ -469,7 +533,7 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
 #if CTCC_HAVE_AVX512_PATH
         if (q->permute) {
             j0 = lin_pairs_permute(pd, q->C, f, eb, labels, j0, hi / 2, e, cur,
-                                   NULL, NULL);
+                                   NULL, NULL, 0);
         }
 #endif
 #pragma omp simd
@@ -491,7 +555,7 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
 #if CTCC_HAVE_AVX512_PATH
     if (q->permute) {
         j0 = lin_pairs_permute(pd, q->C, f, eb, labels, j0, hi / 2, e, NULL,
-                               NULL, NULL);
+                               NULL, NULL, 0);
     }
 #endif
 #pragma omp simd
@@ -519,17 +583,17 @@ CTCC_ALWAYS_INLINE void lin_gather_states(const lin_sample *q, const DP *pd,
  * row: each e[s] is then multiplied by cur[s] as well, the product the
  * recurrence needs (lin_beta_row), without a pass of its own. In phase 1
  * factor is a power of two, whose logarithm the value returned leaves out
- * (the caller keeps its exponent as an integer). *least (where not NULL)
- * receives a lower bound on what any state's emission was multiplied by
- * before cur, the least class probability times the factor applied, or 0
- * where the frame does not tell (one exp per state, or phase 2). With
- * cur2 (only with cur), e2 receives the emissions times cur2[s] on [glo,
- * ghi), with zeros beyond, as e. */
+ * (the caller keeps its exponent as an integer). info: see lin_emit_info;
+ * NaN is returned (in either phase) where a class probability flushed to
+ * 0 comes with a multiplier above info->mult_max (see LIN_FLUSHED_MAX).
+ * With cur2 (only with cur), e2 receives the emissions, each at least
+ * info->flushed, times cur2[s] on [glo, ghi), with zeros beyond, as e. */
 CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
                                     size_t hi, size_t glo, size_t ghi,
                                     DP factor, DP *e, DP *pd, REAL *soft,
                                     int phase1, DP *log_z, const DP *cur,
-                                    DP *least, DP *e2, const DP *cur2) {
+                                    lin_emit_info *info, DP *e2,
+                                    const DP *cur2) {
     const REAL *x = q->input + t * q->stride;
     const size_t C = q->C;
     /* One exp per class when that is fewer than one per state (of the
@@ -537,9 +601,8 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     const int per_class = C <= hi - lo;
     DP shift = 0, norm = 0, rest = 0;
     size_t s;
-    if (least != NULL) {
-        *least = 0;
-    }
+    info->least = 0;
+    info->mult = 0;
     e[(ptrdiff_t)glo - 2] = e[(ptrdiff_t)glo - 1] = 0;
     e[ghi] = e[ghi + 1] = 0;
     if (cur2 != NULL) {
@@ -567,7 +630,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
     }
     if (per_class) {
         double sum = 0.0;
-        DP f = factor, low = 0;
+        DP f = factor, low = -1; /* (-1: not known yet) */
         if (q->class_probs != NULL) {
             /* Phase 1 leaves the frame's probabilities and their sum in
              * the frame's row, and phase 2 reads them there: the same
@@ -575,7 +638,11 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
             pd = q->class_probs + t * (C + 1);
         }
         if (phase1 || q->class_probs == NULL) {
-            sum = lin_class_exps(x, C, shift, pd, &low);
+            if (info->want_least) {
+                sum = lin_class_exps(x, C, shift, pd, 1, &low);
+            } else {
+                sum = lin_class_exps(x, C, shift, pd, 0, NULL);
+            }
             if (q->class_probs != NULL) {
                 pd[C] = (DP)sum;
             }
@@ -614,22 +681,40 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         } else {
             *log_z = shift + (DP)log(sum);
         }
-        if (least != NULL) {
-            *least = low * f; /* (rounded as the gather rounds pd[c] f) */
+        if (f > info->mult_max) {
+            if (low < 0) {
+                low = lin_class_min(pd, C);
+            }
+            if (low == 0) {
+                return (DP)NAN;
+            }
         }
-        lin_gather_states(q, pd, f, glo, ghi, e, cur, e2, cur2);
+        if (info->want_least) {
+            info->least = low * f; /* (rounded as pd[c] f is) */
+        }
+        info->mult = f;
+        lin_gather_states(q, pd, f, glo, ghi, e, cur, e2, cur2,
+                          (DP)LIN_FLUSHED_TOP * f);
     } else {
         /* (x - shift) - norm, not x - (shift + norm), which would round
          * norm away for |shift| beyond about 1e15. */
         const int32_t *ext = q->ext;
-#pragma omp simd
+        const DP floor2 = (DP)LIN_FLUSHED_TOP * factor;
+        DP low = 1;
+#pragma omp simd reduction(min : low)
         for (s = glo; s < ghi; ++s) {
-            const DP v = DP_EXP_NEG(((DP)x[ext[s]] - shift) - norm) * factor;
+            const DP p = DP_EXP_NEG(((DP)x[ext[s]] - shift) - norm);
+            const DP v = p * factor;
+            low = p < low ? p : low;
             e[s] = cur != NULL ? v * cur[s] : v;
             if (cur2 != NULL) {
-                e2[s] = v * cur2[s];
+                e2[s] = (v > floor2 ? v : floor2) * cur2[s];
             }
         }
+        if (low == 0 && factor > info->mult_max) {
+            return (DP)NAN;
+        }
+        info->mult = factor;
         *log_z = q->log_probs ? shift + (DP)log((double)C) : 0;
     }
     /* A softmax's probabilities sum to 1 but for their rounding. */
@@ -867,12 +952,13 @@ static int lin_tilt_log2(const lin_sample *q) {
  * lin_alpha_row computes it, and err[lo, hi), a bound on each entry's
  * absolute error in units of LIN_FLAG_ERROR on the row's scale: the
  * errors of the row before, carried by the same (linear, non-negative)
- * recurrence, plus 1 where the entry is flagged. Zeros beyond each end of
- * both. Returns the row's maximum. */
+ * recurrence with each emission at least `flushed` (lin_emit_info: what
+ * an emission computed as 0 may stand for), plus 1 where the entry is
+ * flagged. Zeros beyond each end of both. Returns the row's maximum. */
 CTCC_ALWAYS_INLINE DP lin_alpha_row_err(DP *row, DP *err, const DP *prev,
                                         const DP *eprev, const DP *e,
-                                        const DP *k, DP x, size_t lo,
-                                        size_t hi) {
+                                        const DP *k, DP x, size_t lo, size_t hi,
+                                        DP flushed) {
     DP mx = 0;
     size_t s;
     lin_zero_ends(row, lo, hi);
@@ -881,8 +967,8 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_err(DP *row, DP *err, const DP *prev,
     for (s = lo; s < hi; ++s) {
         const DP in = prev[s] + x * prev[s - 1] + k[s] * prev[s - 2];
         const DP r = e[s] * in;
-        const DP carried =
-            e[s] * (eprev[s] + x * eprev[s - 1] + k[s] * eprev[s - 2]);
+        const DP carried = (e[s] > flushed ? e[s] : flushed) *
+                           (eprev[s] + x * eprev[s - 1] + k[s] * eprev[s - 2]);
         row[s] = r < LIN_TINY ? 0 : r;
         err[s] = carried + (r < LIN_TINY && in > 0 ? (DP)1 : (DP)0);
         mx = r > mx ? r : mx;
@@ -1032,6 +1118,9 @@ static void lin_forward(const lin_sample *q) {
     const DP x = (DP)q->dir[0].tilt;
     const int track = lin_tracks_errors(q);
     double scale = 0.0, acc = 0.0, flags = 0, pow2s = 0.0;
+    lin_emit_info info;
+    info.mult_max = (DP)LIN_FLUSHED_MAX;
+    info.want_least = 0;
     DP mx = 1;
     size_t t, wlo = 0, whi = 0; /* the window of the row before */
     d->bad = 1;
@@ -1064,7 +1153,7 @@ static void lin_forward(const lin_sample *q) {
         pow2s += (double)p2;
         offset =
             lin_emissions(q, t, lo, hi, glo, ghi, (DP)factor, e, q->scratch_f,
-                          soft, 1, &log_z, NULL, NULL, NULL, NULL);
+                          soft, 1, &log_z, NULL, &info, NULL, NULL);
         if (!(offset > NEG_INF)) {
             return; /* NaN or -inf */
         }
@@ -1108,7 +1197,8 @@ static void lin_forward(const lin_sample *q) {
             if (track) {
                 mx = lin_alpha_row_err(row, lin_row(q->err_f, SP, t & 1), prev,
                                        lin_row(q->err_f, SP, (t - 1) & 1), e,
-                                       q->kmask, x, lo, hi);
+                                       q->kmask, x, lo, hi,
+                                       (DP)LIN_FLUSHED_TOP * info.mult);
             } else if (q->with_grad) {
                 mx = lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
                                    0);
@@ -1205,7 +1295,8 @@ static void lin_backward(const lin_sample *q) {
         DP *e = q->emit_b + CTCC_ROW_PAD;
         DP *ee = track ? q->emit_err + CTCC_ROW_PAD : NULL;
         REAL *soft = q->grad != NULL ? q->grad + t * q->stride : NULL;
-        DP log_z = 0, offset, least;
+        DP log_z = 0, offset;
+        lin_emit_info info;
         int p2;
         double factor, lift;
         if (t > q->m) {
@@ -1218,8 +1309,10 @@ static void lin_backward(const lin_sample *q) {
         pow2s += (double)p2;
         lift = !q->with_grad && !track && factor < 0x1p900 ? LIN_LIFT : 1.0;
         /* (With the error rows, their products too, into ee.) */
+        info.mult_max = (DP)(LIN_FLUSHED_MAX * lift);
+        info.want_least = !q->with_grad;
         offset = lin_emissions(q, t, lo, hi, wlo, whi, (DP)(factor * lift), e,
-                               q->scratch_b, soft, 1, &log_z, cur, &least,
+                               q->scratch_b, soft, 1, &log_z, cur, &info,
                                track ? ee : NULL,
                                track ? lin_beta_err_at(q, t) : NULL);
         if (!(offset > NEG_INF)) {
@@ -1246,12 +1339,13 @@ static void lin_backward(const lin_sample *q) {
             if (track) {
                 mx = lin_beta_row_err(next, lin_beta_err_at(q, t - 1), cur, ee,
                                       e, q->kmask, x, plo, phi,
-                                      least * (x * x) >= (DP)LIN_LEAN_LEAST);
+                                      info.least * (x * x) >=
+                                          (DP)LIN_LEAN_LEAST);
             } else if (q->with_grad) {
                 mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &flags,
                                   0, 1);
             } else {
-                const int lean = least * (x * x) >= (DP)LIN_LEAN_LEAST;
+                const int lean = info.least * (x * x) >= (DP)LIN_LEAN_LEAST;
                 mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &flags,
                                   lean ? 2 : 1, (DP)lift);
             }
@@ -1457,6 +1551,9 @@ static void lin_lower_half(const lin_sample *q) {
     const DP x = (DP)q->dir[0].tilt;
     const DP *cur = q->mid_beta + CTCC_ROW_PAD;
     double mb = q->dir[1].mid_max, nb = q->dir[1].mid_flags, bound = 0.0;
+    lin_emit_info info;
+    info.mult_max = (DP)LIN_FLUSHED_MAX;
+    info.want_least = 0;
     size_t hint = 0; /* lin_posterior_frame's */
     size_t t, clo = q->dir[1].win_lo, chi = q->dir[1].win_hi; /* cur's */
     d->bad = 1;
@@ -1481,9 +1578,11 @@ static void lin_lower_half(const lin_sample *q) {
         }
         next = lin_row(q->rows_f, q->SP, t & 1);
         lin_trim(cur, &clo, &chi);
-        (void)lin_emissions(q, t, lo, hi, clo, chi, (DP)(1.0 / mb), e,
-                            q->scratch_f, NULL, 0, &log_z, cur, NULL, NULL,
-                            NULL);
+        if (!(lin_emissions(q, t, lo, hi, clo, chi, (DP)(1.0 / mb), e,
+                            q->scratch_f, NULL, 0, &log_z, cur, &info, NULL,
+                            NULL) == 0)) {
+            return; /* a flushed class with a large factor */
+        }
         /* The states of frame t - 1 that cur reaches (as lin_backward). */
         nlo = ctcc_band_lo(S, T, t - 1);
         nhi = ctcc_band_hi(S, t - 1);
@@ -1512,6 +1611,9 @@ static void lin_upper_half(const lin_sample *q) {
     const DP x = (DP)q->dir[0].tilt;
     const DP *prev = lin_row(q->table, q->SP, q->m - 1);
     double ma = q->dir[0].mid_max, bound = 0.0, flags;
+    lin_emit_info info;
+    info.mult_max = (DP)LIN_FLUSHED_MAX;
+    info.want_least = 0;
     size_t hint = 0; /* lin_posterior_frame's */
     size_t t, plo = q->dir[0].win_lo, phi = q->dir[0].win_hi; /* prev's */
     d->bad = 1;
@@ -1530,9 +1632,11 @@ static void lin_upper_half(const lin_sample *q) {
         if (t + 1 < T) {
             lin_prefetch_frame(q, t + 1, 0);
         }
-        (void)lin_emissions(q, t, lo, hi, glo, ghi, (DP)(1.0 / ma), e,
-                            q->scratch_b, NULL, 0, &log_z, NULL, NULL, NULL,
-                            NULL);
+        if (!(lin_emissions(q, t, lo, hi, glo, ghi, (DP)(1.0 / ma), e,
+                            q->scratch_b, NULL, 0, &log_z, NULL, &info, NULL,
+                            NULL) == 0)) {
+            return; /* a flushed class with a large factor */
+        }
         ma = (double)lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
                                    0);
         if (!(ma > 0.0)) {

@@ -9,6 +9,8 @@ results meet the accuracy goals, and that they do not depend on the
 thread count, including one long sample on two threads.
 """
 
+import os
+
 import numpy as np
 import pytest
 from reference import batch_reference
@@ -556,3 +558,25 @@ def test_loss_alone_charges_the_first_frames_underflows(dtype):
             np.testing.assert_allclose(
                 loss[finite], want[finite], rtol=tol, atol=1e-12, err_msg=f"seed={seed} T={T} L={L}"
             )
+
+
+def test_a_class_flushed_to_zero_after_a_row_of_tiny_entries():
+    """A sample (found by a random search over log-probabilities at levels
+    0 to -1200) where frame 33 gives every class of its states -600 or
+    less against an unused class's 0, so that the row's entries are all
+    about e^-600 and the next frame's emissions carry e^600 to rescale it;
+    that frame's blank, at -1200, is flushed to 0 by the exp before the
+    factor multiplies it, where it stands for e^-600 of the row, far more
+    than a flagged entry's charge (LIN_FLUSHED_MAX). The sample must fall
+    back: without the check, the loss alone came out 26 nats too large."""
+    path = os.path.join(os.path.dirname(__file__), "data", "flushed_after_tiny_row.npy")
+    x = np.load(path)[:, None, :]
+    labels = np.array([[1, 1, 1, 1, 1, 1, 2, 2, 2]])
+    assert x[33, 0, :3].max() <= -600 and x[34, 0, 0] - x[34, 0].max() < -708
+    want, want_grad = batch_reference(x, list(labels), log_probs=True)
+    for grad in (False, True):
+        used = np.zeros(1, np.uint8)
+        loss, g = ctcc.ctc_loss(x, labels, log_probs=True, grad=grad, kernel_out=used)
+        np.testing.assert_allclose(loss, want, rtol=1e-12)
+        if grad:
+            np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
