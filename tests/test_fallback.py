@@ -580,3 +580,31 @@ def test_a_class_flushed_to_zero_after_a_row_of_tiny_entries():
         np.testing.assert_allclose(loss, want, rtol=1e-12)
         if grad:
             np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+def test_random_extreme_levels_against_the_log_space_kernel(grad):
+    """A search for inputs that defeat the scaled kernel's bound: standard
+    normal log-probabilities with a share of the entries at the levels of
+    levels_batch, from 3 to 130 frames. Every sample, scaled or fallen
+    back, must give the log-space kernel's loss and gradient. (Searches
+    of this kind found the three faults the tests above pin down; this
+    one fails on the code before their fixes, checked.)"""
+    levels = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
+    rng = np.random.default_rng(20261130)
+    for _ in range(600):
+        T = int(rng.integers(3, 131))
+        L = int(rng.integers(1, 12))
+        x = rng.standard_normal((T, 16, 4))
+        mask = rng.random(x.shape) < rng.choice([0.05, 0.1, 0.3])
+        x[mask] = levels[rng.integers(0, len(levels), size=mask.sum())]
+        labels = rng.integers(1, 3, size=(16, L))
+        loss, g = ctcc.ctc_loss(x, labels, log_probs=True, grad=grad)
+        want, want_g = ctcc.ctc_loss(x, labels, log_probs=True, grad=grad, kernel="log")
+        finite = np.isfinite(want)
+        assert (loss[~finite] == want[~finite]).all(), (T, L)
+        np.testing.assert_allclose(
+            loss[finite], want[finite], rtol=1e-12, atol=1e-12, err_msg=f"T={T} L={L}"
+        )
+        if grad:
+            np.testing.assert_allclose(g, want_g, rtol=0, atol=1e-10, err_msg=f"T={T} L={L}")
