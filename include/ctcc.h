@@ -251,7 +251,7 @@ typedef enum ctcc_dtype { CTCC_FLOAT32 = 1, CTCC_FLOAT64 = 2 } ctcc_dtype;
  * second attempt with the tilt undone, or applied where it had none.
  * Without a gradient (loss only) the first attempt is untilted, with a
  * looser bound (see docs/how_it_works.md), and the tilted second attempt
- * carries each entry's error along in rows of its own (four more padded
+ * carries each entry's error along in rows of its own (five more padded
  * rows in the workspace for T >= 64). Trained models' peaked outputs and
  * random ones pass the bound; inputs whose forward and backward evidence
  * disagree beyond the double range fall back. Either way the results
