@@ -473,16 +473,45 @@ def test_loss_alone_with_a_row_far_below_the_one_before(dtype):
     np.testing.assert_allclose(loss, want, rtol=1e-12 if dtype == np.float64 else 1e-6)
 
 
+# Log-probability levels from 0 to -1200: e^x is 0 in double precision
+# from about -745 on (and the kernel's exps return 0 from -708 on).
+LEVELS = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
+
+
 def levels_batch(T, L, seed, N=64, C=4):
-    """Log-probabilities drawn from levels 0 to -1200, half of the frames
-    with their largest on a class no label uses: many of the emissions
-    e^x are 0 in double precision, and many sums of the backward task are
-    0 where their successors are not."""
+    """Log-probabilities drawn from LEVELS, half of the frames with their
+    largest on a class no label uses: many of the emissions e^x are 0 in
+    double precision, and many sums of the backward task are 0 where their
+    successors are not."""
     rng = np.random.default_rng(seed)
-    levels = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
-    x = levels[rng.integers(0, len(levels), size=(T, N, C))]
+    x = LEVELS[rng.integers(0, len(LEVELS), size=(T, N, C))]
     x[:, :, C - 1] = np.where(rng.random((T, N)) < 0.5, 0.0, x[:, :, C - 1])
     return x, rng.integers(1, C - 1, size=(N, L))
+
+
+def sprinkled_batch(rng, T, L, N, share, first=None):
+    """Standard normal log-probabilities over 4 classes with a share of the
+    entries (a number, or a choice of numbers drawn after the entries),
+    and `first` of frame 0's if given, at LEVELS; labels from {1, 2}."""
+    x = rng.standard_normal((T, N, 4))
+    draw = rng.random(x.shape)
+    mask = draw < (share if np.isscalar(share) else rng.choice(share))
+    if first is not None:
+        mask[0] = rng.random(mask[0].shape) < first
+    x[mask] = LEVELS[rng.integers(0, len(LEVELS), size=mask.sum())]
+    return x, rng.integers(1, 3, size=(N, L))
+
+
+def assert_as_log_space(x, labels, tol, where, grad=False):
+    """ctcc.ctc_loss on log-probabilities gives the log-space kernel's
+    costs (the infinite ones exactly) and, with grad, its gradient."""
+    loss, g = ctcc.ctc_loss(x, labels, log_probs=True, grad=grad)
+    want, want_g = ctcc.ctc_loss(x, labels, log_probs=True, grad=grad, kernel="log")
+    finite = np.isfinite(want)
+    assert (loss[~finite] == want[~finite]).all(), where
+    np.testing.assert_allclose(loss[finite], want[finite], rtol=tol, atol=1e-12, err_msg=where)
+    if grad:
+        np.testing.assert_allclose(g, want_g, rtol=0, atol=1e-10, err_msg=where)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -497,40 +526,22 @@ def test_loss_alone_counts_the_sums_that_underflow_to_zero(dtype):
     for T in range(3, 14):
         for L in range(1, 5):
             x, labels = levels_batch(T, L, seed=100 * T + L)
-            x = x.astype(dtype)
-            loss, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False)
-            want, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel="log")
-            finite = np.isfinite(want)
-            assert (loss[~finite] == want[~finite]).all(), (T, L)
-            np.testing.assert_allclose(
-                loss[finite], want[finite], rtol=tol, atol=1e-12, err_msg=f"T={T} L={L}"
-            )
+            assert_as_log_space(x.astype(dtype), labels, tol, f"T={T} L={L}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_loss_alone_with_error_rows_past_the_double_range(dtype):
     """Long random log-probabilities with a tenth of their entries at
-    levels 0 to -1200: the untilted loss-only attempt gives up, and
-    the tilted one tracks each entry's error, whose rows here grow past
-    the double range (inf, and inf times 0 is NaN in the bound). A NaN
-    bound must send the sample to the log-space kernel: taking it for
-    "no error rows" accepted losses off by hundreds of nats (checked)."""
+    LEVELS: the untilted loss-only attempt gives up, and the tilted one
+    tracks each entry's error, whose rows here grow past the double range
+    (inf, and inf times 0 is NaN in the bound). A NaN bound must send the
+    sample to the log-space kernel: taking it for "no error rows" accepted
+    losses off by hundreds of nats (checked)."""
     rng = np.random.default_rng(1)
-    levels = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
     tol = 1e-12 if dtype == np.float64 else 1e-6
     for T, L in [(T, L) for T in (64, 90, 113, 127) for L in (1, 2, 3, 6)]:
-        x = rng.standard_normal((T, 32, 4))
-        mask = rng.random(x.shape) < 0.1
-        x[mask] = levels[rng.integers(0, len(levels), size=mask.sum())]
-        x = x.astype(dtype)
-        labels = rng.integers(1, 3, size=(32, L))
-        loss, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False)
-        want, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel="log")
-        finite = np.isfinite(want)
-        assert (loss[~finite] == want[~finite]).all(), (T, L)
-        np.testing.assert_allclose(
-            loss[finite], want[finite], rtol=tol, atol=1e-12, err_msg=f"T={T} L={L}"
-        )
+        x, labels = sprinkled_batch(rng, T, L, 32, 0.1)
+        assert_as_log_space(x.astype(dtype), labels, tol, f"T={T} L={L}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -540,24 +551,12 @@ def test_loss_alone_charges_the_first_frames_underflows(dtype):
     entries have no predecessors, so an emission that underflowed there
     is flagged like any other. Error rows that started at 0 accepted
     losses off by tens of nats (checked: 4 samples in float64)."""
-    levels = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
     tol = 1e-12 if dtype == np.float64 else 1e-6
     for seed in range(4):
         rng = np.random.default_rng(seed)
         for T, L in [(T, L) for T in (64, 75, 90, 127) for L in (1, 2, 3)]:
-            x = rng.standard_normal((T, 32, 4))
-            mask = rng.random(x.shape) < 0.1
-            mask[0] = rng.random(mask[0].shape) < 0.5
-            x[mask] = levels[rng.integers(0, len(levels), size=mask.sum())]
-            x = x.astype(dtype)
-            labels = rng.integers(1, 3, size=(32, L))
-            loss, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False)
-            want, _ = ctcc.ctc_loss(x, labels, log_probs=True, grad=False, kernel="log")
-            finite = np.isfinite(want)
-            assert (loss[~finite] == want[~finite]).all(), (seed, T, L)
-            np.testing.assert_allclose(
-                loss[finite], want[finite], rtol=tol, atol=1e-12, err_msg=f"seed={seed} T={T} L={L}"
-            )
+            x, labels = sprinkled_batch(rng, T, L, 32, 0.1, first=0.5)
+            assert_as_log_space(x.astype(dtype), labels, tol, f"seed={seed} T={T} L={L}")
 
 
 def test_a_class_flushed_to_zero_after_a_row_of_tiny_entries():
@@ -585,26 +584,14 @@ def test_a_class_flushed_to_zero_after_a_row_of_tiny_entries():
 @pytest.mark.parametrize("grad", [False, True])
 def test_random_extreme_levels_against_the_log_space_kernel(grad):
     """A search for inputs that defeat the scaled kernel's bound: standard
-    normal log-probabilities with a share of the entries at the levels of
-    levels_batch, from 3 to 130 frames. Every sample, scaled or fallen
-    back, must give the log-space kernel's loss and gradient. (Searches
-    of this kind found the three faults the tests above pin down; this
-    one fails on the code before their fixes, checked.)"""
-    levels = np.array([0.0, -2.0, -40.0, -200.0, -400.0, -600.0, -750.0, -900.0, -1200.0])
+    normal log-probabilities with a share of the entries at LEVELS, from
+    3 to 130 frames. Every sample, scaled or fallen back, must give the
+    log-space kernel's loss and gradient. (Searches of this kind found the
+    three faults the tests above pin down; this one fails on the code
+    before their fixes, checked.)"""
     rng = np.random.default_rng(20261130)
     for _ in range(600):
         T = int(rng.integers(3, 131))
         L = int(rng.integers(1, 12))
-        x = rng.standard_normal((T, 16, 4))
-        mask = rng.random(x.shape) < rng.choice([0.05, 0.1, 0.3])
-        x[mask] = levels[rng.integers(0, len(levels), size=mask.sum())]
-        labels = rng.integers(1, 3, size=(16, L))
-        loss, g = ctcc.ctc_loss(x, labels, log_probs=True, grad=grad)
-        want, want_g = ctcc.ctc_loss(x, labels, log_probs=True, grad=grad, kernel="log")
-        finite = np.isfinite(want)
-        assert (loss[~finite] == want[~finite]).all(), (T, L)
-        np.testing.assert_allclose(
-            loss[finite], want[finite], rtol=1e-12, atol=1e-12, err_msg=f"T={T} L={L}"
-        )
-        if grad:
-            np.testing.assert_allclose(g, want_g, rtol=0, atol=1e-10, err_msg=f"T={T} L={L}")
+        x, labels = sprinkled_batch(rng, T, L, 16, (0.05, 0.1, 0.3))
+        assert_as_log_space(x, labels, 1e-12, f"T={T} L={L}", grad=grad)
