@@ -469,12 +469,14 @@ CTCC_ALWAYS_INLINE void lin_class_scale(const DP *pd, size_t C, DP inv,
 
 /* What lin_emissions is told about a frame's multiplier, and tells. */
 typedef struct lin_emit_info {
-    DP mult_max;    /* in: LIN_FLUSHED_MAX, times the emissions' lift */
-    int want_least; /* in: whether `least` is wanted */
-    DP least;       /* out: at most any state's emission before cur (the
+    DP mult_max;      /* in: LIN_FLUSHED_MAX, times the emissions' lift */
+    int want_least;   /* in: whether `least` is wanted */
+    DP least;         /* out: at most any state's emission before cur (the
                        least class probability times f; 0 where not
                        wanted, or with one exp per state) */
-    DP mult;        /* out: f; LIN_FLUSHED_TOP f bounds what an emission
+    const REAL *next; /* in: the next frame's input, for log_normaliser to
+                         bring into the cache, or NULL */
+    DP mult;          /* out: f; LIN_FLUSHED_TOP f bounds what an emission
                        computed as 0 from a flushed exp stands for (the
                        error rows of the tilted loss-only attempt) */
 } lin_emit_info;
@@ -617,7 +619,7 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         shift = q->shift[t];
         norm = q->norm[t];
     } else if (!q->log_probs && !per_class) {
-        norm = log_normaliser(x, C, soft, &shift);
+        norm = log_normaliser(x, C, soft, &shift, info->next);
         if (norm != norm || norm == NEG_INF) {
             return norm;
         }
@@ -1135,6 +1137,7 @@ static void lin_forward(const lin_sample *q) {
     lin_emit_info info;
     info.mult_max = (DP)LIN_FLUSHED_MAX;
     info.want_least = 0;
+    info.next = NULL;
     DP mx = 1;
     size_t t, wlo = 0, whi = 0; /* the window of the row before */
     d->bad = 1;
@@ -1155,8 +1158,10 @@ static void lin_forward(const lin_sample *q) {
             ghi = whi + 2 < hi ? whi + 2 : hi;
             ghi = ghi > glo ? ghi : glo;
         }
+        info.next = NULL;
         if (t + 1 < q->m) {
             lin_prefetch_frame(q, t + 1, 1);
+            info.next = q->input + (t + 1) * q->stride;
         }
         if (q->post != NULL) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
@@ -1313,8 +1318,10 @@ static void lin_backward(const lin_sample *q) {
         lin_emit_info info;
         int p2;
         double factor, lift;
+        info.next = NULL;
         if (t > q->m) {
             lin_prefetch_frame(q, t - 1, 1);
+            info.next = q->input + (t - 1) * q->stride;
         }
         if (q->post != NULL) {
             memset(q->post + t * q->stride, 0, q->C * sizeof(REAL));
@@ -1568,6 +1575,7 @@ static void lin_lower_half(const lin_sample *q) {
     lin_emit_info info;
     info.mult_max = (DP)LIN_FLUSHED_MAX;
     info.want_least = 0;
+    info.next = NULL;
     size_t hint = 0; /* lin_posterior_frame's */
     size_t t, clo = q->dir[1].win_lo, chi = q->dir[1].win_hi; /* cur's */
     d->bad = 1;
@@ -1628,6 +1636,7 @@ static void lin_upper_half(const lin_sample *q) {
     lin_emit_info info;
     info.mult_max = (DP)LIN_FLUSHED_MAX;
     info.want_least = 0;
+    info.next = NULL;
     size_t hint = 0; /* lin_posterior_frame's */
     size_t t, plo = q->dir[0].win_lo, phi = q->dir[0].win_hi; /* prev's */
     d->bad = 1;

@@ -100,6 +100,27 @@ CTCC_ALWAYS_INLINE int has_bad_value(const REAL *x, size_t C) {
     return bad;
 }
 
+/* Elements per block of log_normaliser's exp pass: 1 KiB of input, which
+ * asks for the next frame's matching 1 KiB (see stream_block). */
+#define NORM_BLOCK (1024 / sizeof(REAL))
+/* Lanes of log_normaliser's sums: one 64-byte vector of REAL. */
+#define NORM_LANES (64 / sizeof(REAL))
+
+/* Asks for the n elements at p (the next frame's input) to be brought
+ * into the cache, one request per 64-byte line. */
+CTCC_ALWAYS_INLINE void stream_block(const REAL *p, size_t n) {
+#if defined(__GNUC__)
+    const char *b = (const char *)p;
+    size_t i;
+    for (i = 0; i < n * sizeof(REAL); i += 64) {
+        __builtin_prefetch(b + i, 0, 3);
+    }
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 /* The log-softmax normaliser of one frame, in two parts: *shift = the
  * frame's maximum m, and the return value log(sum_c exp(x[c] - m)), so
  * that log softmax(x)[c] = (x[c] - m) - that. Kept apart because m + log
@@ -110,11 +131,11 @@ CTCC_ALWAYS_INLINE int has_bad_value(const REAL *x, size_t C) {
  * The sum is kept in double: with C = 5000 classes a float32 sum would
  * lose about 1e-6. */
 CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
-                                     DP *shift) {
+                                     DP *shift, const REAL *next) {
     REAL m = (REAL)(-INFINITY);
     double sum = 0.0;
     int bad = 0;
-    size_t c;
+    size_t c, c0;
     /* One pass for the maximum and for NaN / +inf (which max ignores). */
 #pragma omp simd reduction(max : m) reduction(| : bad)
     for (c = 0; c < C; ++c) {
@@ -137,23 +158,65 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
         return NEG_INF;
     }
     *shift = (DP)m;
-    if (softmax != NULL) {
-        REAL inv;
-#pragma omp simd reduction(+ : sum)
+    if (C < NORM_LANES) {
         for (c = 0; c < C; ++c) {
             const REAL e = REAL_EXP_NEG(x[c] - m);
-            softmax[c] = e;
+            if (softmax != NULL) {
+                softmax[c] = e;
+            }
             sum += (double)e;
         }
-        inv = (REAL)(1.0 / sum);
+    } else {
+        double part[NORM_LANES];
+        size_t i;
+        for (i = 0; i < NORM_LANES; ++i) {
+            part[i] = 0.0;
+        }
+        for (c0 = 0; c0 + NORM_LANES <= C; c0 += NORM_LANES) {
+            if (next != NULL && c0 % NORM_BLOCK == 0) {
+                stream_block(next + c0,
+                             C - c0 < NORM_BLOCK ? C - c0 : NORM_BLOCK);
+            }
+            if (softmax != NULL) {
+#pragma omp simd
+                for (i = 0; i < NORM_LANES; ++i) {
+                    const REAL e = REAL_EXP_NEG(x[c0 + i] - m);
+                    softmax[c0 + i] = e;
+                    part[i] += (double)e;
+                }
+            } else {
+#pragma omp simd
+                for (i = 0; i < NORM_LANES; ++i) {
+                    part[i] += (double)REAL_EXP_NEG(x[c0 + i] - m);
+                }
+            }
+        }
+        if (c0 < C) {
+            /* The last block ends at C, over classes summed already. */
+            const size_t at = C - NORM_LANES;
+#pragma omp simd
+            for (i = 0; i < NORM_LANES; ++i) {
+                const REAL e = REAL_EXP_NEG(x[at + i] - m);
+                if (softmax != NULL) {
+                    softmax[at + i] = e;
+                }
+                part[i] += at + i >= c0 ? (double)e : 0.0;
+            }
+        }
+        /* Pairwise, in a fixed order. */
+        for (i = NORM_LANES / 2; i > 0; i /= 2) {
+            size_t j;
+            for (j = 0; j < i; ++j) {
+                part[j] += part[j + i];
+            }
+        }
+        sum = part[0];
+    }
+    if (softmax != NULL) {
+        const REAL inv = (REAL)(1.0 / sum);
 #pragma omp simd
         for (c = 0; c < C; ++c) {
             softmax[c] *= inv;
-        }
-    } else {
-#pragma omp simd reduction(+ : sum)
-        for (c = 0; c < C; ++c) {
-            sum += (double)REAL_EXP_NEG(x[c] - m);
         }
     }
     return (DP)log(sum);
@@ -453,7 +516,8 @@ static REAL compute_sample(const sample_args *a) {
                                       a->grad != NULL
                                           ? a->grad + t * a->frame_stride
                                           : NULL,
-                                      &shift);
+                                      &shift,
+                                      t + 1 < T ? x + a->frame_stride : NULL);
                 bad_input |= norm != norm;
             } else {
                 bad_input |= has_bad_value(x, C);
@@ -1487,6 +1551,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
             /* Nothing reads a sample's table after its kernel but the
              * modifications (the alpha one's log posteriors). */
             const int lend = backward && !modify;
+            int i;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
