@@ -254,6 +254,33 @@ unsigned char *ctcc_align_ptr(void *p);
  * after libctcc was loaded (see ctcc_in_forked_child). */
 int ctcc_thread_count(int requested, int32_t batch_size);
 
+/* The sample that iteration i of a dynamic schedule over n samples runs,
+ * with `parts` threads taking them. Samples next to each other share cache
+ * lines of a time-major gradient (a frame of C = 29 float32 classes is 116
+ * bytes); taken in index order, the threads would run neighbours at the
+ * same time and pass those lines back and forth on every frame (two
+ * threads then did 1.72 times the work of one on a batch of 32 such
+ * samples, against 1.87 in this order). The samples are split into
+ * `parts` runs of consecutive samples (the first n mod parts one longer)
+ * and iterations take them across the runs: i = 0, 1, ... run the first
+ * sample of run 0, 1, ..., then the second of each, and so on. A bijection
+ * of [0, n); any order gives the same results. */
+static inline size_t ctcc_spread_item(size_t i, size_t n, size_t parts) {
+    const size_t q = parts > 0 ? n / parts : 0, rem = q > 0 ? n % parts : 0;
+    size_t run, at;
+    if (q == 0) {
+        return i; /* fewer samples than runs */
+    }
+    if (i < parts * q) {
+        run = i % parts;
+        at = i / parts;
+    } else { /* the last sample of one of the longer runs */
+        run = i - parts * q;
+        at = q;
+    }
+    return run * q + (run < rem ? run : rem) + at;
+}
+
 /* Nonzero in a process created by fork() after libctcc was loaded (or
  * after its first call), where OpenMP's thread pool cannot be used. */
 int ctcc_in_forked_child(void);

@@ -1560,11 +1560,14 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-                for (n = 0; n < batch_size; ++n) {
+                for (i = 0; i < batch_size; ++i) {
+                    const size_t m =
+                        ctcc_spread_item((size_t)i, (size_t)batch_size,
+                                         (size_t)threads);
                     if (lend) {
-                        lend_tables(&b, (size_t)n, &home);
+                        lend_tables(&b, m, &home);
                     }
-                    costs[n] = run_sample(&b, (size_t)n);
+                    costs[m] = run_sample(&b, m);
                 }
             }
         }
@@ -1583,7 +1586,10 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
 #endif
     for (n = 0; n < batch_size; ++n) {
-        const size_t nn = (size_t)n, Tn = (size_t)input_lengths[n];
+        /* (In the kernel's order: see ctcc_spread_item.) */
+        const size_t nn = ctcc_spread_item((size_t)n, (size_t)batch_size,
+                                           (size_t)threads),
+                     Tn = (size_t)input_lengths[nn];
         const int tm = opts.layout == CTCC_LAYOUT_TIME_MAJOR;
         const size_t first = tm ? nn * C : nn * T * C;
         const size_t stride = tm ? N * C : C;
@@ -1593,11 +1599,11 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         ctcc_sample_layout lay;
         double *weight;
         size_t t;
-        ctcc_sample_layout_compute(input_lengths[n], label_lengths[n],
+        ctcc_sample_layout_compute(input_lengths[nn], label_lengths[nn],
                                    alphabet_size, DP_SIZE, backward, &lay);
-        weight = (double *)(base + ws_offset[n] + lay.weight);
-        if (state[n] == SAMPLE_OK && modify && kernel_post != NULL) {
-            unsigned char *region = base + ws_offset[n];
+        weight = (double *)(base + ws_offset[nn] + lay.weight);
+        if (state[nn] == SAMPLE_OK && modify && kernel_post != NULL) {
+            unsigned char *region = base + ws_offset[nn];
             modify_args m;
             m.input = inputs + first;
             m.targets = kernel_post + first;
@@ -1613,7 +1619,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
             m.log_scale = opts.use_alpha ? class_v : NULL;
             m.log_post = (const DP *)(region + lay.alpha);
             m.ext = (const int32_t *)(region + lay.ext_labels);
-            m.states = 2 * (size_t)label_lengths[n] + 1;
+            m.states = 2 * (size_t)label_lengths[nn] + 1;
             m.row_stride = m.states + 2 * CTCC_ROW_PAD;
             m.blank = opts.blank;
             m.scratch = (DP *)(region + lay.posterior);
@@ -1626,16 +1632,16 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         } else if (modify && gradients != NULL && gradients != kernel_post) {
             /* The kernel left this sample's gradient untouched. */
             zero_frames(gradients + first, stride, C, 0, T);
-            if (state[n] == SAMPLE_NAN) {
+            if (state[nn] == SAMPLE_NAN) {
                 fill_frames(gradients + first, stride, C, Tn, (REAL)NAN);
             }
         }
         if (frame_weights != NULL) {
             for (t = 0; t < T; ++t) {
                 REAL w = 0;
-                if (t < Tn && state[n] == SAMPLE_OK) {
+                if (t < Tn && state[nn] == SAMPLE_OK) {
                     w = modify ? (REAL)weight[t] : (REAL)1;
-                } else if (t < Tn && state[n] == SAMPLE_NAN) {
+                } else if (t < Tn && state[nn] == SAMPLE_NAN) {
                     w = (REAL)NAN;
                 }
                 frame_weights[wfirst + t * wstride] = w;
