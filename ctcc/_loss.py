@@ -83,7 +83,8 @@ def _check_logits(logits: ArrayLike, time_major: bool) -> tuple[np.ndarray, int,
 
 def _int_array(value: ArrayLike, name: str) -> np.ndarray:
     arr = _as_array(value, name)
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
+    kind = arr.dtype.kind  # "i" / "u": the integer dtypes (bool is "b")
+    if kind == "b" or (kind not in "iu" and arr.size != 0):
         raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     return arr
 
@@ -92,9 +93,10 @@ def _check_lengths(value: ArrayLike, name: str, N: int, upper: int, upper_name: 
     arr = _int_array(value, name)
     if arr.shape != (N,):
         raise ValueError(f"{name} must have shape ({N},), one per sample, got shape {arr.shape}")
-    bad = np.flatnonzero((arr < 0) | (arr > upper))
-    if bad.size:
-        i = int(bad[0])
+    # (Two reductions first: locating the bad entry costs more, and is only
+    # needed for the message.)
+    if arr.size and (arr.min() < 0 or arr.max() > upper):
+        i = int(np.flatnonzero((arr < 0) | (arr > upper))[0])
         raise ValueError(f"{name}[{i}] = {int(arr[i])} is outside [0, {upper}] ({upper_name})")
     return arr.astype(np.int32)
 
@@ -115,7 +117,7 @@ def _label_row(seq: Any, n: int) -> np.ndarray:
         ) from None
     if row.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {row.shape}; {LABEL_FORMS}")
-    if row.dtype == np.bool_ or not (np.issubdtype(row.dtype, np.integer) or row.size == 0):
+    if row.dtype.kind == "b" or (row.dtype.kind not in "iu" and row.size != 0):
         raise TypeError(
             f"{name} must hold integers, got dtype {row.dtype} ({short(seq)}); {LABEL_FORMS}"
         )
@@ -143,7 +145,7 @@ def _labels_array(labels: Any) -> np.ndarray:
         arr = np.asarray(labels)
     except (ValueError, TypeError):
         raise ValueError(f"{LABEL_FORMS}; got {describe(labels)}") from None
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
+    if arr.dtype.kind == "b" or (arr.dtype.kind not in "iu" and arr.size != 0):
         raise TypeError(f"labels must hold integers, got dtype {arr.dtype}; {LABEL_FORMS}")
     return arr
 
@@ -154,10 +156,19 @@ def _first_bad(bad: np.ndarray) -> tuple[int, ...] | None:
     return tuple(int(i) for i in hits[0]) if hits.size else None
 
 
-def _check_values(values: np.ndarray, valid: np.ndarray, where: Any, C: int, blank: int) -> None:
-    """Checks the labels in `values` where `valid` is True (original dtype,
-    so that a huge unsigned value is reported as it is). where(index)
-    returns the (sample, position) of an index of `values`."""
+def _check_values(
+    values: np.ndarray, valid: np.ndarray | None, where: Any, C: int, blank: int
+) -> np.ndarray:
+    """Checks the labels in `values` where `valid` is True (everywhere for
+    None; original dtype, so that a huge unsigned value is reported as it
+    is) and returns them, flat in C order. where(index) returns the
+    (sample, position) of an index of `values`."""
+    chosen = values.reshape(-1) if valid is None else values[valid]
+    # Three reductions decide; the bad entry is located only for the message.
+    if chosen.size == 0 or (chosen.min() >= 0 and chosen.max() < C and not (chosen == blank).any()):
+        return chosen
+    if valid is None:
+        valid = np.ones(values.shape, bool)
     hit = _first_bad(valid & ((values < 0) | (values >= C)))
     if hit is not None:
         n, j = where(hit)
@@ -172,6 +183,7 @@ def _check_values(values: np.ndarray, valid: np.ndarray, where: Any, C: int, bla
             f"labels: sample {n}, position {j} holds {blank}, which is the blank "
             f"index (blank={blank}); labels must not contain the blank"
         )
+    raise AssertionError("unreachable: a label failed the range check but has no position")
 
 
 def _normalise_labels(
@@ -194,7 +206,7 @@ def _normalise_labels(
                     f"{int(lengths[n])} entries"
                 )
         for n, row in enumerate(rows):
-            _check_values(row, np.ones(row.shape, bool), lambda i, n=n: (n, i[0]), C, blank)
+            _check_values(row, None, lambda i, n=n: (n, i[0]), C, blank)
         flat = np.concatenate([r.astype(np.int32) for r in rows]) if rows else np.zeros(0, np.int32)
         return flat, lengths.astype(np.int32)
 
@@ -216,8 +228,7 @@ def _normalise_labels(
             negative = arr < 0
             lengths = np.where(negative.any(axis=1), negative.argmax(axis=1), S).astype(np.int32)
         mask = np.arange(S)[None, :] < lengths[:, None]
-        _check_values(arr, mask, lambda i: i, C, blank)
-        return arr[mask].astype(np.int32), lengths
+        return _check_values(arr, mask, lambda i: i, C, blank).astype(np.int32), lengths
 
     if arr.ndim == 1:
         if label_lengths is None:
@@ -235,7 +246,7 @@ def _normalise_labels(
             n = int(np.searchsorted(ends, i[0], side="right"))
             return n, int(i[0] - (ends[n] - lengths[n]))
 
-        _check_values(arr, np.ones(arr.shape, bool), where, C, blank)
+        _check_values(arr, None, where, C, blank)
         return arr.astype(np.int32), lengths
 
     raise ValueError(f"{LABEL_FORMS}; got an array of shape {arr.shape}")
