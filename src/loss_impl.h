@@ -204,7 +204,11 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
             }
         }
         /* Pairwise, in a fixed order. */
-        for (i = NORM_LANES / 2; i > 0; i /= 2) {
+#pragma omp simd
+        for (i = 0; i < NORM_LANES / 2; ++i) {
+            part[i] += part[i + NORM_LANES / 2];
+        }
+        for (i = NORM_LANES / 4; i > 0; i /= 2) {
             size_t j;
             for (j = 0; j < i; ++j) {
                 part[j] += part[j + i];
