@@ -495,3 +495,62 @@ def test_masked_arrays_are_refused_by_workspace_size():
         lambda: ctcc.workspace_size([5], np.ma.array([1]), 4),
         r"^label_lengths is a numpy\.ma\.MaskedArray",
     )
+
+
+def _first_bad_label(rows, C, blank, per_row):
+    """The message label rows must get: the first label outside [0, C) in
+    (sample, position) order, else the first blank, else None; per_row
+    (labels given as a list of rows, checked one row at a time): the same
+    within the first row that holds a bad label."""
+    groups = [[(n, row)] for n, row in enumerate(rows)] if per_row else [list(enumerate(rows))]
+    for group in groups:
+        for n, row in group:
+            for j, v in enumerate(row):
+                if not 0 <= v < C:
+                    return rf"sample {n}, position {j} holds {v}, outside the alphabet"
+        for n, row in group:
+            for j, v in enumerate(row):
+                if v == blank:
+                    return rf"sample {n}, position {j} holds {blank}, which is the blank"
+    return None
+
+
+@pytest.mark.parametrize("form", ["list", "padded", "flat"])
+def test_random_labels_rejected_exactly_where_a_reference_says(form):
+    """Random labels with a few values outside the alphabet or at the blank,
+    in each form the API takes (padded with values that are not labels):
+    ctc_loss raises exactly when a label within its sample's length is bad,
+    naming the first one, out-of-range values before blanks (within the
+    first bad row, for a list of rows)."""
+    rng = np.random.default_rng(7)
+    Tn, Nn, Cn = 8, 6, 7
+    x = rng.normal(size=(Tn, Nn, Cn))
+    for _ in range(150):
+        blank = int(rng.integers(-Cn, Cn))
+        resolved = blank % Cn
+        lengths = rng.integers(0, 4, size=Nn)
+        rows = []
+        for n in range(Nn):
+            row = [int(v) for v in rng.integers(0, Cn, size=lengths[n])]
+            row = [v if v != resolved else (v + 1) % Cn for v in row]
+            for j in range(len(row)):
+                if rng.random() < 0.04:
+                    row[j] = int(rng.choice([-3, -1, resolved, Cn, Cn + 5]))
+            rows.append(row)
+        want = _first_bad_label(rows, Cn, resolved, per_row=form == "list")
+        if form == "list":
+            labels, label_lengths = rows, None
+        elif form == "padded":
+            labels = np.full((Nn, 4), Cn + 9, np.int64)  # padding that is no label
+            for n, row in enumerate(rows):
+                labels[n, : len(row)] = row
+            label_lengths = lengths
+        else:
+            labels = np.array([v for row in rows for v in row], np.int64)
+            label_lengths = lengths
+        if want is None:
+            loss, _ = ctcc.ctc_loss(x, labels, label_lengths=label_lengths, blank=blank)
+            assert loss.shape == (Nn,)
+        else:
+            with pytest.raises(ValueError, match=want):
+                ctcc.ctc_loss(x, labels, label_lengths=label_lengths, blank=blank)
