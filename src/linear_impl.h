@@ -1068,7 +1068,9 @@ CTCC_ALWAYS_INLINE int lin_crude_hopeless(const lin_sample *q, double acc) {
 }
 
 /* Asks for the cache lines of a frame's row (its first 256 bytes: the
- * processor's own prefetcher follows a longer row) a frame ahead. The
+ * processor's own prefetcher follows a longer row, and where the softmax's
+ * normaliser runs, log_normaliser asks for the rest of the input row
+ * during the frame before's exp pass) a frame ahead. The
  * frames of a time-major batch lie N C elements apart, a page or more for
  * a batch of 32, where the hardware's stride prefetcher stops; without
  * this, the loads of each frame's input waited for memory (a tenth of
