@@ -1076,29 +1076,7 @@ CTCC_ALWAYS_INLINE int lin_crude_hopeless(const lin_sample *q, double acc) {
  * this, the loads of each frame's input waited for memory (a tenth of
  * phase 1's time). `write`: the row will be written. */
 CTCC_ALWAYS_INLINE void lin_prefetch(const void *row, size_t bytes, int write) {
-#if defined(__GNUC__)
-    const char *c = (const char *)row;
-    size_t i;
-    bytes = bytes < 256 ? bytes : 256;
-    for (i = 0; i < bytes; i += 64) {
-        if (write) {
-            __builtin_prefetch(c + i, 1, 3);
-        } else {
-            __builtin_prefetch(c + i, 0, 3);
-        }
-    }
-    if (bytes > 0) {
-        if (write) {
-            __builtin_prefetch(c + bytes - 1, 1, 3);
-        } else {
-            __builtin_prefetch(c + bytes - 1, 0, 3);
-        }
-    }
-#else
-    (void)row;
-    (void)bytes;
-    (void)write;
-#endif
+    prefetch_bytes(row, bytes < 256 ? bytes : 256, write);
 }
 
 /* The next frame's rows that frame `t`'s computation reads (its input, or

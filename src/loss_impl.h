@@ -101,23 +101,37 @@ CTCC_ALWAYS_INLINE int has_bad_value(const REAL *x, size_t C) {
 }
 
 /* Elements per block of log_normaliser's exp pass: 1 KiB of input, which
- * asks for the next frame's matching 1 KiB (see stream_block). */
+ * asks for the next frame's matching 1 KiB (prefetch_bytes). */
 #define NORM_BLOCK (1024 / sizeof(REAL))
 /* Lanes of log_normaliser's sums: one 64-byte vector of REAL. */
 #define NORM_LANES (64 / sizeof(REAL))
 
-/* Asks for the n elements at p (the next frame's input) to be brought
- * into the cache, one request per 64-byte line. */
-CTCC_ALWAYS_INLINE void stream_block(const REAL *p, size_t n) {
+/* Asks for the cache lines of bytes [0, n) at p to be brought into the
+ * cache (the line of the last byte too, for a range that does not start
+ * on a line). `write`: they will be written. Does nothing where the
+ * compiler has no prefetch instruction to offer. */
+CTCC_ALWAYS_INLINE void prefetch_bytes(const void *p, size_t n, int write) {
 #if defined(__GNUC__)
-    const char *b = (const char *)p;
+    const char *c = (const char *)p;
     size_t i;
-    for (i = 0; i < n * sizeof(REAL); i += 64) {
-        __builtin_prefetch(b + i, 0, 3);
+    for (i = 0; i < n; i += 64) {
+        if (write) {
+            __builtin_prefetch(c + i, 1, 3);
+        } else {
+            __builtin_prefetch(c + i, 0, 3);
+        }
+    }
+    if (n > 0) {
+        if (write) {
+            __builtin_prefetch(c + n - 1, 1, 3);
+        } else {
+            __builtin_prefetch(c + n - 1, 0, 3);
+        }
     }
 #else
     (void)p;
     (void)n;
+    (void)write;
 #endif
 }
 
@@ -174,8 +188,10 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
         }
         for (c0 = 0; c0 + NORM_LANES <= C; c0 += NORM_LANES) {
             if (next != NULL && c0 % NORM_BLOCK == 0) {
-                stream_block(next + c0,
-                             C - c0 < NORM_BLOCK ? C - c0 : NORM_BLOCK);
+                prefetch_bytes(next + c0,
+                               (C - c0 < NORM_BLOCK ? C - c0 : NORM_BLOCK) *
+                                   sizeof(REAL),
+                               0);
             }
             if (softmax != NULL) {
 #pragma omp simd
