@@ -767,6 +767,80 @@ CTCC_ALWAYS_INLINE void lin_trim(const DP *row, size_t *lo, size_t *hi) {
     *hi = b;
 }
 
+/* The row recurrences (lin_alpha_row, lin_beta_row) run over a row's
+ * states in blocks of LIN_LANES, as the per-class loops do: the last
+ * block overlaps the one before where LIN_LANES does not divide the
+ * width, and rows narrower than a block run one state at a time. A plain
+ * loop over a window of 81 states ran 10 vectors and then up to 7 states
+ * one at a time, each carrying the row's maximum and flag count through
+ * memory (in a profile of the loss alone, T = 150, L = 40, a fifth of the
+ * forward task's time went to the flag count and its tail). The overlap
+ * recomputes a few states to the same values: harmless for a store, a
+ * maximum or a minimum, and left out of a count. (The error-row versions,
+ * which only the rare second, tilted loss-only attempt runs, keep plain
+ * loops.) */
+
+/* The first state of the block that starts at c0 in a row ending at hi
+ * (hi - c0 >= LIN_LANES or the last, overlapping block). */
+CTCC_ALWAYS_INLINE size_t lin_row_block_at(size_t c0, size_t hi) {
+    return c0 + LIN_LANES <= hi ? c0 : hi - LIN_LANES;
+}
+
+/* A row's per-lane maxima (0), minima (1) and flag counts (0). */
+CTCC_ALWAYS_INLINE void lin_lanes_init(DP *mx, DP *mn, size_t *n) {
+    size_t i;
+    for (i = 0; i < LIN_LANES; ++i) {
+        mx[i] = 0;
+        mn[i] = 1;
+        n[i] = 0;
+    }
+}
+
+/* The row's maximum (returned), minimum and flag count from the lanes. */
+CTCC_ALWAYS_INLINE DP lin_lanes_reduce(const DP *mx, const DP *mn,
+                                       const size_t *n, DP *least,
+                                       size_t *count) {
+    DP top = mx[0], bottom = mn[0];
+    size_t total = n[0], i;
+    for (i = 1; i < LIN_LANES; ++i) {
+        top = mx[i] > top ? mx[i] : top;
+        bottom = mn[i] < bottom ? mn[i] : bottom;
+        total += n[i];
+    }
+    *least = bottom;
+    *count = total;
+    return top;
+}
+
+/* One block of lin_alpha_row: the states [at, at + LIN_LANES), of which
+ * the first `skip` were counted in the block before (0 but in a row's
+ * last, overlapping block: a constant there, so that the other blocks
+ * pay nothing for the test). */
+CTCC_ALWAYS_INLINE void lin_alpha_block(DP *row, const DP *prev, const DP *e,
+                                        const DP *k, DP x, size_t at,
+                                        size_t skip, DP *mx, DP *mn, size_t *n,
+                                        int exact) {
+    size_t i;
+#pragma omp simd
+    for (i = 0; i < LIN_LANES; ++i) {
+        const size_t s = at + i;
+        const DP in = prev[s] + x * prev[s - 1] + k[s] * prev[s - 2];
+        const DP r = e[s] * in;
+        /* A flagged entry is stored as 0: its error stays within the
+         * charge, and no subnormal reaches the next frame's arithmetic,
+         * which would run at the processor's slow, microcoded pace. An
+         * entry whose predecessors are all 0 is exactly 0 (a state not yet
+         * reachable, as after a repeated label): not flagged. */
+        row[s] = r < LIN_TINY ? 0 : r;
+        mx[i] = r > mx[i] ? r : mx[i];
+        if (exact) {
+            n[i] += r < LIN_TINY && in > 0 && i >= skip;
+        } else {
+            mn[i] = r < mn[i] ? r : mn[i];
+        }
+    }
+}
+
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
  * the two entries beyond each end of the band (which the next frame reads
  * as predecessors). Returns the row's maximum and stores, with `exact` (a
@@ -780,37 +854,36 @@ CTCC_ALWAYS_INLINE void lin_trim(const DP *row, size_t *lo, size_t *hi) {
 CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
                                     const DP *k, DP x, size_t lo, size_t hi,
                                     double *flags, int exact) {
-    DP mx = 0;
-    size_t s, n = 0;
+    DP mx[LIN_LANES], mn[LIN_LANES], top, least;
+    size_t n[LIN_LANES], count, c0;
     lin_zero_ends(row, lo, hi);
-    if (!exact) {
-        DP mn = 1;
-#pragma omp simd reduction(max : mx) reduction(min : mn)
-        for (s = lo; s < hi; ++s) {
-            const DP r =
-                e[s] * (prev[s] + x * prev[s - 1] + k[s] * prev[s - 2]);
-            row[s] = r < LIN_TINY ? 0 : r;
-            mx = r > mx ? r : mx;
-            mn = r < mn ? r : mn;
+    lin_lanes_init(mx, mn, n);
+    if (hi - lo < LIN_LANES) {
+        for (c0 = lo; c0 < hi; ++c0) {
+            const DP in = prev[c0] + x * prev[c0 - 1] + k[c0] * prev[c0 - 2];
+            const DP r = e[c0] * in;
+            row[c0] = r < LIN_TINY ? 0 : r;
+            mx[0] = r > mx[0] ? r : mx[0];
+            mn[0] = r < mn[0] ? r : mn[0];
+            n[0] += r < LIN_TINY && in > 0;
         }
-        *flags = mn < LIN_TINY ? 1.0 : 0.0;
-        return mx;
+    } else if (!exact) {
+        for (c0 = lo; c0 < hi; c0 += LIN_LANES) {
+            lin_alpha_block(row, prev, e, k, x, lin_row_block_at(c0, hi), 0, mx,
+                            mn, n, 0);
+        }
+    } else {
+        for (c0 = lo; c0 + LIN_LANES <= hi; c0 += LIN_LANES) {
+            lin_alpha_block(row, prev, e, k, x, c0, 0, mx, mn, n, exact);
+        }
+        if (c0 < hi) {
+            lin_alpha_block(row, prev, e, k, x, hi - LIN_LANES,
+                            c0 - (hi - LIN_LANES), mx, mn, n, exact);
+        }
     }
-#pragma omp simd reduction(max : mx) reduction(+ : n)
-    for (s = lo; s < hi; ++s) {
-        const DP in = prev[s] + x * prev[s - 1] + k[s] * prev[s - 2];
-        const DP r = e[s] * in;
-        /* A flagged entry is stored as 0: its error stays within the
-         * charge, and no subnormal reaches the next frame's arithmetic,
-         * which would run at the processor's slow, microcoded pace. An
-         * entry whose predecessors are all 0 is exactly 0 (a state not
-         * yet reachable, as after a repeated label): not flagged. */
-        row[s] = r < LIN_TINY ? 0 : r;
-        mx = r > mx ? r : mx;
-        n += r < LIN_TINY && in > 0;
-    }
-    *flags = (double)n;
-    return mx;
+    top = lin_lanes_reduce(mx, mn, n, &least, &count);
+    *flags = exact ? (double)count : (least < LIN_TINY ? 1.0 : 0.0);
+    return top;
 }
 
 /* The least multiplier of the emissions (lin_emissions' *least, times
@@ -824,6 +897,46 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
  * loads per vector, 7% of the loss-only time on peaked outputs. */
 #define LIN_LEAN_LEAST 0x1p-21
 
+/* One block of lin_beta_row, as lin_alpha_block. */
+CTCC_ALWAYS_INLINE void lin_beta_block(DP *next, const DP *cur, const DP *e,
+                                       const DP *k, DP x, size_t at,
+                                       size_t skip, DP *mx, DP *mn, size_t *n,
+                                       int exact, DP lift) {
+    const DP tiny = LIN_TINY * lift, down = 1 / lift;
+    size_t i;
+    if (!exact) {
+#pragma omp simd
+        for (i = 0; i < LIN_LANES; ++i) {
+            const size_t s = at + i;
+            const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
+            next[s] = r < LIN_TINY ? 0 : r;
+            mx[i] = r > mx[i] ? r : mx[i];
+            mn[i] = r < mn[i] ? r : mn[i];
+        }
+    } else if (exact == 2) {
+#pragma omp simd
+        for (i = 0; i < LIN_LANES; ++i) {
+            const size_t s = at + i;
+            const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
+            next[s] = r < tiny ? 0 : r * down;
+            mx[i] = r > mx[i] ? r : mx[i];
+            n[i] += r > 0 && r < tiny && i >= skip;
+        }
+    } else {
+#pragma omp simd
+        for (i = 0; i < LIN_LANES; ++i) {
+            const size_t s = at + i;
+            const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
+            /* As in lin_alpha_block: the successors' own entries tell an
+             * exact 0 (all of them 0) from an underflow. */
+            const DP in = cur[s] + x * cur[s + 1] + k[s + 2] * cur[s + 2];
+            next[s] = r < tiny ? 0 : r * down;
+            mx[i] = r > mx[i] ? r : mx[i];
+            n[i] += r < tiny && in > 0 && i >= skip;
+        }
+    }
+}
+
 /* next[s] = e[s] + e[s+1] + k[s+2] e[s+2] on [plo, phi), zeros beyond,
  * where e holds the emissions times the frame's beta row cur on [lo, hi)
  * (lin_emissions with cur) and 0 beyond. Returns next's maximum and
@@ -835,45 +948,45 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
 CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
                                    const DP *k, DP x, size_t plo, size_t phi,
                                    double *flags, int exact, DP lift) {
-    const DP tiny = LIN_TINY * lift, down = 1 / lift;
-    DP mx = 0;
-    size_t s, n = 0;
+    DP mx[LIN_LANES], mn[LIN_LANES], top, least;
+    size_t n[LIN_LANES], count, c0;
     lin_zero_ends(next, plo, phi);
+    lin_lanes_init(mx, mn, n);
+    if (phi - plo < LIN_LANES) {
+        const DP tiny = LIN_TINY * lift, down = 1 / lift;
+        for (c0 = plo; c0 < phi; ++c0) {
+            const DP r = e[c0] + x * e[c0 + 1] + k[c0 + 2] * e[c0 + 2];
+            const DP in = cur[c0] + x * cur[c0 + 1] + k[c0 + 2] * cur[c0 + 2];
+            if (!exact) {
+                next[c0] = r < LIN_TINY ? 0 : r;
+            } else {
+                next[c0] = r < tiny ? 0 : r * down;
+            }
+            mx[0] = r > mx[0] ? r : mx[0];
+            mn[0] = r < mn[0] ? r : mn[0];
+            n[0] += r < tiny && (exact == 2 ? r > 0 : in > 0);
+        }
+    } else if (!exact) {
+        for (c0 = plo; c0 < phi; c0 += LIN_LANES) {
+            lin_beta_block(next, cur, e, k, x, lin_row_block_at(c0, phi), 0, mx,
+                           mn, n, 0, lift);
+        }
+    } else {
+        for (c0 = plo; c0 + LIN_LANES <= phi; c0 += LIN_LANES) {
+            lin_beta_block(next, cur, e, k, x, c0, 0, mx, mn, n, exact, lift);
+        }
+        if (c0 < phi) {
+            lin_beta_block(next, cur, e, k, x, phi - LIN_LANES,
+                           c0 - (phi - LIN_LANES), mx, mn, n, exact, lift);
+        }
+    }
+    top = lin_lanes_reduce(mx, mn, n, &least, &count);
     if (!exact) {
-        DP mn = 1;
-#pragma omp simd reduction(max : mx) reduction(min : mn)
-        for (s = plo; s < phi; ++s) {
-            const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
-            next[s] = r < LIN_TINY ? 0 : r;
-            mx = r > mx ? r : mx;
-            mn = r < mn ? r : mn;
-        }
-        *flags = mn < LIN_TINY ? 1.0 : 0.0;
-        return mx;
+        *flags = least < LIN_TINY ? 1.0 : 0.0;
+        return top;
     }
-    if (exact == 2) {
-#pragma omp simd reduction(max : mx) reduction(+ : n)
-        for (s = plo; s < phi; ++s) {
-            const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
-            next[s] = r < tiny ? 0 : r * down;
-            mx = r > mx ? r : mx;
-            n += r > 0 && r < tiny;
-        }
-        *flags = (double)n;
-        return mx * down;
-    }
-#pragma omp simd reduction(max : mx) reduction(+ : n)
-    for (s = plo; s < phi; ++s) {
-        const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
-        /* As in lin_alpha_row: the successors' own entries tell an exact
-         * 0 (all of them 0) from an underflow. */
-        const DP in = cur[s] + x * cur[s + 1] + k[s + 2] * cur[s + 2];
-        next[s] = r < tiny ? 0 : r * down;
-        mx = r > mx ? r : mx;
-        n += r < tiny && in > 0;
-    }
-    *flags = (double)n;
-    return mx * down;
+    *flags = (double)count;
+    return top * (1 / lift); /* (as the entries: a power of two) */
 }
 
 /* The tilt (see the top of the file): the velocity, in states per frame,
@@ -1714,6 +1827,8 @@ static double lin_join(const lin_sample *q) {
         !(LIN_FLAG_ERROR * LIN_PRODUCT_SCALE * flagged / total <= LIN_ACCEPT)) {
         return (double)NAN;
     }
+#else
+    (void)flagged;
 #endif
     {
         /* log(total 2^-980), without the rounding of a log near 680: the
