@@ -668,19 +668,26 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
                     lin_class_scale(pd, C, (DP)(1.0 / sum), soft);
                 }
             }
-            f = (DP)((double)factor / sum);
+            /* In phase 1, factor / sum as rounded, the same bits as the
+             * quotient: factor is a power of two, and 1 / sum (sum in [1,
+             * C]) and its product with factor stay normal. The
+             * reciprocal does not wait for the row before (whose maximum
+             * gives factor), where the quotient's division sat between
+             * that row and this one's emissions. (Phase 2's factors are
+             * not powers of two.) */
+            const double inv = 1.0 / sum;
+            f = phase1 ? (DP)((double)factor * inv)
+                       : (DP)((double)factor / sum);
             if (phase1) {
                 /* log(p / e), but for log factor: -log(sum f / factor) =
-                 * -log1p(r), r = f sum / factor - 1, with f the quotient
-                 * as rounded. An fma gives r to double precision (factor
-                 * is a power of two), and |r| <= 2^-53 makes log1p(r) =
-                 * r - r^2 / 2 to the last bit: the exact ratio of what
-                 * the row was scaled by, where log sum + log(f / factor)
-                 * would take two logs per frame and their roundings
-                 * (which over thousands of frames reach 1e-13 in log
-                 * P). */
-                const double r =
-                    fma((double)f, sum, -(double)factor) / (double)factor;
+                 * -log1p(r), r = f sum / factor - 1 = inv sum - 1, with
+                 * inv as rounded. An fma gives r to double precision,
+                 * and |r| <= 2^-53 makes log1p(r) = r - r^2 / 2 to the
+                 * last bit: the exact ratio of what the row was scaled
+                 * by, where log sum + log(f / factor) would take two logs
+                 * per frame and their roundings (which over thousands of
+                 * frames reach 1e-13 in log P). */
+                const double r = fma(inv, sum, -1.0);
                 rest = (DP)(-(r - 0.5 * r * r));
             }
             *log_z = 0;
