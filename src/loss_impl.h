@@ -1057,8 +1057,10 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     q->emit_err = q->err_f != NULL ? q->err_f + 4 * q->SP : NULL;
     q->wins = q->with_grad ? (uint32_t *)(w + lay.windows) : NULL;
 #if CTCC_HAVE_AVX512_PATH
-    q->permute = q->C <= LIN_PERMUTE_CLASSES && ctcc_have_avx512();
+    q->blocks = ctcc_have_avx512();
+    q->permute = q->C <= LIN_PERMUTE_CLASSES && q->blocks;
 #else
+    q->blocks = 0;
     q->permute = 0;
 #endif
 }

@@ -1,8 +1,9 @@
 /*
  * test_rows.c - the scaled kernel's row recurrences (lin_alpha_row and
- * lin_beta_row, src/linear_impl.h), which run over a row's states in
- * blocks of vector width with an overlapping last block, against a plain
- * loop over the states: every stored entry to the bit, the row's maximum
+ * lin_beta_row, src/linear_impl.h), both ways they run (in blocks of
+ * vector width with an overlapping last block, as the AVX-512 build does,
+ * and the compiler's plain loop), against a loop over the states written
+ * here: every stored entry to the bit, the row's maximum
  * and its flag count (or, without `exact`, whether it has flags), for
  * every width from 0 to 70 states and every start of the window, on
  * rows mixing ordinary values, entries that fall below LIN_TINY and
@@ -28,13 +29,14 @@
 
 static int passed, failed;
 
-static void check(int ok, const char *what, size_t lo, size_t hi, int exact) {
+static void check(int ok, const char *what, size_t lo, size_t hi, int exact,
+                  int blocks) {
     if (ok) {
         ++passed;
     } else {
         ++failed;
-        printf("FAIL %s (states [%zu, %zu), exact = %d)\n", what, lo, hi,
-               exact);
+        printf("FAIL %s (states [%zu, %zu), exact = %d, blocks = %d)\n", what,
+               lo, hi, exact, blocks);
     }
 }
 
@@ -61,8 +63,9 @@ int main(void) {
            *row = row_b + PAD, *ref = ref_b + PAD;
     unsigned seed = 1;
     size_t lo, hi, s;
-    int exact, dir, round;
-    for (round = 0; round < 4; ++round) {
+    int exact, dir, round, blocks;
+    for (round = 0; round < 8; ++round) {
+        blocks = round / 4;
         for (dir = 0; dir < 2; ++dir) {
             for (exact = 0; exact <= 2; ++exact) {
                 if (dir == 0 && exact == 2) {
@@ -105,32 +108,32 @@ int main(void) {
                         ref[(ptrdiff_t)lo - 2] = ref[(ptrdiff_t)lo - 1] = 0;
                         ref[hi] = ref[hi + 1] = 0;
                         if (dir == 0) {
-                            got_top = exact
-                                          ? lin_alpha_row(row, prev, e, k, x,
-                                                          lo, hi, &flags, 1)
-                                          : lin_alpha_row(row, prev, e, k, x,
-                                                          lo, hi, &flags, 0);
+                            got_top =
+                                exact ? lin_alpha_row(row, prev, e, k, x, lo,
+                                                      hi, &flags, 1, blocks)
+                                      : lin_alpha_row(row, prev, e, k, x, lo,
+                                                      hi, &flags, 0, blocks);
                         } else if (exact == 0) {
                             got_top = lin_beta_row(row, prev, e, k, x, lo, hi,
-                                                   &flags, 0, 1.0);
+                                                   &flags, 0, 1.0, blocks);
                         } else if (exact == 1) {
                             got_top = lin_beta_row(row, prev, e, k, x, lo, hi,
-                                                   &flags, 1, 1.0);
+                                                   &flags, 1, 1.0, blocks);
                         } else {
                             got_top = lin_beta_row(row, prev, e, k, x, lo, hi,
-                                                   &flags, 2, 1.0);
+                                                   &flags, 2, 1.0, blocks);
                         }
-                        want_flags = exact ? (double)n
-                                           : (least_small > 0 ? 1.0 : 0.0);
+                        want_flags =
+                            exact ? (double)n : (least_small > 0 ? 1.0 : 0.0);
                         check(memcmp(row_b, ref_b, sizeof(row_b)) == 0,
                               dir == 0 ? "alpha entries" : "beta entries", lo,
-                              hi, exact);
+                              hi, exact, blocks);
                         check(got_top == top,
                               dir == 0 ? "alpha maximum" : "beta maximum", lo,
-                              hi, exact);
+                              hi, exact, blocks);
                         check(flags == want_flags,
                               dir == 0 ? "alpha flags" : "beta flags", lo, hi,
-                              exact);
+                              exact, blocks);
                     }
                 }
             }
