@@ -778,7 +778,7 @@ CTCC_ALWAYS_INLINE void lin_trim(const DP *row, size_t *lo, size_t *hi) {
 /* The row recurrences (lin_alpha_row, lin_beta_row) run over a row's
  * states in blocks of LIN_LANES, as the per-class loops do: the last
  * block overlaps the one before where LIN_LANES does not divide the
- * width, and rows narrower than a block run one state at a time. A plain
+ * width, and rows narrower than a block take the plain loop. A plain
  * loop over a window of 81 states ran 10 vectors and then up to 7 states
  * one at a time, each carrying the row's maximum and flag count through
  * memory (in a profile of the loss alone, T = 150, L = 40, a fifth of the
@@ -858,7 +858,7 @@ CTCC_ALWAYS_INLINE void lin_alpha_block(DP *row, const DP *prev, const DP *e,
  * per vector instead of a count's three). That is all the gradient's
  * bound needs: it only decides whether a frame's flagged entries are
  * summed, and that sum charges stored zeros anyway, the exact ones
- * harmlessly. */
+ * harmlessly. In blocks (see above): the row is at least LIN_LANES wide. */
 CTCC_ALWAYS_INLINE DP lin_alpha_row_blocks(DP *row, const DP *prev, const DP *e,
                                            const DP *k, DP x, size_t lo,
                                            size_t hi, double *flags,
@@ -867,16 +867,7 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_blocks(DP *row, const DP *prev, const DP *e,
     size_t n[LIN_LANES], count, c0;
     lin_zero_ends(row, lo, hi);
     lin_lanes_init(mx, mn, n);
-    if (hi - lo < LIN_LANES) {
-        for (c0 = lo; c0 < hi; ++c0) {
-            const DP in = prev[c0] + x * prev[c0 - 1] + k[c0] * prev[c0 - 2];
-            const DP r = e[c0] * in;
-            row[c0] = r < LIN_TINY ? 0 : r;
-            mx[0] = r > mx[0] ? r : mx[0];
-            mn[0] = r < mn[0] ? r : mn[0];
-            n[0] += r < LIN_TINY && in > 0;
-        }
-    } else if (!exact) {
+    if (!exact) {
         for (c0 = lo; c0 < hi; c0 += LIN_LANES) {
             lin_alpha_block(row, prev, e, k, x, lin_row_block_at(c0, hi), 0, mx,
                             mn, n, 0);
@@ -938,11 +929,12 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_plain(DP *row, const DP *prev, const DP *e,
 }
 
 /* lin_alpha_row_blocks where `blocks` (lin_sample's: the processor has
- * AVX-512), else lin_alpha_row_plain: the same values to the bit. */
+ * AVX-512) and the row is at least a block wide, else
+ * lin_alpha_row_plain: the same values to the bit. */
 CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
                                     const DP *k, DP x, size_t lo, size_t hi,
                                     double *flags, int exact, int blocks) {
-    return blocks
+    return blocks && hi - lo >= LIN_LANES
                ? lin_alpha_row_blocks(row, prev, e, k, x, lo, hi, flags, exact)
                : lin_alpha_row_plain(row, prev, e, k, x, lo, hi, flags, exact);
 }
@@ -1005,7 +997,8 @@ CTCC_ALWAYS_INLINE void lin_beta_block(DP *next, const DP *cur, const DP *e,
  * lin_alpha_row; with exact == 2 (the emissions' multiplier at least
  * LIN_LEAN_LEAST) the exact zeros are told from the sum alone. With
  * `exact`, e may be `lift` (a power of two) times higher, and the results
- * are brought down by it (see LIN_LIFT). */
+ * are brought down by it (see LIN_LIFT). In blocks, at least LIN_LANES
+ * wide, as lin_alpha_row_blocks. */
 CTCC_ALWAYS_INLINE DP lin_beta_row_blocks(DP *next, const DP *cur, const DP *e,
                                           const DP *k, DP x, size_t plo,
                                           size_t phi, double *flags, int exact,
@@ -1014,21 +1007,7 @@ CTCC_ALWAYS_INLINE DP lin_beta_row_blocks(DP *next, const DP *cur, const DP *e,
     size_t n[LIN_LANES], count, c0;
     lin_zero_ends(next, plo, phi);
     lin_lanes_init(mx, mn, n);
-    if (phi - plo < LIN_LANES) {
-        const DP tiny = LIN_TINY * lift, down = 1 / lift;
-        for (c0 = plo; c0 < phi; ++c0) {
-            const DP r = e[c0] + x * e[c0 + 1] + k[c0 + 2] * e[c0 + 2];
-            const DP in = cur[c0] + x * cur[c0 + 1] + k[c0 + 2] * cur[c0 + 2];
-            if (!exact) {
-                next[c0] = r < LIN_TINY ? 0 : r;
-            } else {
-                next[c0] = r < tiny ? 0 : r * down;
-            }
-            mx[0] = r > mx[0] ? r : mx[0];
-            mn[0] = r < mn[0] ? r : mn[0];
-            n[0] += r < tiny && (exact == 2 ? r > 0 : in > 0);
-        }
-    } else if (!exact) {
+    if (!exact) {
         for (c0 = plo; c0 < phi; c0 += LIN_LANES) {
             lin_beta_block(next, cur, e, k, x, lin_row_block_at(c0, phi), 0, mx,
                            mn, n, 0, lift);
@@ -1103,10 +1082,11 @@ CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
                                    const DP *k, DP x, size_t plo, size_t phi,
                                    double *flags, int exact, DP lift,
                                    int blocks) {
-    return blocks ? lin_beta_row_blocks(next, cur, e, k, x, plo, phi, flags,
-                                        exact, lift)
-                  : lin_beta_row_plain(next, cur, e, k, x, plo, phi, flags,
-                                       exact, lift);
+    return blocks && phi - plo >= LIN_LANES
+               ? lin_beta_row_blocks(next, cur, e, k, x, plo, phi, flags, exact,
+                                     lift)
+               : lin_beta_row_plain(next, cur, e, k, x, plo, phi, flags, exact,
+                                    lift);
 }
 
 /* The tilt (see the top of the file): the velocity, in states per frame,
