@@ -120,12 +120,16 @@ def _workspace(size_t nbytes):
 
 
 def clear_workspace_cache() -> None:
-    """Free the workspace that the calling Python thread keeps between calls.
+    """Free the memory that ctcc keeps between calls.
 
     Each Python thread keeps the scratch buffer of its last call (up to
     1 GiB) and reuses it: a fresh mapping of tens of megabytes would be
-    faulted in page by page on every call. The results never depend on
-    it. Other threads' buffers are kept.
+    faulted in page by page on every call. Likewise the memory of up to
+    two gradient or posteriors arrays of 1 MiB or more (returned by
+    earlier calls and since dropped by the caller) is kept for the next
+    outputs. This frees the calling thread's scratch buffer and the kept
+    outputs' memory; other threads' scratch buffers are kept. The results
+    never depend on either.
 
     See Also
     --------
@@ -139,6 +143,7 @@ def clear_workspace_cache() -> None:
     >>> ctcc.clear_workspace_cache()  # gives the memory back
     """
     _local.buffer = None
+    release_outputs()
 
 
 def version() -> str:
@@ -306,5 +311,6 @@ def workspace_size_raw(const int32_t[::1] label_lengths,
     return nbytes
 
 
+include "_outputs.pxi"
 include "_align.pxi"
 include "_decode.pxi"

@@ -515,8 +515,9 @@ def ctc_loss(
     grad_out : numpy.ndarray, optional
         Only with ``grad=True``: an array in the shape of `logits` (the
         given layout) to write the gradient into, returned as `grad`,
-        under the rules of `loss_out`. Reusing one array across calls
-        saves allocating and page-faulting a fresh gradient each time.
+        under the rules of `loss_out`. Without it the gradient is a new
+        array, whose memory, from 1 MiB on, is that of an earlier output
+        the caller has dropped where one is kept (see Notes).
     kernel : {"auto", "log"}, default "auto"
         The dynamic programme. ``"auto"`` runs the scaled linear-space
         kernel and checks each sample with a bound on what underflow can
@@ -588,8 +589,13 @@ def ctc_loss(
     the others), `gamma` alone keeps them independent.
 
     Each Python thread keeps its workspace between calls (a fresh mapping
-    of tens of megabytes would fault in page by page on every call);
-    `ctcc.clear_workspace_cache` frees the calling thread's.
+    of tens of megabytes would fault in page by page on every call). For
+    the same reason the memory of up to two gradient or posteriors arrays
+    of 1 MiB or more is kept once the caller has dropped them (and every
+    view of them), and reused for the next outputs that fit it; the C core
+    writes every element of an output, so nothing of the old contents
+    shows. `ctcc.clear_workspace_cache` frees the calling thread's
+    workspace and the kept outputs.
 
     Examples
     --------
@@ -643,7 +649,7 @@ def ctc_loss(
     if grad_out is not None:
         gradient = grad_out
     else:
-        gradient = np.empty(b.data.shape, dtype) if grad else None
+        gradient = _core.output_array(b.data.shape, dtype) if grad else None
     costs = _run(
         b,
         log_probs=log_probs,
@@ -734,7 +740,9 @@ def ctc_posteriors(
         An array in the shape of `logits` to write the targets into,
         returned as `targets` (the same object), as NumPy's ``out=``: a
         plain ``numpy.ndarray`` of the dtype of `logits`, C-contiguous,
-        aligned, writeable and sharing no memory with `logits`.
+        aligned, writeable and sharing no memory with `logits`. Without
+        it the targets are a new array, whose memory may be that of an
+        earlier output the caller has dropped (see `ctcc.ctc_loss`).
     kernel : {"auto", "log"}, default "auto"
         The dynamic programme. ``"auto"`` runs the scaled linear-space
         kernel and checks each sample with a bound on what underflow can
@@ -825,7 +833,7 @@ def ctc_posteriors(
     kernel_out = _check_kernel(
         kernel, kernel_out, b, [("logits", logits), ("logits", b.data), ("out", out)]
     )
-    targets = np.empty(b.data.shape, dtype) if out is None else out
+    targets = _core.output_array(b.data.shape, dtype) if out is None else out
     weights = None
     if return_weights:
         weights = np.empty((b.T, b.N) if time_major else (b.N, b.T), dtype)
