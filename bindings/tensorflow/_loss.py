@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 import ctcc
+from ctcc import _core
 from ctcc._checks import as_flag, as_num_threads, as_optional_int, reject_masked
 from ctcc._loss import _check_modifications
 
@@ -49,18 +50,10 @@ class _HostError(ValueError):
 
 # TensorFlow's tensor alignment (EIGEN_MAX_ALIGN_BYTES, 64 in its x86-64
 # builds): tf.numpy_function wraps a result whose data is aligned to it
-# without a copy, and copies any other into a buffer of its own.
-_TF_ALIGN = 64
-
-
-def _output_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """An uninitialised C-contiguous array whose data starts at a multiple
-    of ``_TF_ALIGN`` bytes (a slice of a slightly larger byte buffer)."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(nbytes + _TF_ALIGN, np.uint8)
-    start = -raw.ctypes.data % _TF_ALIGN
-    return raw[start : start + nbytes].view(dtype).reshape(shape)
+# without a copy, and copies any other into a buffer of its own. ctcc's
+# output arrays start at multiples of 64 bytes, and from 1 MiB on reuse
+# the memory of outputs already released (_outputs.pxi).
+_output_array = _core.output_array
 
 
 def _xla_error(fn: str) -> RuntimeError:
