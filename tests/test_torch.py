@@ -266,6 +266,44 @@ def test_backward_twice_and_through_a_weighted_sum():
     _close(once, y.grad - torch.exp(y.detach()) * weights[:, None] * valid, 1e-10)
 
 
+def test_large_gradients_over_training_steps():
+    """From 1 MiB on, the forward's gradient and the backward's product are
+    written into memory that ctcc reuses once released (ctcc/_outputs.pxi):
+    over steps that drop their tensors, accumulate into .grad or retain the
+    graph, every gradient matches torch.nn.functional.ctc_loss's, and
+    earlier gradients still held are left untouched."""
+    rng = np.random.default_rng(5)
+    T, N, C = 40, 4, 1000  # float64: a 1.28 MB gradient
+    logits = torch.from_numpy(rng.standard_normal((T, N, C)))
+    targets = torch.from_numpy(rng.integers(1, C, (N, 10)))
+    args = (targets, torch.tensor([40, 30, 40, 20]), torch.tensor([10, 5, 8, 0]))
+    weights = torch.tensor([1.0, 0.5, 2.0, -1.0], dtype=torch.float64)
+
+    def total(fn, x):
+        return (fn(x.log_softmax(-1), *args, reduction="none") * weights).sum()
+
+    ref = logits.clone().requires_grad_()
+    total(F.ctc_loss, ref).backward()
+    want = ref.grad
+    ctcc.clear_workspace_cache()
+    x = logits.clone().requires_grad_()
+    held = []
+    for _ in range(6):
+        x.grad = None
+        total(ctcc.torch.ctc_loss, x).backward()
+        _close(x.grad, want, 1e-10)
+        held.append((x.grad, x.grad.clone()))
+        assert ctcc._core.kept_output_bytes() > 0  # released ones are kept
+    total(ctcc.torch.ctc_loss, x).backward()  # accumulates into the last
+    loss = total(ctcc.torch.ctc_loss, x)
+    loss.backward(retain_graph=True)
+    loss.backward()
+    _close(x.grad, 4 * want, 1e-10)
+    for grad, copy in held[:-1]:
+        assert torch.equal(grad, copy)
+    ctcc.clear_workspace_cache()
+
+
 def _penalty(x, targets, in_len, tg_len, create_graph=True, fn=ctcc.torch.ctc_loss):
     """A gradient penalty: the squared norm of the gradient of the loss of
     log_softmax(x) with respect to x."""

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 import ctcc
+from ctcc import _core
 from ctcc._checks import as_choice, as_flag, as_int, as_num_threads, as_real, describe
 from ctcc._loss import GAMMA_MAX, _check_modifications
 
@@ -155,7 +156,28 @@ def _backward(ctx, grad_costs, _unused):
     scale = grad_costs.reshape(1, -1, 1)
     if torch.is_grad_enabled() and ctx.needs_input_grad[0]:
         scale = scale + _NoSecondDerivative.apply(log_probs)  # create_graph=True
-    return (grad * scale,) + (None,) * 9
+        return (grad * scale,) + (None,) * 9
+    if not _eager(grad):
+        return (grad * scale,) + (None,) * 9
+    # Into an array of ctcc's (whose memory, for a large gradient, is that
+    # of an earlier one already released) rather than a fresh tensor of
+    # PyTorch's, which would fault in page by page: on T=64, N=64, C=5000
+    # that took most of the adapter's time (bench/torch_overhead.py).
+    out = torch.from_numpy(_core.output_array(tuple(grad.shape), grad.numpy().dtype))
+    return (torch.mul(grad, scale, out=out),) + (None,) * 9
+
+
+def _eager(t: torch.Tensor) -> bool:
+    """Whether ``t`` is a plain CPU tensor outside any tracing: not a
+    subclass (fake and functional tensors are), not under torch.compile,
+    no dispatch mode (make_fx) on the stack. Only then may the backward
+    pass write into memory of its own choosing."""
+    return (
+        type(t) is torch.Tensor
+        and t.device.type == "cpu"
+        and not torch.compiler.is_compiling()
+        and torch._C._len_torch_dispatch_stack() == 0
+    )
 
 
 _ctc_loss_op.register_autograd(_backward, setup_context=_setup_context)
