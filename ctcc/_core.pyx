@@ -2,13 +2,16 @@
 # cython: initializedcheck=False, cdivision=True
 """Typed calls into the C core. Arguments arrive already validated and
 converted by the public functions in ``ctcc._loss``; this module only moves
-pointers, releases the GIL, and turns status codes into exceptions."""
+pointers, releases the GIL, and turns status codes into exceptions. Two
+helpers of those public functions live here too, where compiled loops pay:
+the output arrays (``_outputs.pxi``) and the labels' check and packing
+(``_labels.pxi``)."""
 
 import threading
 
 import numpy as np
 
-from libc.stdint cimport int32_t
+from libc.stdint cimport int32_t, int64_t
 cimport cython
 from cython cimport floating
 
@@ -312,5 +315,6 @@ def workspace_size_raw(const int32_t[::1] label_lengths,
 
 
 include "_outputs.pxi"
+include "_labels.pxi"
 include "_align.pxi"
 include "_decode.pxi"

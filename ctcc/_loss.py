@@ -30,6 +30,7 @@ from ctcc._checks import (
 _REDUCTIONS = ("none", "sum", "mean")
 _KERNELS = ("auto", "log")
 _NO_KERNEL_OUT = np.empty(0, np.uint8)
+_NO_LENGTHS = np.empty(0, np.int32)
 # The C core refuses a larger gamma (src/validate.c).
 GAMMA_MAX = 1e300
 # numpy.exceptions appeared in NumPy 1.25; older versions have np.TooHardError.
@@ -186,6 +187,33 @@ def _check_values(
     raise AssertionError("unreachable: a label failed the range check but has no position")
 
 
+_PACKED_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def _pack_labels(
+    arr: np.ndarray, lengths: np.ndarray | None, C: int, blank: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The labels of a padded [N, S] array of native int32 or int64 (the
+    lengths given, else inferred from the first negative pad) checked and
+    packed by one pass of compiled code: (flat int32 labels, int32
+    lengths). None for another dtype, an empty array, or a bad entry: the
+    NumPy path then checks (and names what is wrong)."""
+    if arr.dtype not in _PACKED_DTYPES or arr.size == 0:
+        return None
+    flat = np.empty(arr.size, np.int32)
+    out_lengths = np.empty(arr.shape[0], np.int32)
+    count = _core.pack_padded_labels(
+        arr,
+        _NO_LENGTHS if lengths is None else lengths.astype(np.int32, copy=False),
+        lengths is None,
+        C,
+        blank,
+        flat,
+        out_lengths,
+    )
+    return None if count < 0 else (flat[:count], out_lengths)
+
+
 def _normalise_labels(
     labels: Any, label_lengths: Any, N: int, C: int, blank: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -217,10 +245,14 @@ def _normalise_labels(
                 f"labels must have one row per sample: shape {arr.shape} for a batch of {N}"
             )
         S = arr.shape[1]
+        given = None
         if label_lengths is not None:
-            lengths = _check_lengths(
-                label_lengths, "label_lengths", N, S, "the padded label width S"
-            )
+            given = _check_lengths(label_lengths, "label_lengths", N, S, "the padded label width S")
+        packed = _pack_labels(arr, given, C, blank)
+        if packed is not None:
+            return packed
+        if given is not None:
+            lengths = given
         elif S == 0:
             lengths = np.zeros(N, np.int32)
         else:
@@ -246,6 +278,11 @@ def _normalise_labels(
             n = int(np.searchsorted(ends, i[0], side="right"))
             return n, int(i[0] - (ends[n] - lengths[n]))
 
+        if total <= INT32_MAX:
+            one = np.array([total], np.int32)  # the whole array as one row
+            packed = _pack_labels(arr.reshape(1, -1), one, C, blank)
+            if packed is not None:
+                return packed[0], lengths
         _check_values(arr, None, where, C, blank)
         return arr.astype(np.int32), lengths
 
