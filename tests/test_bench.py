@@ -358,6 +358,62 @@ def test_calls_per_sample_are_set_by_steady_calls_not_a_cold_first_one():
     assert run.state[("ctcc", 2)]["calls_per_sample"] == 20
 
 
+def test_worker_leaves_warm_calls_out_of_the_sample():
+    """``warm`` calls run first and are not timed: a slow first call (a
+    thread pool woken) does not show in the sample."""
+    import time as _time
+
+    made = []
+
+    def call():
+        made.append(None)
+        if len(made) == 1:
+            _time.sleep(0.2)
+
+    reply = handle({"cmd": "time", "impl": "x", "calls": 3, "warm": 1}, {"x": (call, None)}, 1)
+    assert reply["ok"] and len(made) == 4
+    assert reply["seconds"] < 0.05
+    made.clear()
+    reply = handle({"cmd": "time", "impl": "x", "calls": 3}, {"x": (call, None)}, 1)
+    assert len(made) == 3 and reply["seconds"] > 0.06  # without: in the mean
+
+
+@pytest.mark.parametrize("per_call, warm", [(0.001, 1), (0.05, 1), (0.5, 0)])
+def test_timed_samples_of_short_calls_follow_an_untimed_call(per_call, warm):
+    """Calls shorter than WARM_LIMIT_S get one untimed call before each
+    timed sample; longer calls none (it would cost a whole call)."""
+    import argparse
+    import types
+
+    from ctcc._bench import measure
+    from ctcc._bench.workloads import Workload
+
+    run = measure.WorkloadRun(
+        Workload("w", (10, 2, 5, 3)),
+        argparse.Namespace(slow_limit=20.0, repeats=2),
+        False,
+        ".",
+        {},
+    )
+    worker = types.SimpleNamespace(kind="ctcc", threads=2, impls=["ctcc"])
+    run.workers = [worker]
+    run.init_state()
+    run.state[("ctcc", 2)]["check_call_s"] = per_call
+    asked = []
+
+    def ask(w, impl, **msg):
+        asked.append(msg)
+        return {"ok": True, "seconds": per_call, "cpu_seconds": per_call}
+
+    run.ask = ask
+    run.warm_up()
+    asked.clear()
+    run.timed_round(0)
+    run.timed_round(1)
+    assert [m.get("warm") for m in asked] == [warm, warm]
+    assert run.state[("ctcc", 2)]["warm_calls_per_sample"] == warm
+
+
 def test_parallel_capacity_counts_each_processs_work():
     from ctcc._bench import machine
 

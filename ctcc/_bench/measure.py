@@ -9,7 +9,8 @@ For each workload the parent
    warm-up: TensorFlow traces and compiles its tf.function here, JAX its
    jit);
 3. asks for one more untimed warm-up call;
-4. runs ``--repeats`` rounds, one timed call per implementation per round,
+4. runs ``--repeats`` rounds, one timed sample per implementation per
+   round (calls shorter than WARM_LIMIT_S after one untimed call),
    rotating the order every round so that the noise of a shared machine
    falls on all implementations alike;
 5. reports median / min / max per implementation.
@@ -37,6 +38,16 @@ from ctcc._bench.workloads import Workload, dp_cells
 # faster than this (timer resolution and wake-up jitter of tiny workloads).
 MIN_SAMPLE_S = 0.02
 MAX_CALLS_PER_SAMPLE = 1000
+# A worker waits, idle, while the others run their samples: its thread
+# pool goes to sleep and the others evict its data from the caches. The
+# first call after that pays the wake-up (on a virtual machine whose idle
+# CPU the host has descheduled, milliseconds: a 2-thread call of 0.5 ms
+# took 7.2 ms after 20 ms of idling, measured), which the interleaving
+# causes and a loop of steady calls does not see. So a timed sample of
+# calls shorter than this follows one untimed call; for longer calls the
+# wake-up is a small part of the call, and an untimed call would add a
+# whole call per round.
+WARM_LIMIT_S = 0.1
 
 
 def _calls_for(seconds_per_call: float) -> int:
@@ -191,6 +202,7 @@ class WorkloadRun:
                 "check_call_s": None,
                 "warmup_s": None,
                 "calls_per_sample": 1,
+                "warm_calls_per_sample": 0,
             }
 
     def ask(self, w: Worker, impl: str, **msg: Any) -> dict[str, Any]:
@@ -326,6 +338,7 @@ class WorkloadRun:
                 if again["ok"]:
                     per_call = min(per_call, again["seconds"])
                 st["calls_per_sample"] = _calls_for(per_call)
+            st["warm_calls_per_sample"] = 1 if per_call < WARM_LIMIT_S else 0
 
     def timed_round(self, r: int) -> None:
         """Round r: one timed sample each, the order rotated by r."""
@@ -342,7 +355,13 @@ class WorkloadRun:
                     f"  round {r + 1}/{repeats}: running {impl} threads={w.threads} "
                     f"(~{last:.0f} s per call)"
                 )
-            reply = self.ask(w, impl, cmd="time", calls=st["calls_per_sample"])
+            reply = self.ask(
+                w,
+                impl,
+                cmd="time",
+                calls=st["calls_per_sample"],
+                warm=st["warm_calls_per_sample"],
+            )
             if not reply["ok"]:
                 continue
             seconds = reply["seconds"]

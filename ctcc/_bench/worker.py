@@ -8,9 +8,9 @@ one-line JSON commands on stdin with one-line JSON replies on stdout:
 
 - ``{"cmd": "check", "impl": NAME, "dir": DIR}``: one call, whose results
   are saved in DIR for the agreement check; replies its time;
-- ``{"cmd": "time", "impl": NAME, "calls": K}``: K calls back to back;
-  replies their mean wall time and mean CPU time of the process (all its
-  threads);
+- ``{"cmd": "time", "impl": NAME, "calls": K, "warm": W}``: W untimed
+  calls (default 0), then K calls back to back; replies the K calls' mean
+  wall time and mean CPU time of the process (all its threads);
 - ``{"cmd": "quit"}``.
 
 Anything else that writes to stdout (frameworks do) goes to stderr, which
@@ -57,6 +57,8 @@ def handle(msg: dict[str, Any], impls: dict[str, Impl], threads: int) -> dict[st
     try:
         if cmd == "time":
             calls = int(msg.get("calls", 1))
+            for _ in range(int(msg.get("warm", 0))):
+                call()
             cpu, start = time.process_time(), time.perf_counter()
             for _ in range(calls):
                 call()
