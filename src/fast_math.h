@@ -2,7 +2,7 @@
  * fast_math.h - branch-free exp and log1p for the kernel's inner loops.
  *
  * The C library's exp and log are calls the compiler cannot vectorise (and
- * handle cases the kernel never has: NaN, overflow, negative arguments).
+ * handle cases the kernel never has: overflow, negative arguments).
  * These are plain C expressions, inlined and vectorised by the compiler
  * across loop iterations, for exactly the ranges the kernel feeds them:
  *
@@ -12,9 +12,11 @@
  *   ..._lite            cheaper versions for float32 outputs (see below)
  *
  * Accuracy, checked against libm over those ranges by the C test
- * tests/c/test_fast_math.c: within 4 ulp for each (in its own precision). Below exp(-708) (double) or exp(-87) (float) they
- * return exactly 0, instead of a subnormal: in the log-space sums that
- * use them, such terms are below the rounding of the result.
+ * tests/c/test_fast_math.c: within 4 ulp for each (in its own precision).
+ * Below exp(-708) (double) or exp(-87) (float) they return exactly 0,
+ * instead of a subnormal: in the log-space sums that use them, such terms
+ * are below the rounding of the result. The exps return NaN for NaN (a
+ * frame's sum then tells that it held one).
  */
 #ifndef CTCC_FAST_MATH_H
 #define CTCC_FAST_MATH_H
@@ -52,7 +54,7 @@ static inline float ctcc_from_bits32(uint32_t u) {
  * float-to-integer conversion, which AVX2 lacks for 64-bit lanes. */
 static inline double ctcc_exp_reduce(double x, double *r) {
     const double shift = 0x1.8p52;
-    const double xc = x > -708.0 ? x : -708.0;
+    const double xc = x < -708.0 ? -708.0 : x;
     const double kd_shifted = xc * 1.4426950408889634 + shift;
     const uint64_t ki = ctcc_bits64(kd_shifted);
     const double kd = kd_shifted - shift;
@@ -88,28 +90,32 @@ static inline double ctcc_exp_neg(double x) {
     p = p * r + 1.0 / 362880.0;
     p = p * r + 1.0 / 40320.0;
     p = ctcc_exp_poly_tail(p, r);
-    return x > -708.0 ? p * scale : 0.0;
+    return x < -708.0 ? 0.0 : p * scale;
 }
 
-/* expf(x) for x <= 1, including -inf; 0 below -87. Same scheme in float:
- * degree-7 Taylor polynomial, 2^k from the 1.5 * 2^23 shift. */
+/* expf(x) for x <= 1, including -inf; 0 below -87. Same scheme in float,
+ * 2^k from the 1.5 * 2^23 shift, and for exp(r) the polynomial 1 + c1 r +
+ * ... + c5 r^5 of least relative error on |r| <= ln2 / 2 with its constant
+ * term held at 1 (fitted by Lawson's iteration; 9e-8 before rounding, 2.0
+ * ulp at worst over every float of the range with fma), so that exp(0) is
+ * 1 exactly, as log_normaliser relies on. (The degree-7 Taylor polynomial
+ * it replaced was within 1 ulp; two multiply-adds fewer per 16 classes are
+ * a tenth of the softmax's normaliser over 5000 classes.) */
 static inline float ctcc_expf_neg(float x) {
     const float shift = 0x1.8p23f;
-    const float xc = x > -87.0f ? x : -87.0f;
+    const float xc = x < -87.0f ? -87.0f : x;
     const float kd_shifted = xc * 1.44269504f + shift;
     const uint32_t ki = ctcc_bits32(kd_shifted);
     const float kd = kd_shifted - shift;
     const float r = (xc - kd * 0.693145752f) - kd * 1.42860677e-06f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
+    float p = 0.008290315978229046f;
+    p = p * r + 0.04189793020486832f;
+    p = p * r + 0.1666763573884964f;
+    p = p * r + 0.4999915063381195f;
+    p = p * r + 0.9999997019767761f;
     p = p * r + 1.0f;
     p *= ctcc_from_bits32((ki + 127u) << 23);
-    return x > -87.0f ? p : 0.0f;
+    return x < -87.0f ? 0.0f : p;
 }
 
 /* log(1 + u) for u in [0, 2]. With y = 1 + u brought into [0.75, 1.5] by a
@@ -158,7 +164,7 @@ static inline double ctcc_exp_neg_lite(double x) {
     double r;
     const double scale = ctcc_exp_reduce(x, &r);
     const double p = ctcc_exp_poly_tail(1.0 / 40320.0, r);
-    return x > -708.0 ? p * scale : 0.0;
+    return x < -708.0 ? 0.0 : p * scale;
 }
 
 static inline double ctcc_log1p_small_lite(double u) {

@@ -1295,7 +1295,8 @@ CTCC_ALWAYS_INLINE int lin_crude_hopeless(const lin_sample *q, double acc) {
  * this, the loads of each frame's input waited for memory (a tenth of
  * phase 1's time). `write`: the row will be written. */
 CTCC_ALWAYS_INLINE void lin_prefetch(const void *row, size_t bytes, int write) {
-    prefetch_bytes(row, bytes < 256 ? bytes : 256, write);
+    prefetch_bytes(row, bytes < 256 ? bytes : 256,
+                   write ? PREFETCH_WRITE : PREFETCH_READ);
 }
 
 /* The next frame's rows that frame `t`'s computation reads (its input, or

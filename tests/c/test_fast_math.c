@@ -59,6 +59,7 @@ int main(void) {
           0.0);
     check("ctcc_exp_neg(-800) == 0", ctcc_exp_neg(-800.0) == 0.0 ? 0 : 9, 0.0);
     check("ctcc_exp_neg(0) == 1", ctcc_exp_neg(0.0) == 1.0 ? 0 : 9, 0.0);
+    check("ctcc_exp_neg(NaN) is NaN", isnan(ctcc_exp_neg(NAN)) ? 0 : 9, 0.0);
 
     /* expf on (-87, 1]. */
     worst = 0;
@@ -67,11 +68,17 @@ int main(void) {
         const double e = ulp_error_f(ctcc_expf_neg(x), exp((double)x));
         worst = e > worst ? e : worst;
     }
-    check("ctcc_expf_neg on (-87, 1]", worst, 4.0);
+    /* A degree-5 polynomial: 2.3 ulp at worst here without fma, 2.0 over
+     * every float of the range with fma (checked once). */
+    check("ctcc_expf_neg on (-87, 1]", worst, 3.0);
     check("ctcc_expf_neg(-inf) == 0", ctcc_expf_neg(-INFINITY) == 0.0f ? 0 : 9,
           0.0);
     check("ctcc_expf_neg(-100) == 0", ctcc_expf_neg(-100.0f) == 0.0f ? 0 : 9,
           0.0);
+    /* log_normaliser counts the classes at a frame's maximum by exp(0) == 1
+     * and finds a NaN in the frame by the NaN it leaves in the sum. */
+    check("ctcc_expf_neg(0) == 1", ctcc_expf_neg(0.0f) == 1.0f ? 0 : 9, 0.0);
+    check("ctcc_expf_neg(NaN) is NaN", isnan(ctcc_expf_neg(NAN)) ? 0 : 9, 0.0);
 
     /* log1p on [0, 2], and at every power of two down to 2^-1000 (the
      * kernel's common case is a tiny u). */
