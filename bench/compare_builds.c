@@ -6,10 +6,10 @@
  *
  * Build:  gcc -O2 -std=c99 -Iinclude bench/compare_builds.c \
  *             -o compare_builds -ldl -lm
- * Usage:  ./compare_builds LIB_A LIB_B T L r|p [CALLS [auto|log [N]]]
+ * Usage:  ./compare_builds LIB_A LIB_B T L r|p
+ *             [CALLS [auto|log [N [C [grad|loss]]]]]
  *   LIB_A, LIB_B  paths of two libctcc.so files (distinct files)
- *   T L           frames and labels per sample (C = 29, float32,
- *                 one thread, with the gradient)
+ *   T L           frames and labels per sample (float32, one thread)
  *   r|p           standard-normal logits, or peaked outputs (a trained
  *                 model's: one alignment at logit 0, the rest at -30 to
  *                 -10); labels uniform in [1, C), with their repeats
@@ -19,6 +19,8 @@
  *   N             samples in the batch, time-major, 1 to 64 (default 8;
  *                 the harness's speech workloads have 32, whose frames
  *                 lie a page apart)
+ *   C             classes (default 29; ocr-large-vocab has 5000)
+ *   grad|loss     with the gradient (default) or the loss alone
  */
 #define _POSIX_C_SOURCE 199309L
 #include <ctcc.h>
@@ -39,8 +41,8 @@ typedef ctcc_status (*size_fn)(const int32_t *, const int32_t *, int32_t,
                                int32_t, int32_t, ctcc_dtype, int,
                                const ctcc_options *, size_t *);
 
-enum { NMAX = 64, C = 29 };
-static int N = 8;
+enum { NMAX = 64 };
+static int N = 8, C = 29, with_grad = 1;
 
 static double cpu_seconds(void) {
     struct timespec t;
@@ -84,7 +86,7 @@ static int build_open(build *b, const char *path, const int32_t *ll,
     init(&b->opts, sizeof(ctcc_options));
     b->opts.num_threads = 1;
     b->opts.kernel = log_space ? CTCC_KERNEL_LOG_SPACE : CTCC_KERNEL_AUTO;
-    if (size(ll, il, T, N, C, CTCC_FLOAT32, 1, &b->opts, &b->bytes) !=
+    if (size(ll, il, T, N, C, CTCC_FLOAT32, with_grad, &b->opts, &b->bytes) !=
         CTCC_STATUS_SUCCESS) {
         return 0;
     }
@@ -100,7 +102,8 @@ int main(int argc, char **argv) {
     int32_t *labels, ll[NMAX], il[NMAX];
     if (argc < 6) {
         fprintf(stderr,
-                "usage: %s LIB_A LIB_B T L r|p [CALLS [auto|log [N]]]\n",
+                "usage: %s LIB_A LIB_B T L r|p "
+                "[CALLS [auto|log [N [C [grad|loss]]]]]\n",
                 argv[0]);
         return 2;
     }
@@ -110,8 +113,10 @@ int main(int argc, char **argv) {
     calls = argc > 6 ? atoi(argv[6]) : 60;
     log_space = argc > 7 && argv[7][0] == 'l';
     N = argc > 8 ? atoi(argv[8]) : 8;
-    if (T < 1 || L < 1 || L > T || calls < 1 || N < 1 || N > NMAX) {
-        fprintf(stderr, "bad T, L, CALLS or N\n");
+    C = argc > 9 ? atoi(argv[9]) : 29;
+    with_grad = !(argc > 10 && argv[10][0] == 'l');
+    if (T < 1 || L < 1 || L > T || calls < 1 || N < 1 || N > NMAX || C < 2) {
+        fprintf(stderr, "bad T, L, CALLS, N or C\n");
         return 2;
     }
     if (!batch_make(&x, &g, &labels, ll, il, T, N, C, L, peaked, 1)) {
@@ -122,8 +127,8 @@ int main(int argc, char **argv) {
             return 1;
         }
         /* A first call each, untimed: page faults and caches. */
-        b[k].loss(x, g, labels, ll, il, T, N, C, costs, b[k].ws, b[k].bytes,
-                  &b[k].opts);
+        b[k].loss(x, with_grad ? g : NULL, labels, ll, il, T, N, C, costs,
+                  b[k].ws, b[k].bytes, &b[k].opts);
     }
     for (i = 0; i < calls; ++i) {
         int j;
@@ -131,8 +136,8 @@ int main(int argc, char **argv) {
             /* A, B then B, A: neither always follows the other. */
             build *p = &b[(i & 1) ? 1 - j : j];
             const double t0 = cpu_seconds();
-            p->loss(x, g, labels, ll, il, T, N, C, costs, p->ws, p->bytes,
-                    &p->opts);
+            p->loss(x, with_grad ? g : NULL, labels, ll, il, T, N, C, costs,
+                    p->ws, p->bytes, &p->opts);
             p->times[i] = cpu_seconds() - t0;
         }
     }
