@@ -1,8 +1,10 @@
 """The softmax normaliser of large alphabets (more classes than a sample's
 states), which sums the exps of a frame's classes in float32 runs with the
-classes at the frame's maximum kept apart, and finds NaN through the sum
-rather than by testing every class (``log_normaliser`` in
-``src/loss_impl.h``).
+classes at the frame's maximum kept apart (``log_normaliser`` in
+``src/loss_impl.h``), and NaN / +inf in a frame, which both that and the
+small alphabets' one exp per class (``lin_emissions`` in
+``src/linear_impl.h``) find through the sum of the exps rather than by
+testing every class.
 
 References: the float64 log-space forward-backward of ``tests/reference.py``
 (independent of ctcc), and ctcc's own float64 entry for the NaN / +inf
@@ -74,27 +76,44 @@ def test_random_large_alphabet_float32(kernel):
     _check_against_reference(x, [list(rng.integers(1, C, size=L)) for _ in range(N)], kernel)
 
 
-# Class positions: the first, inside the float32 runs (of 64 classes), at
-# a run's end, in the classes after the last whole run (C = 3000 leaves 56)
-# and the last.
-POSITIONS = [0, 17, 63, 64, 2950, 2990, C - 1]
+# Alphabets and label lengths for each way a frame's classes are read:
+# fewer classes than a vector's lanes, as many classes as states (one exp
+# per class, in blocks of 8 with the last one overlapping), and more
+# classes than states (the normaliser's float32 runs of 64 classes). The
+# positions: the first class, inside and at the ends of blocks and runs,
+# in the overlap or after the last whole run, and the last class.
+ALPHABETS = {
+    5: (4, [0, 2, 4]),
+    29: (14, [0, 7, 8, 20, 21, 27, 28]),
+    C: (L, [0, 17, 63, 64, 2950, 2990, C - 1]),
+}
 
 
+@pytest.mark.parametrize("classes", sorted(ALPHABETS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("grad", [True, False])
-def test_nan_or_inf_anywhere_in_a_frame(dtype, kernel, bad, grad):
+@pytest.mark.parametrize("log_probs", [False, True])
+def test_nan_or_inf_anywhere_in_a_frame(classes, dtype, kernel, bad, grad, log_probs):
     """A NaN or +inf at any class of a frame makes that sample's loss (and
     gradient) NaN and leaves the others as they were."""
-    rng = np.random.default_rng(30)
-    clean = rng.normal(size=(T, N, C)).astype(dtype)
-    labels = [list(rng.integers(1, C, size=L)) for _ in range(N)]
-    clean_loss, clean_grad = ctcc.ctc_loss(clean, labels, kernel=kernel, grad=grad)
-    for c in POSITIONS:
+    length, positions = ALPHABETS[classes]
+    rng = np.random.default_rng(30 + classes)
+    clean = rng.normal(size=(T, N, classes)).astype(dtype)
+    if log_probs:
+        clean -= np.log(np.exp(clean.astype(np.float64)).sum(axis=2, keepdims=True)).astype(dtype)
+    labels = [list(rng.integers(1, classes, size=length)) for _ in range(N)]
+
+    def run(x):
+        return ctcc.ctc_loss(x, labels, kernel=kernel, grad=grad, log_probs=log_probs)
+
+    clean_loss, clean_grad = run(clean)
+    assert np.all(np.isfinite(clean_loss))
+    for c in positions:
         x = clean.copy()
         x[T // 2, 1, c] = bad
-        loss, g = ctcc.ctc_loss(x, labels, kernel=kernel, grad=grad)
+        loss, g = run(x)
         assert np.isnan(loss[1]), (c, loss)
         assert np.array_equal(loss[[0, 2]], clean_loss[[0, 2]]), c
         if grad:
