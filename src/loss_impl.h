@@ -163,6 +163,18 @@ static DP norm_bad_frame(REAL *softmax, size_t C) {
     return (DP)NAN;
 }
 
+/* For log_normaliser's pass at class c0 of C: at the start of each block
+ * of NORM_BLOCK classes, asks for the next frame's same block (next, or
+ * nothing where next is NULL). */
+CTCC_ALWAYS_INLINE void norm_prefetch(const REAL *next, size_t C, size_t c0) {
+    if (next != NULL && c0 % NORM_BLOCK == 0) {
+        prefetch_bytes(next + c0,
+                       (C - c0 < NORM_BLOCK ? C - c0 : NORM_BLOCK) *
+                           sizeof(REAL),
+                       PREFETCH_READ_L2);
+    }
+}
+
 /* Vectors per run of norm_runs_f. */
 #define NORM_RUN 4
 
@@ -193,12 +205,7 @@ CTCC_ALWAYS_INLINE size_t norm_runs_f(const REAL *x, size_t C, REAL m,
         for (i = 0; i < NORM_LANES; ++i) {
             run[i] = 0;
         }
-        if (next != NULL && c0 % NORM_BLOCK == 0) {
-            prefetch_bytes(next + c0,
-                           (C - c0 < NORM_BLOCK ? C - c0 : NORM_BLOCK) *
-                               sizeof(REAL),
-                           PREFETCH_READ_L2);
-        }
+        norm_prefetch(next, C, c0);
         for (v = 0; v < NORM_RUN; ++v) {
             const REAL *xv = x + c0 + v * NORM_LANES;
             if (softmax != NULL) {
@@ -288,12 +295,7 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
             c0 = norm_runs_f(x, C, m, softmax, next, part, &ones);
         }
         for (; c0 + NORM_LANES <= C; c0 += NORM_LANES) {
-            if (next != NULL && c0 % NORM_BLOCK == 0) {
-                prefetch_bytes(next + c0,
-                               (C - c0 < NORM_BLOCK ? C - c0 : NORM_BLOCK) *
-                                   sizeof(REAL),
-                               PREFETCH_READ_L2);
-            }
+            norm_prefetch(next, C, c0);
             if (softmax != NULL) {
 #pragma omp simd
                 for (i = 0; i < NORM_LANES; ++i) {
