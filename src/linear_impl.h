@@ -414,9 +414,9 @@ CTCC_ALWAYS_INLINE double lin_class_exps(const REAL *x, size_t C, DP shift,
 
 /* The least of pd[0, C): for the rare frame that needs it after the exps
  * (lin_emit_info's check of a large factor) where lin_class_exps did not
- * take it along; the backward task without the gradient, which needs it
- * every frame, has lin_class_exps take it in the same pass (about 0.1
- * instruction per cell fewer than this pass, measured). */
+ * take it along; the backward task of the tilted loss-only attempt, which
+ * needs it every frame, has lin_class_exps take it in the same pass
+ * (about 0.1 instruction per cell fewer than this pass, measured). */
 CTCC_ALWAYS_INLINE DP lin_class_min(const DP *pd, size_t C) {
     DP low[LIN_LANES], bottom;
     size_t c0, i;
@@ -810,9 +810,28 @@ CTCC_ALWAYS_INLINE void lin_trim(const DP *row, size_t *lo, size_t *hi) {
  * memory (in a profile of the loss alone, T = 150, L = 40, a fifth of the
  * forward task's time went to the flag count and its tail). The overlap
  * recomputes a few states to the same values: harmless for a store, a
- * maximum or a minimum, and left out of a count. (The error-row versions,
- * which only the rare second, tilted loss-only attempt runs, keep plain
- * loops.) */
+ * maximum or a minimum, and left out of a count. (The error-row
+ * versions, which only the rare second, tilted loss-only attempt runs,
+ * keep plain loops.)
+ *
+ * Flags. The gradient's bound only needs to know whether a row has an
+ * entry below LIN_TINY: it decides whether a frame's flagged entries are
+ * summed, and that sum charges stored zeros anyway, the exact ones
+ * harmlessly. The rows tell it from their minimum, one instruction per
+ * vector. The loss-only bound needs the number of flagged entries, those
+ * below LIN_TINY but for the exact zeros (see the top of the file), and
+ * counting them on the way takes three instructions per vector more:
+ * about 7% of the loss-only time on random outputs (T = 150, L = 40,
+ * measured), whose rows seldom have any (an exact zero at the edge of a
+ * window, after a repeated label). So the loss-only tasks walk their
+ * frames in one of two ways (lin_forward_frames, lin_backward_frames):
+ * with the minimum, counting a row's flagged entries in a pass of their
+ * own over the stored row (lin_alpha_flags, lin_beta_flags) only where
+ * the minimum says there may be some; and, from a row that had flags on
+ * until LIN_CALM_ROWS rows in a row have none, counting them on the way
+ * (`count`), as peaked outputs have flags at most frames, where the
+ * second pass made T = 700, L = 100 13% slower. Both ways give the same
+ * count and the same rows. */
 
 /* The first state of the block that starts at c0 in a row ending at hi
  * (hi - c0 >= LIN_LANES or the last, overlapping block). */
@@ -853,7 +872,7 @@ CTCC_ALWAYS_INLINE DP lin_lanes_reduce(const DP *mx, const DP *mn,
 CTCC_ALWAYS_INLINE void lin_alpha_block(DP *row, const DP *prev, const DP *e,
                                         const DP *k, DP x, size_t at,
                                         size_t skip, DP *mx, DP *mn, size_t *n,
-                                        int exact) {
+                                        int count) {
     size_t i;
 #pragma omp simd
     for (i = 0; i < LIN_LANES; ++i) {
@@ -867,7 +886,7 @@ CTCC_ALWAYS_INLINE void lin_alpha_block(DP *row, const DP *prev, const DP *e,
          * reachable, as after a repeated label): not flagged. */
         row[s] = r < LIN_TINY ? 0 : r;
         mx[i] = r > mx[i] ? r : mx[i];
-        if (exact) {
+        if (count) {
             n[i] += r < LIN_TINY && in > 0 && i >= skip;
         } else {
             mn[i] = r < mn[i] ? r : mn[i];
@@ -877,38 +896,34 @@ CTCC_ALWAYS_INLINE void lin_alpha_block(DP *row, const DP *prev, const DP *e,
 
 /* row[lo, hi) = e * (prev[s] + prev[s-1] + k[s] prev[s-2]), with zeros on
  * the two entries beyond each end of the band (which the next frame reads
- * as predecessors). Returns the row's maximum and stores, with `exact` (a
- * constant), its number of flagged entries: those below LIN_TINY but for
- * the exact zeros (see the top of the file); without, 1 if any entry is
- * below LIN_TINY and 0 otherwise, from the row's minimum (one instruction
- * per vector instead of a count's three). That is all the gradient's
- * bound needs: it only decides whether a frame's flagged entries are
- * summed, and that sum charges stored zeros anyway, the exact ones
- * harmlessly. In blocks (see above): the row is at least LIN_LANES wide. */
+ * as predecessors). Returns the row's maximum. With `count` (a constant)
+ * stores in *flags the number of its flagged entries; without, 1 if any
+ * entry is below LIN_TINY (flagged or an exact zero) and 0 otherwise
+ * (see "Flags" above). In blocks: the row is at least LIN_LANES wide. */
 CTCC_ALWAYS_INLINE DP lin_alpha_row_blocks(DP *row, const DP *prev, const DP *e,
                                            const DP *k, DP x, size_t lo,
                                            size_t hi, double *flags,
-                                           int exact) {
+                                           int count) {
     DP mx[LIN_LANES], mn[LIN_LANES], top, least;
-    size_t n[LIN_LANES], count, c0;
+    size_t n[LIN_LANES], total, c0;
     lin_zero_ends(row, lo, hi);
     lin_lanes_init(mx, mn, n);
-    if (!exact) {
+    if (!count) {
         for (c0 = lo; c0 < hi; c0 += LIN_LANES) {
             lin_alpha_block(row, prev, e, k, x, lin_row_block_at(c0, hi), 0, mx,
                             mn, n, 0);
         }
     } else {
         for (c0 = lo; c0 + LIN_LANES <= hi; c0 += LIN_LANES) {
-            lin_alpha_block(row, prev, e, k, x, c0, 0, mx, mn, n, exact);
+            lin_alpha_block(row, prev, e, k, x, c0, 0, mx, mn, n, 1);
         }
         if (c0 < hi) {
             lin_alpha_block(row, prev, e, k, x, hi - LIN_LANES,
-                            c0 - (hi - LIN_LANES), mx, mn, n, exact);
+                            c0 - (hi - LIN_LANES), mx, mn, n, 1);
         }
     }
-    top = lin_lanes_reduce(mx, mn, n, &least, &count);
-    *flags = exact ? (double)count : (least < LIN_TINY ? 1.0 : 0.0);
+    top = lin_lanes_reduce(mx, mn, n, &least, &total);
+    *flags = count ? (double)total : (least < LIN_TINY ? 1.0 : 0.0);
     return top;
 }
 
@@ -920,11 +935,11 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_blocks(DP *row, const DP *prev, const DP *e,
  * per cell). */
 CTCC_ALWAYS_INLINE DP lin_alpha_row_plain(DP *row, const DP *prev, const DP *e,
                                           const DP *k, DP x, size_t lo,
-                                          size_t hi, double *flags, int exact) {
+                                          size_t hi, double *flags, int count) {
     DP mx = 0;
     size_t s, n = 0;
     lin_zero_ends(row, lo, hi);
-    if (!exact) {
+    if (!count) {
         DP mn = 1;
 #pragma omp simd reduction(max : mx) reduction(min : mn)
         for (s = lo; s < hi; ++s) {
@@ -941,11 +956,7 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_plain(DP *row, const DP *prev, const DP *e,
     for (s = lo; s < hi; ++s) {
         const DP in = prev[s] + x * prev[s - 1] + k[s] * prev[s - 2];
         const DP r = e[s] * in;
-        /* A flagged entry is stored as 0: its error stays within the
-         * charge, and no subnormal reaches the next frame's arithmetic,
-         * which would run at the processor's slow, microcoded pace. An
-         * entry whose predecessors are all 0 is exactly 0 (a state not
-         * yet reachable, as after a repeated label): not flagged. */
+        /* As in lin_alpha_block. */
         row[s] = r < LIN_TINY ? 0 : r;
         mx = r > mx ? r : mx;
         n += r < LIN_TINY && in > 0;
@@ -959,10 +970,26 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_plain(DP *row, const DP *prev, const DP *e,
  * lin_alpha_row_plain: the same values to the bit. */
 CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
                                     const DP *k, DP x, size_t lo, size_t hi,
-                                    double *flags, int exact, int blocks) {
+                                    double *flags, int count, int blocks) {
     return blocks && hi - lo >= LIN_LANES
-               ? lin_alpha_row_blocks(row, prev, e, k, x, lo, hi, flags, exact)
-               : lin_alpha_row_plain(row, prev, e, k, x, lo, hi, flags, exact);
+               ? lin_alpha_row_blocks(row, prev, e, k, x, lo, hi, flags, count)
+               : lin_alpha_row_plain(row, prev, e, k, x, lo, hi, flags, count);
+}
+
+/* The flagged entries of row[lo, hi) as lin_alpha_row stored it from
+ * prev: those stored as 0 (computed below LIN_TINY) whose predecessors
+ * are not all 0, the same count as lin_alpha_row's (the sum of
+ * non-negative predecessors is 0 exactly when each of them is). */
+CTCC_ALWAYS_INLINE double lin_alpha_flags(const DP *row, const DP *prev,
+                                          const DP *k, DP x, size_t lo,
+                                          size_t hi) {
+    size_t s, n = 0;
+#pragma omp simd reduction(+ : n)
+    for (s = lo; s < hi; ++s) {
+        const DP in = prev[s] + x * prev[s - 1] + k[s] * prev[s - 2];
+        n += row[s] == 0 && in > 0;
+    }
+    return (double)n;
 }
 
 /* The least multiplier of the emissions (lin_emissions' *least, times
@@ -980,19 +1007,19 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row(DP *row, const DP *prev, const DP *e,
 CTCC_ALWAYS_INLINE void lin_beta_block(DP *next, const DP *cur, const DP *e,
                                        const DP *k, DP x, size_t at,
                                        size_t skip, DP *mx, DP *mn, size_t *n,
-                                       int exact, DP lift) {
+                                       int count, DP lift) {
     const DP tiny = LIN_TINY * lift, down = 1 / lift;
     size_t i;
-    if (!exact) {
+    if (!count) {
 #pragma omp simd
         for (i = 0; i < LIN_LANES; ++i) {
             const size_t s = at + i;
             const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
-            next[s] = r < LIN_TINY ? 0 : r;
+            next[s] = r < tiny ? 0 : r * down;
             mx[i] = r > mx[i] ? r : mx[i];
             mn[i] = r < mn[i] ? r : mn[i];
         }
-    } else if (exact == 2) {
+    } else if (count == 2) {
 #pragma omp simd
         for (i = 0; i < LIN_LANES; ++i) {
             const size_t s = at + i;
@@ -1018,41 +1045,37 @@ CTCC_ALWAYS_INLINE void lin_beta_block(DP *next, const DP *cur, const DP *e,
 
 /* next[s] = e[s] + e[s+1] + k[s+2] e[s+2] on [plo, phi), zeros beyond,
  * where e holds the emissions times the frame's beta row cur on [lo, hi)
- * (lin_emissions with cur) and 0 beyond. Returns next's maximum and
- * stores its flagged entries' number (exact, 1 or 2) or presence (0), as
- * lin_alpha_row; with exact == 2 (the emissions' multiplier at least
- * LIN_LEAN_LEAST) the exact zeros are told from the sum alone. With
- * `exact`, e may be `lift` (a power of two) times higher, and the results
- * are brought down by it (see LIN_LIFT). In blocks, at least LIN_LANES
+ * (lin_emissions with cur) and 0 beyond, `lift` (a power of two) times
+ * higher: the results are brought down by it (see LIN_LIFT). Returns
+ * next's maximum and stores its flagged entries' number (count 1 or 2)
+ * or whether any entry is below LIN_TINY (0), as lin_alpha_row; with
+ * count == 2 (the emissions' multiplier at least LIN_LEAN_LEAST) the
+ * exact zeros are told from the sum alone. In blocks, at least LIN_LANES
  * wide, as lin_alpha_row_blocks. */
 CTCC_ALWAYS_INLINE DP lin_beta_row_blocks(DP *next, const DP *cur, const DP *e,
                                           const DP *k, DP x, size_t plo,
-                                          size_t phi, double *flags, int exact,
+                                          size_t phi, double *flags, int count,
                                           DP lift) {
     DP mx[LIN_LANES], mn[LIN_LANES], top, least;
-    size_t n[LIN_LANES], count, c0;
+    size_t n[LIN_LANES], total, c0;
     lin_zero_ends(next, plo, phi);
     lin_lanes_init(mx, mn, n);
-    if (!exact) {
+    if (!count) {
         for (c0 = plo; c0 < phi; c0 += LIN_LANES) {
             lin_beta_block(next, cur, e, k, x, lin_row_block_at(c0, phi), 0, mx,
                            mn, n, 0, lift);
         }
     } else {
         for (c0 = plo; c0 + LIN_LANES <= phi; c0 += LIN_LANES) {
-            lin_beta_block(next, cur, e, k, x, c0, 0, mx, mn, n, exact, lift);
+            lin_beta_block(next, cur, e, k, x, c0, 0, mx, mn, n, count, lift);
         }
         if (c0 < phi) {
             lin_beta_block(next, cur, e, k, x, phi - LIN_LANES,
-                           c0 - (phi - LIN_LANES), mx, mn, n, exact, lift);
+                           c0 - (phi - LIN_LANES), mx, mn, n, count, lift);
         }
     }
-    top = lin_lanes_reduce(mx, mn, n, &least, &count);
-    if (!exact) {
-        *flags = least < LIN_TINY ? 1.0 : 0.0;
-        return top;
-    }
-    *flags = (double)count;
+    top = lin_lanes_reduce(mx, mn, n, &least, &total);
+    *flags = count ? (double)total : (least < LIN_TINY * lift ? 1.0 : 0.0);
     return top * (1 / lift); /* (as the entries: a power of two) */
 }
 
@@ -1060,25 +1083,25 @@ CTCC_ALWAYS_INLINE DP lin_beta_row_blocks(DP *next, const DP *cur, const DP *e,
  * lin_alpha_row_plain). */
 CTCC_ALWAYS_INLINE DP lin_beta_row_plain(DP *next, const DP *cur, const DP *e,
                                          const DP *k, DP x, size_t plo,
-                                         size_t phi, double *flags, int exact,
+                                         size_t phi, double *flags, int count,
                                          DP lift) {
     const DP tiny = LIN_TINY * lift, down = 1 / lift;
     DP mx = 0;
     size_t s, n = 0;
     lin_zero_ends(next, plo, phi);
-    if (!exact) {
+    if (!count) {
         DP mn = 1;
 #pragma omp simd reduction(max : mx) reduction(min : mn)
         for (s = plo; s < phi; ++s) {
             const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
-            next[s] = r < LIN_TINY ? 0 : r;
+            next[s] = r < tiny ? 0 : r * down;
             mx = r > mx ? r : mx;
             mn = r < mn ? r : mn;
         }
-        *flags = mn < LIN_TINY ? 1.0 : 0.0;
-        return mx;
+        *flags = mn < tiny ? 1.0 : 0.0;
+        return mx * down;
     }
-    if (exact == 2) {
+    if (count == 2) {
 #pragma omp simd reduction(max : mx) reduction(+ : n)
         for (s = plo; s < phi; ++s) {
             const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
@@ -1092,8 +1115,7 @@ CTCC_ALWAYS_INLINE DP lin_beta_row_plain(DP *next, const DP *cur, const DP *e,
 #pragma omp simd reduction(max : mx) reduction(+ : n)
     for (s = plo; s < phi; ++s) {
         const DP r = e[s] + x * e[s + 1] + k[s + 2] * e[s + 2];
-        /* As in lin_alpha_row_plain: the successors' own entries tell an exact
-         * 0 (all of them 0) from an underflow. */
+        /* As in lin_beta_block. */
         const DP in = cur[s] + x * cur[s + 1] + k[s + 2] * cur[s + 2];
         next[s] = r < tiny ? 0 : r * down;
         mx = r > mx ? r : mx;
@@ -1106,13 +1128,29 @@ CTCC_ALWAYS_INLINE DP lin_beta_row_plain(DP *next, const DP *cur, const DP *e,
 /* lin_beta_row_blocks or lin_beta_row_plain, as lin_alpha_row. */
 CTCC_ALWAYS_INLINE DP lin_beta_row(DP *next, const DP *cur, const DP *e,
                                    const DP *k, DP x, size_t plo, size_t phi,
-                                   double *flags, int exact, DP lift,
+                                   double *flags, int count, DP lift,
                                    int blocks) {
     return blocks && phi - plo >= LIN_LANES
-               ? lin_beta_row_blocks(next, cur, e, k, x, plo, phi, flags, exact,
+               ? lin_beta_row_blocks(next, cur, e, k, x, plo, phi, flags, count,
                                      lift)
-               : lin_beta_row_plain(next, cur, e, k, x, plo, phi, flags, exact,
+               : lin_beta_row_plain(next, cur, e, k, x, plo, phi, flags, count,
                                     lift);
+}
+
+/* The flagged entries of next[plo, phi) as lin_beta_row stored it from
+ * cur, as lin_alpha_flags: stored as 0, with successors that are not
+ * all 0 (the count of lin_beta_row's count == 1, which count == 2 equals
+ * where it applies). */
+CTCC_ALWAYS_INLINE double lin_beta_flags(const DP *next, const DP *cur,
+                                         const DP *k, DP x, size_t plo,
+                                         size_t phi) {
+    size_t s, n = 0;
+#pragma omp simd reduction(+ : n)
+    for (s = plo; s < phi; ++s) {
+        const DP in = cur[s] + x * cur[s + 1] + k[s + 2] * cur[s + 2];
+        n += next[s] == 0 && in > 0;
+    }
+    return (double)n;
 }
 
 /* The tilt (see the top of the file): the velocity, in states per frame,
@@ -1224,8 +1262,8 @@ CTCC_ALWAYS_INLINE DP lin_alpha_row_err(DP *row, DP *err, const DP *prev,
 /* The same for beta: next[plo, phi) from e, the frame's emissions times
  * cur (lin_emissions with cur), as lin_beta_row computes it, and err[plo,
  * phi) from ee, the emissions times cur's error row (lin_emissions' e2).
- * `lean` as lin_beta_row's exact == 2 (the successors themselves are only
- * read without it). */
+ * With `lean` (see LIN_LEAN_LEAST) an exact 0 is told from the sum
+ * alone; without, from the successors. */
 CTCC_ALWAYS_INLINE DP lin_beta_row_err(DP *next, DP *err, const DP *cur,
                                        const DP *ee, const DP *e, const DP *k,
                                        DP x, size_t plo, size_t phi, int lean) {
@@ -1343,25 +1381,63 @@ CTCC_ALWAYS_INLINE DP *lin_row(DP *base, size_t SP, size_t i) {
     return base + i * SP + CTCC_ROW_PAD;
 }
 
-/* Phase 1, forward: alpha over frames [0, m). With the gradient the rows
- * go to table[0, m); without, they alternate in rows_f. Also writes the
- * softmax (or zeros) into the gradient rows and zeros into the posterior
- * rows of those frames. */
-CTCC_DISPATCH
-static void lin_forward(const lin_sample *q) {
+/* Where a phase 1 task's walk over its frames stands: what one call of
+ * lin_forward_frames or lin_backward_frames leaves for the next. */
+typedef struct lin_walk {
+    double scale, acc, flags, pow2s; /* as in the tasks' loops */
+    DP mx;                           /* the largest entry of the last row */
+    size_t t;                        /* the next frame */
+    size_t wlo, whi;                 /* the last row's window */
+    int calm;                        /* counting: rows in a row without flags */
+} lin_walk;
+
+/* What the walks return. */
+#define LIN_WALK_DONE 0   /* every frame done */
+#define LIN_WALK_FAILED 1 /* NaN, +inf or a scale out of range: fall back */
+#define LIN_WALK_SWITCH 2 /* go on in the other way of counting flags */
+
+/* Rows without flags after which a loss-only task counting them on the
+ * way goes back to the rows' minimum (see "Flags" above
+ * lin_row_block_at). */
+#define LIN_CALM_ROWS 4
+
+/* Whether a loss-only task walking in one way of counting flags (see
+ * "Flags" above lin_row_block_at) should go on in the other after this
+ * row, with w->calm its rows without flags so far. */
+CTCC_ALWAYS_INLINE int lin_walk_switches(const lin_sample *q, int track,
+                                         int counting, double flags,
+                                         int *calm) {
+    if (q->with_grad || track) {
+        return 0;
+    }
+    if (!counting) {
+        return flags != 0;
+    }
+    *calm = flags != 0 ? 0 : *calm + 1;
+    return *calm >= LIN_CALM_ROWS;
+}
+
+/* Phase 1, forward, from frame w->t on (see lin_forward), counting the
+ * loss-only rows' flags on the way (`counting`, a constant) or not.
+ * Returns a LIN_WALK_ code, with w updated for LIN_WALK_SWITCH and
+ * LIN_WALK_DONE. The two ways are two copies of the loop: one holding
+ * both ways made the usual one (random outputs) 2% slower, and a call to
+ * an out-of-line counting row in it 3% (T = 150, L = 40, the loss
+ * alone). */
+CTCC_ALWAYS_INLINE int lin_forward_frames(const lin_sample *q, lin_walk *w,
+                                          const int counting) {
     const size_t S = q->S, SP = q->SP, T = q->T;
-    lin_dir *d = &q->dir[0];
     const DP x = (DP)q->dir[0].tilt;
     const int track = lin_tracks_errors(q);
-    double scale = 0.0, acc = 0.0, flags = 0, pow2s = 0.0;
+    double scale = w->scale, acc = w->acc, flags = w->flags;
+    double pow2s = w->pow2s;
     lin_emit_info info;
+    DP mx = w->mx;
+    size_t t, wlo = w->wlo, whi = w->whi; /* the window of the row before */
     info.mult_max = (DP)LIN_FLUSHED_MAX;
     info.want_least = 0;
     info.next = NULL;
-    DP mx = 1;
-    size_t t, wlo = 0, whi = 0; /* the window of the row before */
-    d->bad = 1;
-    for (t = 0; t < q->m; ++t) {
+    for (t = w->t; t < q->m; ++t) {
         DP *row = lin_row(q->with_grad ? q->table : q->rows_f, SP,
                           q->with_grad ? t : (t & 1));
         DP *e = q->emit_f + CTCC_ROW_PAD;
@@ -1394,7 +1470,7 @@ static void lin_forward(const lin_sample *q) {
             lin_emissions(q, t, lo, hi, glo, ghi, (DP)factor, e, q->scratch_f,
                           soft, 1, &log_z, NULL, &info, NULL, NULL);
         if (!(offset > NEG_INF)) {
-            return; /* NaN or -inf */
+            return LIN_WALK_FAILED; /* NaN or -inf */
         }
         if (t == 0) {
             size_t s, n = 0;
@@ -1431,23 +1507,25 @@ static void lin_forward(const lin_sample *q) {
                 ghi = whi + 2 < hi ? whi + 2 : hi;
                 ghi = ghi > glo ? ghi : glo;
             }
-            /* Two copies, so that the exact-zero test costs nothing where
-             * it is not wanted. */
             if (track) {
                 mx = lin_alpha_row_err(row, lin_row(q->err_f, SP, t & 1), prev,
                                        lin_row(q->err_f, SP, (t - 1) & 1), e,
                                        q->kmask, x, lo, hi,
                                        (DP)LIN_FLUSHED_TOP * info.mult);
-            } else if (q->with_grad) {
-                mx = lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
-                                   0, q->blocks);
-            } else {
+            } else if (counting) {
                 mx = lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
                                    1, q->blocks);
+            } else {
+                mx = lin_alpha_row(row, prev, e, q->kmask, x, glo, ghi, &flags,
+                                   0, q->blocks);
+                if (!q->with_grad && flags != 0) {
+                    /* The loss-only bound counts them (see "Flags"). */
+                    flags = lin_alpha_flags(row, prev, q->kmask, x, glo, ghi);
+                }
             }
         }
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
-            return;
+            return LIN_WALK_FAILED;
         }
         wlo = glo;
         whi = ghi;
@@ -1462,13 +1540,54 @@ static void lin_forward(const lin_sample *q) {
             acc = lin_crude_step(acc, factor, (double)log_z - (double)offset,
                                  flags);
             if (lin_crude_hopeless(q, acc)) {
-                return;
+                return LIN_WALK_FAILED;
             }
         }
+        if (lin_walk_switches(q, track, counting, flags, &w->calm)) {
+            ++t;
+            break;
+        }
     }
-    d->log_scale = scale;
-    d->log2_scale = pow2s;
-    d->crude = acc > 0.0 ? log(acc) : -INFINITY;
+    w->scale = scale;
+    w->acc = acc;
+    w->flags = flags;
+    w->pow2s = pow2s;
+    w->mx = mx;
+    w->t = t;
+    w->wlo = wlo;
+    w->whi = whi;
+    return t < q->m ? LIN_WALK_SWITCH : LIN_WALK_DONE;
+}
+
+/* Phase 1, forward: alpha over frames [0, m). With the gradient the rows
+ * go to table[0, m); without, they alternate in rows_f. Also writes the
+ * softmax (or zeros) into the gradient rows and zeros into the posterior
+ * rows of those frames. */
+CTCC_DISPATCH
+static void lin_forward(const lin_sample *q) {
+    const size_t SP = q->SP;
+    const int track = lin_tracks_errors(q);
+    lin_dir *d = &q->dir[0];
+    lin_walk w;
+    int counting = 0, status;
+    size_t wlo, whi;
+    memset(&w, 0, sizeof(w));
+    w.mx = 1;
+    d->bad = 1;
+    do {
+        status = counting ? lin_forward_frames(q, &w, 1)
+                          : lin_forward_frames(q, &w, 0);
+        counting = !counting;
+        w.calm = 0;
+    } while (status == LIN_WALK_SWITCH);
+    if (status != LIN_WALK_DONE) {
+        return;
+    }
+    wlo = w.wlo;
+    whi = w.whi;
+    d->log_scale = w.scale;
+    d->log2_scale = w.pow2s;
+    d->crude = w.acc > 0.0 ? log(w.acc) : -INFINITY;
     if (!track) {
         lin_trim(lin_row(q->with_grad ? q->table : q->rows_f, SP,
                          q->with_grad ? q->m - 1 : ((q->m - 1) & 1)),
@@ -1478,8 +1597,8 @@ static void lin_forward(const lin_sample *q) {
         q->wins[2 * (q->m - 1)] = (uint32_t)wlo;
         q->wins[2 * (q->m - 1) + 1] = (uint32_t)whi;
     }
-    d->mid_max = (double)mx;
-    d->mid_flags = flags;
+    d->mid_max = (double)w.mx;
+    d->mid_flags = w.flags;
     d->win_lo = wlo;
     d->win_hi = whi;
     d->bad = 0;
@@ -1499,36 +1618,18 @@ CTCC_ALWAYS_INLINE DP *lin_beta_err_at(const lin_sample *q, size_t i) {
     return lin_row(q->err_b, q->SP, (q->T - 1 - i) & 1);
 }
 
-/* Phase 1, backward: beta over frames [m - 1, T). With the gradient the
- * rows of [m, T) go to table and that of m - 1 to mid_beta; without, they
- * alternate in rows_b. Writes the gradient and posterior rows of [m, T)
- * as lin_forward does for [0, m). */
-CTCC_DISPATCH
-static void lin_backward(const lin_sample *q) {
+/* Phase 1, backward, from frame w->t down (see lin_backward), as
+ * lin_forward_frames. */
+CTCC_ALWAYS_INLINE int lin_backward_frames(const lin_sample *q, lin_walk *w,
+                                           const int counting) {
     const size_t S = q->S, T = q->T;
-    lin_dir *d = &q->dir[1];
     const DP x = (DP)q->dir[0].tilt;
     const int track = lin_tracks_errors(q);
-    double scale = 0.0, acc = 0.0, flags = 0, pow2s = 0.0;
-    DP mx = 1, *cur = lin_beta_row_at(q, T - 1);
-    /* cur's window: the band of frame T - 1, its last two states. */
-    size_t t, wlo = ctcc_band_lo(S, T, T - 1), whi = ctcc_band_hi(S, T - 1);
-    d->bad = 1;
-    fill_dp(cur - CTCC_ROW_PAD, q->SP, 0);
-    if (q->with_grad && T - 1 >= q->m) {
-        q->flags[T - 1] = 0;
-        q->wins[2 * (T - 1)] = (uint32_t)wlo;
-        q->wins[2 * (T - 1) + 1] = (uint32_t)whi;
-    }
-    /* Tilted: beta_{T-1}(s) x^(S - 1 - s). */
-    cur[S - 1] = 1;
-    if (S > 1) {
-        cur[S - 2] = x;
-    }
-    if (track) {
-        fill_dp(lin_beta_err_at(q, T - 1) - CTCC_ROW_PAD, q->SP, 0);
-    }
-    for (t = T - 1; t >= q->m; --t) {
+    double scale = w->scale, acc = w->acc, flags = w->flags;
+    double pow2s = w->pow2s;
+    DP mx = w->mx, *cur = lin_beta_row_at(q, w->t);
+    size_t t, wlo = w->wlo, whi = w->whi; /* cur's window */
+    for (t = w->t; t >= q->m; --t) {
         const size_t lo = ctcc_band_lo(S, T, t), hi = ctcc_band_hi(S, t);
         DP *next = lin_beta_row_at(q, t - 1);
         DP *e = q->emit_b + CTCC_ROW_PAD;
@@ -1551,13 +1652,14 @@ static void lin_backward(const lin_sample *q) {
         lift = !q->with_grad && !track && factor < 0x1p900 ? LIN_LIFT : 1.0;
         /* (With the error rows, their products too, into ee.) */
         info.mult_max = (DP)(LIN_FLUSHED_MAX * lift);
-        info.want_least = !q->with_grad;
+        /* (lin_beta_row_err's `lean`, and the counting rows') */
+        info.want_least = track || counting;
         offset = lin_emissions(q, t, lo, hi, wlo, whi, (DP)(factor * lift), e,
                                q->scratch_b, soft, 1, &log_z, cur, &info,
                                track ? ee : NULL,
                                track ? lin_beta_err_at(q, t) : NULL);
         if (!(offset > NEG_INF)) {
-            return;
+            return LIN_WALK_FAILED;
         }
         scale += (double)offset;
         if (!track && t + 1 < T) {
@@ -1582,19 +1684,26 @@ static void lin_backward(const lin_sample *q) {
                                       e, q->kmask, x, plo, phi,
                                       info.least * (x * x) >=
                                           (DP)LIN_LEAN_LEAST);
-            } else if (q->with_grad) {
-                mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &flags,
-                                  0, 1, q->blocks);
+            } else if (counting) {
+                if (info.least * (x * x) >= (DP)LIN_LEAN_LEAST) {
+                    mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi,
+                                      &flags, 2, (DP)lift, q->blocks);
+                } else {
+                    mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi,
+                                      &flags, 1, (DP)lift, q->blocks);
+                }
             } else {
-                const int lean = info.least * (x * x) >= (DP)LIN_LEAN_LEAST;
                 mx = lin_beta_row(next, cur, e, q->kmask, x, nlo, nhi, &flags,
-                                  lean ? 2 : 1, (DP)lift, q->blocks);
+                                  0, (DP)lift, q->blocks);
+                if (!q->with_grad && flags != 0) {
+                    flags = lin_beta_flags(next, cur, q->kmask, x, nlo, nhi);
+                }
             }
             wlo = nlo;
             whi = nhi;
         }
         if (!(mx > 0) || !(scale > -INFINITY && scale < INFINITY)) {
-            return;
+            return LIN_WALK_FAILED;
         }
         if (q->with_grad && t - 1 >= q->m) {
             q->flags[t - 1] = flags;
@@ -1605,19 +1714,80 @@ static void lin_backward(const lin_sample *q) {
             acc = lin_crude_step(acc, factor, (double)log_z - (double)offset,
                                  flags);
             if (lin_crude_hopeless(q, acc)) {
-                return;
+                return LIN_WALK_FAILED;
             }
         }
         cur = next;
+        if (lin_walk_switches(q, track, counting, flags, &w->calm)) {
+            --t;
+            break;
+        }
     }
+    w->scale = scale;
+    w->acc = acc;
+    w->flags = flags;
+    w->pow2s = pow2s;
+    w->mx = mx;
+    w->t = t;
+    w->wlo = wlo;
+    w->whi = whi;
+    return t >= q->m ? LIN_WALK_SWITCH : LIN_WALK_DONE;
+}
+
+/* Phase 1, backward: beta over frames [m - 1, T). With the gradient the
+ * rows of [m, T) go to table and that of m - 1 to mid_beta; without, they
+ * alternate in rows_b. Writes the gradient and posterior rows of [m, T)
+ * as lin_forward does for [0, m). */
+CTCC_DISPATCH
+static void lin_backward(const lin_sample *q) {
+    const size_t S = q->S, T = q->T;
+    lin_dir *d = &q->dir[1];
+    const DP x = (DP)q->dir[0].tilt;
+    const int track = lin_tracks_errors(q);
+    DP *cur = lin_beta_row_at(q, T - 1);
+    lin_walk w;
+    int counting = 0, status;
+    size_t wlo, whi;
+    memset(&w, 0, sizeof(w));
+    w.mx = 1;
+    w.t = T - 1;
+    /* cur's window: the band of frame T - 1, its last two states. */
+    w.wlo = ctcc_band_lo(S, T, T - 1);
+    w.whi = ctcc_band_hi(S, T - 1);
+    d->bad = 1;
+    fill_dp(cur - CTCC_ROW_PAD, q->SP, 0);
+    if (q->with_grad && T - 1 >= q->m) {
+        q->flags[T - 1] = 0;
+        q->wins[2 * (T - 1)] = (uint32_t)w.wlo;
+        q->wins[2 * (T - 1) + 1] = (uint32_t)w.whi;
+    }
+    /* Tilted: beta_{T-1}(s) x^(S - 1 - s). */
+    cur[S - 1] = 1;
+    if (S > 1) {
+        cur[S - 2] = x;
+    }
+    if (track) {
+        fill_dp(lin_beta_err_at(q, T - 1) - CTCC_ROW_PAD, q->SP, 0);
+    }
+    do {
+        status = counting ? lin_backward_frames(q, &w, 1)
+                          : lin_backward_frames(q, &w, 0);
+        counting = !counting;
+        w.calm = 0;
+    } while (status == LIN_WALK_SWITCH);
+    if (status != LIN_WALK_DONE) {
+        return;
+    }
+    wlo = w.wlo;
+    whi = w.whi;
     if (!track && T > q->m) {
-        lin_trim(cur, &wlo, &whi);
+        lin_trim(lin_beta_row_at(q, q->m - 1), &wlo, &whi);
     }
-    d->log_scale = scale;
-    d->log2_scale = pow2s;
-    d->crude = acc > 0.0 ? log(acc) : -INFINITY;
-    d->mid_max = (double)mx;
-    d->mid_flags = flags;
+    d->log_scale = w.scale;
+    d->log2_scale = w.pow2s;
+    d->crude = w.acc > 0.0 ? log(w.acc) : -INFINITY;
+    d->mid_max = (double)w.mx;
+    d->mid_flags = w.flags;
     d->win_lo = wlo;
     d->win_hi = whi;
     d->bad = 0;

@@ -338,6 +338,44 @@ def test_repeated_labels_keep_random_logits_scaled(grad):
         np.testing.assert_allclose(g, want_grad, rtol=0, atol=1e-12)
 
 
+def patchy_batch(T, N, C, L, seed, patch=40):
+    """Peaked outputs (peaked_batch) with stretches of `patch` frames of
+    random logits in between, one in two: rows with entries below the
+    scaled kernel's flag level in the peaked stretches, none a few frames
+    into the random ones."""
+    x, labels = peaked_batch(T, N, C, L, seed, dtype=np.float64)
+    rng = np.random.default_rng(seed + 1)
+    for start in range(patch, T, 2 * patch):
+        x[start : start + patch] = rng.standard_normal(x[start : start + patch].shape)
+    return x, labels
+
+
+@pytest.mark.parametrize("log_probs", [False, True])
+@pytest.mark.parametrize("patch", [5, 13, 40])
+def test_loss_alone_across_rows_with_and_without_flags(patch, log_probs):
+    """The loss-only tasks count a row's flags in one of two ways, and go
+    from one to the other as rows with flags come and go (see "Flags" in
+    src/linear_impl.h), each resuming the frames where the other left
+    them. Across many changes the loss stays the log-space kernel's (1e-12
+    relative) and that of the call with the gradient (to the bit), and
+    every sample stays scaled. (With log-probabilities each frame's scale
+    holds its largest log-probability: a frame done twice or left out
+    shows.)"""
+    # (Long enough for many changes, short enough for the first, untilted
+    # attempt to stand: a tilted second attempt counts flags otherwise.)
+    x, labels = patchy_batch(600, 4, 29, 60, seed=21, patch=patch)
+    if log_probs:
+        x = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    kw = dict(log_probs=log_probs)
+    alone, _, used = run(x, labels, grad=False, **kw)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want, _, _ = run(x, labels, grad=False, kernel="log", **kw)
+    np.testing.assert_allclose(alone, want, rtol=1e-12)
+    with_grad, _, used_grad = run(x, labels, **kw)
+    assert (used_grad == ctcc.KERNEL_SCALED).all()
+    assert with_grad.tobytes() == alone.tobytes()
+
+
 def _scaled_matches_log_space(x, labels, log_probs):
     """Normalises x to log-probabilities when log_probs; asserts that the
     scaled kernel serves every sample with the log-space kernel's loss (to

@@ -7,8 +7,11 @@
  * and its flag count (or, without `exact`, whether it has flags), for
  * every width from 0 to 70 states and every start of the window, on
  * rows mixing ordinary values, entries that fall below LIN_TINY and
- * exact zeros. A flag counted twice in the overlap, a state left out or
- * one written past the window fails it. Ends with "N passed, N failed".
+ * exact zeros; beta also with its emissions lifted by LIN_LIFT. After a
+ * row without the count, the separate count of its flags from the stored
+ * row (lin_alpha_flags, lin_beta_flags) as well. A flag counted twice in
+ * the overlap, an exact zero counted, a state left out or one written
+ * past the window fails it. Ends with "N passed, N failed".
  */
 #include <math.h>
 
@@ -58,9 +61,10 @@ static double pick(unsigned *seed) {
 
 int main(void) {
     static double prev_b[WIDTH + 2 * PAD], e_b[WIDTH + 2 * PAD],
-        k_b[WIDTH + 2 * PAD], row_b[WIDTH + 2 * PAD], ref_b[WIDTH + 2 * PAD];
-    double *prev = prev_b + PAD, *e = e_b + PAD, *k = k_b + PAD,
-           *row = row_b + PAD, *ref = ref_b + PAD;
+        el_b[WIDTH + 2 * PAD], k_b[WIDTH + 2 * PAD], row_b[WIDTH + 2 * PAD],
+        ref_b[WIDTH + 2 * PAD];
+    double *prev = prev_b + PAD, *e = e_b + PAD, *el = el_b + PAD,
+           *k = k_b + PAD, *row = row_b + PAD, *ref = ref_b + PAD;
     unsigned seed = 1;
     size_t lo, hi, s;
     int exact, dir, round, blocks;
@@ -74,16 +78,25 @@ int main(void) {
                 for (lo = 2; lo < 12; ++lo) {
                     for (hi = lo; hi <= lo + 70 && hi + 2 <= WIDTH; ++hi) {
                         const double x = round % 2 == 0 ? 1.0 : 0.25;
+                        /* (beta's emissions lifted, as the loss alone's) */
+                        const double lift = round % 4 >= 2 ? LIN_LIFT : 1.0;
                         double top = 0, got_top, flags = -1, want_flags;
-                        size_t n = 0, least_small = 0;
+                        size_t n = 0, n_exact = 0, least_small = 0;
                         for (s = 0; s < WIDTH + 2 * PAD; ++s) {
                             prev_b[s] = pick(&seed);
                             /* The lean count wants emissions of at least
                              * 2^-21 (LIN_LEAN_LEAST). */
                             e_b[s] = exact == 2 ? 0.5 + pick(&seed) / 2
                                                 : pick(&seed) + 0x1p-20;
+                            /* Beta's are the emissions times the row
+                             * (lin_emissions with cur), as in the kernel:
+                             * its sums are 0 where its successors are. */
+                            if (dir == 1) {
+                                e_b[s] *= prev_b[s];
+                            }
                             k_b[s] = (seed >> 7) % 2 ? x * x : 0.0;
                             row_b[s] = ref_b[s] = -1.0; /* (untouched) */
+                            el_b[s] = e_b[s] * lift;
                         }
                         for (s = lo; s < hi; ++s) {
                             double in, r;
@@ -104,6 +117,7 @@ int main(void) {
                             } else {
                                 n += r < LIN_TINY && in > 0;
                             }
+                            n_exact += r < LIN_TINY && in > 0;
                         }
                         ref[(ptrdiff_t)lo - 2] = ref[(ptrdiff_t)lo - 1] = 0;
                         ref[hi] = ref[hi + 1] = 0;
@@ -114,14 +128,14 @@ int main(void) {
                                       : lin_alpha_row(row, prev, e, k, x, lo,
                                                       hi, &flags, 0, blocks);
                         } else if (exact == 0) {
-                            got_top = lin_beta_row(row, prev, e, k, x, lo, hi,
-                                                   &flags, 0, 1.0, blocks);
+                            got_top = lin_beta_row(row, prev, el, k, x, lo, hi,
+                                                   &flags, 0, lift, blocks);
                         } else if (exact == 1) {
-                            got_top = lin_beta_row(row, prev, e, k, x, lo, hi,
-                                                   &flags, 1, 1.0, blocks);
+                            got_top = lin_beta_row(row, prev, el, k, x, lo, hi,
+                                                   &flags, 1, lift, blocks);
                         } else {
-                            got_top = lin_beta_row(row, prev, e, k, x, lo, hi,
-                                                   &flags, 2, 1.0, blocks);
+                            got_top = lin_beta_row(row, prev, el, k, x, lo, hi,
+                                                   &flags, 2, lift, blocks);
                         }
                         want_flags =
                             exact ? (double)n : (least_small > 0 ? 1.0 : 0.0);
@@ -134,6 +148,16 @@ int main(void) {
                         check(flags == want_flags,
                               dir == 0 ? "alpha flags" : "beta flags", lo, hi,
                               exact, blocks);
+                        if (exact == 0) {
+                            const double counted =
+                                dir == 0
+                                    ? lin_alpha_flags(row, prev, k, x, lo, hi)
+                                    : lin_beta_flags(row, prev, k, x, lo, hi);
+                            check(counted == (double)n_exact,
+                                  dir == 0 ? "alpha flags counted apart"
+                                           : "beta flags counted apart",
+                                  lo, hi, exact, blocks);
+                        }
                     }
                 }
             }
