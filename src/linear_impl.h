@@ -1396,6 +1396,20 @@ typedef struct lin_walk {
 #define LIN_WALK_FAILED 1 /* NaN, +inf or a scale out of range: fall back */
 #define LIN_WALK_SWITCH 2 /* go on in the other way of counting flags */
 
+/* Where a walk stops: its running values, for the next walk. */
+CTCC_ALWAYS_INLINE void lin_walk_keep(lin_walk *w, double scale, double acc,
+                                      double flags, double pow2s, DP mx,
+                                      size_t t, size_t wlo, size_t whi) {
+    w->scale = scale;
+    w->acc = acc;
+    w->flags = flags;
+    w->pow2s = pow2s;
+    w->mx = mx;
+    w->t = t;
+    w->wlo = wlo;
+    w->whi = whi;
+}
+
 /* Rows without flags after which a loss-only task counting them on the
  * way goes back to the rows' minimum (see "Flags" above
  * lin_row_block_at). */
@@ -1548,14 +1562,7 @@ CTCC_ALWAYS_INLINE int lin_forward_frames(const lin_sample *q, lin_walk *w,
             break;
         }
     }
-    w->scale = scale;
-    w->acc = acc;
-    w->flags = flags;
-    w->pow2s = pow2s;
-    w->mx = mx;
-    w->t = t;
-    w->wlo = wlo;
-    w->whi = whi;
+    lin_walk_keep(w, scale, acc, flags, pow2s, mx, t, wlo, whi);
     return t < q->m ? LIN_WALK_SWITCH : LIN_WALK_DONE;
 }
 
@@ -1723,14 +1730,7 @@ CTCC_ALWAYS_INLINE int lin_backward_frames(const lin_sample *q, lin_walk *w,
             break;
         }
     }
-    w->scale = scale;
-    w->acc = acc;
-    w->flags = flags;
-    w->pow2s = pow2s;
-    w->mx = mx;
-    w->t = t;
-    w->wlo = wlo;
-    w->whi = whi;
+    lin_walk_keep(w, scale, acc, flags, pow2s, mx, t, wlo, whi);
     return t >= q->m ? LIN_WALK_SWITCH : LIN_WALK_DONE;
 }
 
