@@ -8,6 +8,7 @@
  *
  *   ctcc_exp_neg(x)     x <= 1 or -inf (differences of log values)
  *   ctcc_expf_neg(x)    the same in float (softmax of float32 logits)
+ *   ctcc_expf_neg16(x)  the same on 16 floats, for AVX-512 processors
  *   ctcc_log1p_small(u) u in [0, 2] (log of 1 + two exponentials <= 1)
  *   ..._lite            cheaper versions for float32 outputs (see below)
  *
@@ -172,5 +173,58 @@ static inline double ctcc_log1p_small_lite(double u) {
     const double f = ctcc_log1p_reduce(u, &e);
     return e + ctcc_atanh2_tail(1.0 / 15.0, f, f * f);
 }
+
+/* ctcc_expf_neg on 16 floats at once, for processors with AVX-512 (the
+ * caller checks at run time): x = (16 k + j) ln2 / 16 + r with |r| <=
+ * ln2 / 32, 2^(j / 16) picked from a table of 16 floats held in one
+ * register (a permute), 2^k added to its exponent, and exp(r) from its
+ * Taylor polynomial to r^3 (truncation error below 1e-8). The shorter
+ * reduction takes two multiply-adds fewer than ctcc_expf_neg, whose
+ * polynomial covers |r| <= ln2 / 2: the normaliser's runs of exps over
+ * 5000 classes took 0.21 ns per class instead of 0.26 (one thread, Zen 4).
+ * Within 3 ulp of exp on (-87, 1] (tests/c/test_fast_math.c), exp(0) = 1
+ * exactly, 0 below -87 and at -inf, NaN for NaN, as ctcc_expf_neg. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#include <immintrin.h>
+#define CTCC_HAVE_EXPF_NEG16 1
+__attribute__((target("avx512f"))) static inline __m512
+ctcc_expf_neg16(__m512 x) {
+    const __m512 shift = _mm512_set1_ps(0x1.8p23f);
+    /* 2^(j / 16) rounded to float, j = 15 down to 0. */
+    const __m512 table =
+        _mm512_set_ps(0x1.ea4afap+0f, 0x1.d5818ep+0f, 0x1.c199bep+0f,
+                      0x1.ae89fap+0f, 0x1.9c4918p+0f, 0x1.8ace54p+0f,
+                      0x1.7a1148p+0f, 0x1.6a09e6p+0f, 0x1.5ab07ep+0f,
+                      0x1.4bfdaep+0f, 0x1.3dea64p+0f, 0x1.306fe0p+0f,
+                      0x1.2387a6p+0f, 0x1.172b84p+0f, 0x1.0b5586p+0f,
+                      0x1.0p+0f);
+    /* n = 16 k + j = x 16 / ln2 rounded, in the low bits of t. */
+    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(23.0831203f), shift);
+    const __m512 n = _mm512_sub_ps(t, shift);
+    const __m512i ti = _mm512_castps_si512(t);
+    /* ln2 / 16 split so that n times its first part (13 bits) is exact for
+     * |n| < 2^11. */
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62ep-5f), x);
+    __m512 p;
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.99663655e-06f), r);
+    p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 6.0f), r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    {
+        /* The permute reads the low 4 bits of each index (j); the bits
+         * from 4 up hold k, shifted into the exponent field. */
+        const __m512i scale =
+            _mm512_add_epi32(_mm512_castps_si512(_mm512_permutexvar_ps(ti,
+                                                                       table)),
+                             _mm512_slli_epi32(_mm512_srli_epi32(ti, 4), 23));
+        /* Not below -87: true for NaN, which p carries. */
+        const __mmask16 in =
+            _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_NLT_UQ);
+        return _mm512_maskz_mul_ps(in, p, _mm512_castsi512_ps(scale));
+    }
+}
+#else
+#define CTCC_HAVE_EXPF_NEG16 0
+#endif
 
 #endif /* CTCC_FAST_MATH_H */

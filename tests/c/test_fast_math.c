@@ -42,6 +42,84 @@ static double ulp_error_f(float got, double want) {
            (double)(nextafterf(fabsf(w), INFINITY) - fabsf(w));
 }
 
+#if CTCC_HAVE_EXPF_NEG16
+/* ctcc_expf_neg16 of x[0, 16) into y. */
+__attribute__((target("avx512f"))) static void expf16(const float *x,
+                                                      float *y) {
+    _mm512_storeu_ps(y, ctcc_expf_neg16(_mm512_loadu_ps(x)));
+}
+
+/* Worst error in ulp of ctcc_expf_neg16 over n arguments from next(i). */
+static double worst_expf16(float (*next)(long, long), long n) {
+    float x[16], y[16];
+    double worst = 0;
+    long i;
+    int k;
+    for (i = 0; i < n; i += 16) {
+        for (k = 0; k < 16; ++k) {
+            x[k] = next(i + k < n ? i + k : n - 1, n);
+        }
+        expf16(x, y);
+        for (k = 0; k < 16; ++k) {
+            const double e = ulp_error_f(y[k], exp((double)x[k]));
+            worst = e > worst ? e : worst;
+        }
+    }
+    return worst;
+}
+
+/* The i-th of n evenly spaced points of (-87, 1]. */
+static float grid(long i, long n) {
+    return (float)(-87.0 + 88.0 * (double)(i + 1) / (double)n);
+}
+
+/* The floats of [-87, 1] in the order of their bit patterns: the
+ * positive ones up to 1, then -0 down to -87. */
+#define POSITIVE_BITS 0x3f800001u /* +0 to 1 */
+#define NEGATIVE_BITS 0x42ae0001u /* -0 to -87 */
+
+/* Every 61st of those floats: every exponent, every entry of the table. */
+static float strided(long i, long n) {
+    const uint32_t at = (uint32_t)i * 61u;
+    (void)n;
+    return at < POSITIVE_BITS
+               ? ctcc_from_bits32(at)
+               : ctcc_from_bits32(0x80000000u + (at - POSITIVE_BITS));
+}
+
+/* The exps of AVX-512 processors' normaliser (CTCC_HAVE_EXPF_NEG16), where
+ * this processor has AVX-512; skipped (passed) where it has not. */
+static void check_expf_neg16(int steps) {
+    const float special[16] = {0.0f,    -0.0f,   -INFINITY,   -100.0f,
+                               -87.5f,  NAN,     -87.0f,      1.0f,
+                               1e-30f,  -1e-30f, -0.0216608f, 0.0216608f,
+                               -86.99f, -1.0f,   -2.0f,       -10.0f};
+    float y[16];
+    const long n_strided =
+        (long)(((uint64_t)POSITIVE_BITS + NEGATIVE_BITS - 1) / 61u + 1);
+    if (!__builtin_cpu_supports("avx512f")) {
+        printf("skip ctcc_expf_neg16: no AVX-512 on this processor\n");
+        return;
+    }
+    check("ctcc_expf_neg16 on (-87, 1]", worst_expf16(grid, steps), 3.0);
+    check("ctcc_expf_neg16, every 61st float of [-87, 1]",
+          worst_expf16(strided, n_strided), 3.0);
+    expf16(special, y);
+    /* exp(0) == 1 exactly: log_normaliser counts the classes at the
+     * maximum apart. */
+    check("ctcc_expf_neg16(+-0) == 1", y[0] == 1.0f && y[1] == 1.0f ? 0 : 9,
+          0.0);
+    check("ctcc_expf_neg16(-inf, -100, -87.5) == 0",
+          y[2] == 0.0f && y[3] == 0.0f && y[4] == 0.0f ? 0 : 9, 0.0);
+    check("ctcc_expf_neg16(NaN) is NaN", isnan(y[5]) ? 0 : 9, 0.0);
+}
+#else
+static void check_expf_neg16(int steps) {
+    (void)steps;
+    printf("skip ctcc_expf_neg16: not built for this compiler\n");
+}
+#endif
+
 int main(void) {
     const int steps = 2000000;
     double worst;
@@ -112,6 +190,8 @@ int main(void) {
         worst = e > worst ? e : worst;
     }
     check("ctcc_log1p_small_lite rel. error x 1e12", worst * 1e12, 2.0);
+
+    check_expf_neg16(steps);
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
