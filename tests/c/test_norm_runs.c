@@ -45,8 +45,8 @@ static unsigned next_random(unsigned *seed) {
 
 /* Uniform in [low, high). */
 static float uniform(unsigned *seed, double low, double high) {
-    return (float)(low + (high - low) * (next_random(seed) % 1000003u) /
-                             1000003.0);
+    return (float)(low +
+                   (high - low) * (next_random(seed) % 1000003u) / 1000003.0);
 }
 
 enum { RANDOM, PEAKED, TIES, HOLES, KINDS };
@@ -107,8 +107,8 @@ static void check_way(const char *way, const float *x, size_t C, float m,
     for (i = 0; i < NORM_LANES; ++i) {
         got += part[i];
     }
-    check(c0 == C - C % (NORM_RUN * NORM_LANES), "runs end at the last whole run",
-          kind_names[kind], C, way);
+    check(c0 == C - C % (NORM_RUN * NORM_LANES),
+          "runs end at the last whole run", kind_names[kind], C, way);
     check(ones == at_max, "classes at the maximum counted apart",
           kind_names[kind], C, way);
     check(fabs(got - below) <= 1e-6 * below, "sum of the other exps",
@@ -119,8 +119,8 @@ static void check_way(const char *way, const float *x, size_t C, float m,
 
 int main(void) {
     static const size_t sizes[] = {64, 100, 257, 1000, 3000, 5000};
-    const int avx512 = CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16 &&
-                       ctcc_have_avx512();
+    const int avx512 =
+        CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16 && ctcc_have_avx512();
     float *x = malloc(5000 * sizeof *x), *soft = malloc(5000 * sizeof *soft);
     unsigned seed = 12345u;
     size_t k;
@@ -162,8 +162,8 @@ int main(void) {
                     norm_runs_f16(x, C, m, unused, NULL, none, &ones_none);
                     check(memcmp(none, part16, sizeof none) == 0 &&
                               ones_none == ones16,
-                          "the same sums without the softmax",
-                          kind_names[kind], C, "norm_runs_f16");
+                          "the same sums without the softmax", kind_names[kind],
+                          C, "norm_runs_f16");
                 }
 #endif
             }
