@@ -632,7 +632,11 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         shift = q->shift[t];
         norm = q->norm[t];
     } else if (!q->log_probs && !per_class) {
-        norm = log_normaliser(x, C, soft, &shift, info->next);
+        /* The gradient's rows lie at the input's stride. */
+        norm = log_normaliser(x, C, soft, &shift, info->next,
+                              soft != NULL && info->next != NULL
+                                  ? soft + (info->next - x)
+                                  : NULL);
         if (norm != norm || norm == NEG_INF) {
             return norm;
         }

@@ -143,7 +143,7 @@ int main(void) {
                     part[i] = 0;
                 }
                 memset(soft, 0, C * sizeof *soft);
-                c0 = norm_runs_f(x, C, m, soft, NULL, part, &ones);
+                c0 = norm_runs_f(x, C, m, soft, NULL, NULL, part, &ones);
                 check_way("norm_runs_f", x, C, m, kind, c0, part, ones, soft);
 #if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
                 if (avx512) {
@@ -154,12 +154,13 @@ int main(void) {
                         part16[i] = none[i] = 0;
                     }
                     memset(soft, 0, C * sizeof *soft);
-                    c0 = norm_runs_f16(x, C, m, soft, x, part16, &ones16);
+                    c0 = norm_runs_f16(x, C, m, soft, x, soft, part16, &ones16);
                     check_way("norm_runs_f16", x, C, m, kind, c0, part16,
                               ones16, soft);
                     /* Without the softmax (the loss alone): the same sums
                      * to the bit. */
-                    norm_runs_f16(x, C, m, unused, NULL, none, &ones_none);
+                    norm_runs_f16(x, C, m, unused, NULL, NULL, none,
+                                  &ones_none);
                     check(memcmp(none, part16, sizeof none) == 0 &&
                               ones_none == ones16,
                           "the same sums without the softmax", kind_names[kind],
