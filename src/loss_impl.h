@@ -169,7 +169,8 @@ static DP norm_bad_frame(REAL *softmax, size_t C) {
  * block is asked for to be read, into L2, although it is to be written:
  * a line that no other core holds arrives ready for writing, and without
  * it each of the pass's stores waited for its line (ocr-large-vocab with
- * the gradient, one thread: 12.5 -> 10.8 ms, measured). */
+ * the gradient, one thread: 13.3 -> 10.8 ms and 13.8 -> 12.2 ms in two
+ * runs, measured; docs/performance.md). */
 CTCC_ALWAYS_INLINE void norm_prefetch(const REAL *next, const REAL *next_soft,
                                       size_t C, size_t c0) {
     if (c0 % NORM_BLOCK == 0) {
