@@ -127,6 +127,7 @@ def workspace_size(
     *,
     dtype: npt.DTypeLike = ...,
     grad: bool = ...,
+    num_threads: int | None = ...,
 ) -> int: ...
 def greedy_decode(
     logits: npt.ArrayLike,

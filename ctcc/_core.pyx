@@ -296,12 +296,13 @@ def ctc_loss_raw(const floating[::1] inputs,
 def workspace_size_raw(const int32_t[::1] label_lengths,
                        const int32_t[::1] input_lengths,
                        int max_time, int alphabet_size, bint float64,
-                       bint with_gradient):
+                       bint with_gradient, int num_threads=0):
     """Bytes of workspace ctcc_loss_f32/f64 needs for these lengths."""
     cdef ctcc_options opts
     cdef ctcc_status status
     cdef size_t nbytes = 0
     ctcc_options_init(&opts)
+    opts.num_threads = num_threads
     with nogil:
         status = ctcc_workspace_size(int_ptr(label_lengths),
                                      int_ptr(input_lengths), max_time,

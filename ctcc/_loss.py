@@ -899,6 +899,7 @@ def workspace_size(
     *,
     dtype: Any = np.float32,
     grad: bool = True,
+    num_threads: int | None = None,
 ) -> int:
     """Bytes of scratch memory that `ctcc.ctc_loss` allocates for these lengths.
 
@@ -906,7 +907,10 @@ def workspace_size(
     gradient it is one double per cell ``(t, s)`` of the forward-backward
     table, ``sum(logit_lengths[n] * (2 * label_lengths[n] + 1))``, plus
     O(S + T) per sample; without it, O(S) per sample whatever the number of
-    frames.
+    frames. A float32 gradient of 1024 classes or more adds one row of
+    ``4 * alphabet_size`` bytes (rounded up to 64) per thread the call may
+    use, where each thread stages a frame's softmax before writing it to
+    the gradient past the cache.
 
     Parameters
     ----------
@@ -920,6 +924,9 @@ def workspace_size(
         Dtype of the logits: float32 or float64.
     grad : bool, default True
         Whether the call computes the gradient (or posteriors).
+    num_threads : int, optional
+        The `num_threads` of the call, in ``[0, 2**31 - 1]``; None or 0
+        counts every available thread. Only the stage rows depend on it.
 
     Returns
     -------
@@ -950,6 +957,7 @@ def workspace_size(
     """
     C = as_int(alphabet_size, "alphabet_size", low=1, high=INT32_MAX)
     grad = as_flag(grad, "grad")
+    threads = _check_threads(num_threads)
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -963,4 +971,4 @@ def workspace_size(
     inputs = _check_lengths(frames, "logit_lengths", N, INT32_MAX, "int32")
     labels = _check_lengths(label_lengths, "label_lengths", N, INT32_MAX, "int32")
     T = int(inputs.max())
-    return int(_core.workspace_size_raw(labels, inputs, T, C, dt == np.float64, grad))
+    return int(_core.workspace_size_raw(labels, inputs, T, C, dt == np.float64, grad, threads))

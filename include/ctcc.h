@@ -169,7 +169,8 @@ typedef enum ctcc_status {
     CTCC_STATUS_LABEL_OUT_OF_RANGE = 8,
     /* Some label equals the blank index. */
     CTCC_STATUS_LABEL_IS_BLANK = 9,
-    /* workspace_bytes is smaller than ctcc_workspace_size() reports. */
+    /* workspace_bytes is smaller than ctcc_workspace_size() reports (less
+     * its stage rows, which the loss can do without). */
     CTCC_STATUS_WORKSPACE_TOO_SMALL = 10,
     /* An array size or the workspace size does not fit in size_t. */
     CTCC_STATUS_SIZE_OVERFLOW = 11,
@@ -411,6 +412,18 @@ CTCC_API void ctcc_options_init(ctcc_options *options);
  * workspace can be reused for every batch with the same lengths, and a
  * workspace sized with_gradient = 1 also serves loss-only calls.
  *
+ * Stage rows: for CTCC_FLOAT32 with a gradient and alphabet_size >= 1024
+ * (and neither the alpha nor the gamma modification, nor
+ * CTCC_KERNEL_LOG_SPACE), the size also counts one row of 4 *
+ * alphabet_size bytes, rounded up to 64, per thread the call may use
+ * (options->num_threads, or ctcc_default_num_threads() for 0; at most 2 *
+ * batch_size). In it a thread stages each frame's softmax before writing
+ * it to the gradients array past the cache (on processors with AVX-512),
+ * so that the gradient's lines are not read from memory first. The loss
+ * itself requires the size without them: with room for fewer stage rows
+ * (down to none) the threads without one write through the cache, with
+ * the same results to the bit.
+ *
  * Returns CTCC_STATUS_SUCCESS or the status of the first failed check, in
  * this order: NULL pointers, batch_size, alphabet_size, max_time, input
  * lengths, label lengths, options (blank, then alpha and gamma), dtype,
@@ -449,8 +462,9 @@ CTCC_API ctcc_status ctcc_workspace_size(const int32_t *label_lengths,
  *   workspace      at least workspace_bytes bytes, any alignment; its
  *                  contents on entry and exit are unspecified.
  *   workspace_bytes  at least what ctcc_workspace_size() reports for the
- *                  same lengths, dtype and with_gradient = (gradients !=
- *                  NULL).
+ *                  same lengths, dtype, options and with_gradient =
+ *                  (gradients != NULL), less its stage rows at most (see
+ *                  there).
  *   options        may be NULL (defaults).
  *
  * Returns CTCC_STATUS_SUCCESS, or an error status (see ctcc_status) before

@@ -222,6 +222,7 @@ typedef struct lin_sample {
     const REAL *input;  /* frame 0 */
     REAL *grad;         /* frame 0 of the gradient, or NULL */
     REAL *post;         /* frame 0 of the posteriors, or NULL */
+    REAL *stage;        /* the thread's stage row, or NULL (sample_args) */
     size_t stride;      /* elements between frames */
     size_t C, T, S, SP; /* classes, frames, states, padded row length */
     size_t m;           /* the meeting frame is m - 1 */
@@ -636,7 +637,8 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         norm = log_normaliser(x, C, soft, &shift, info->next,
                               soft != NULL && info->next != NULL
                                   ? soft + (info->next - x)
-                                  : NULL);
+                                  : NULL,
+                              q->stage);
         if (norm != norm || norm == NEG_INF) {
             return norm;
         }

@@ -44,7 +44,7 @@ CTCC_ALWAYS_INLINE int log_frame_normaliser(const lin_sample *q, size_t t,
     *shift = 0;
     *norm = 0;
     if (!q->log_probs) {
-        *norm = log_normaliser(x, q->C, g, shift, NULL, NULL);
+        *norm = log_normaliser(x, q->C, g, shift, NULL, NULL, q->stage);
         if (!(*norm > NEG_INF)) {
             return 0;
         }

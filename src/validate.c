@@ -348,6 +348,32 @@ int ctcc_thread_count(int requested, int32_t batch_size) {
     return threads < 1 || ctcc_in_forked_child() ? 1 : threads;
 }
 
+size_t ctcc_stage_bytes(int32_t alphabet_size, int *ok) {
+    return ctcc_align_size(ctcc_mul_size((size_t)alphabet_size, sizeof(float),
+                                         ok),
+                           ok);
+}
+
+int ctcc_stage_count(int requested_threads, int32_t batch_size,
+                     int32_t alphabet_size, int float32, int with_gradient,
+                     int log_space_only) {
+    if (!float32 || !with_gradient || log_space_only ||
+        alphabet_size < CTCC_STAGE_MIN_CLASSES) {
+        return 0;
+    }
+    return ctcc_thread_count(requested_threads, batch_size > INT32_MAX / 2
+                                                    ? INT32_MAX
+                                                    : 2 * batch_size);
+}
+
+int ctcc_thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 ctcc_status ctcc_workspace_size(const int32_t *label_lengths,
                                 const int32_t *input_lengths, int32_t max_time,
                                 int32_t batch_size, int32_t alphabet_size,
@@ -374,7 +400,27 @@ ctcc_status ctcc_workspace_size(const int32_t *label_lengths,
     if (status != CTCC_STATUS_SUCCESS) {
         return status;
     }
-    return ctcc_total_bytes(label_lengths, input_lengths, batch_size,
-                            alphabet_size, opts.use_alpha ? alphabet_size : 0,
-                            real_size, with_gradient != 0, size_bytes);
+    status = ctcc_total_bytes(label_lengths, input_lengths, batch_size,
+                              alphabet_size, opts.use_alpha ? alphabet_size : 0,
+                              real_size, with_gradient != 0, size_bytes);
+    if (status == CTCC_STATUS_SUCCESS) {
+        int ok = 1;
+        const int stages =
+            ctcc_stage_count(opts.num_threads, batch_size, alphabet_size,
+                             dtype == CTCC_FLOAT32,
+                             with_gradient != 0 && !opts.use_alpha &&
+                                 opts.gamma == 0.0,
+                             opts.kernel == CTCC_KERNEL_LOG_SPACE);
+        const size_t total =
+            ctcc_add_size(*size_bytes,
+                          ctcc_mul_size((size_t)stages,
+                                        ctcc_stage_bytes(alphabet_size, &ok),
+                                        &ok),
+                          &ok);
+        if (!ok) {
+            return CTCC_STATUS_SIZE_OVERFLOW;
+        }
+        *size_bytes = total;
+    }
+    return status;
 }

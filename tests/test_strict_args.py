@@ -79,7 +79,7 @@ NUMPY = {
         ctcc.workspace_size,
         lambda: ([T, T], [2, 1]),
         {"grad": True},
-        {"alphabet_size": C},
+        {"alphabet_size": C, "num_threads": 1},
         {},
     ),
     "status_string": (

@@ -76,3 +76,42 @@ def test_workspace_cache_is_per_thread_and_results_do_not_depend_on_it():
     for i in range(4):
         assert np.array_equal(out[i][0], first[0]) and np.array_equal(out[i][1], first[1])
     ctcc.clear_workspace_cache()
+
+
+def test_large_alphabet_gradient_stages_a_row_per_thread():
+    # A float32 gradient of 1024 classes or more: one row of the alphabet
+    # per thread (4 C bytes rounded up to 64), in which each thread stages
+    # a frame's softmax; none for float64, the loss alone or fewer classes.
+    T, L = [20, 12, 16], [3, 2, 4]
+    one = ctcc.workspace_size(T, L, 5000, num_threads=1)
+    two = ctcc.workspace_size(T, L, 5000, num_threads=2)
+    expected = 20032 if ctcc.openmp_enabled() else 0
+    assert two - one == expected
+    assert ctcc.workspace_size(T, L, 5000, num_threads=2, dtype=np.float64) == one - 20032
+    assert ctcc.workspace_size(T, L, 5000, num_threads=2, grad=False) == ctcc.workspace_size(
+        T, L, 5000, num_threads=1, grad=False
+    )
+    assert ctcc.workspace_size(T, L, 1023, num_threads=2) == ctcc.workspace_size(
+        T, L, 1023, num_threads=1
+    )
+    with pytest.raises(ValueError, match="num_threads"):
+        ctcc.workspace_size(T, L, 5000, num_threads=-1)
+
+
+@pytest.mark.parametrize("C", [1024, 3001])
+def test_large_alphabet_gradient_matches_the_float64_log_space_kernel(C):
+    # The staged softmax rows (written past the cache) against an
+    # independent path: the float64 log-space kernel, on every thread count.
+    rng = np.random.default_rng(C)
+    x = (2 * rng.standard_normal((15, 5, C))).astype(np.float32)
+    labels = [rng.integers(1, C, size=n).tolist() for n in (4, 1, 6, 3, 5)]
+    ref_loss, ref_grad = ctcc.ctc_loss(x.astype(np.float64), labels, kernel="log")
+    first = None
+    for threads in (1, 2, 3):
+        loss, grad = ctcc.ctc_loss(x, labels, num_threads=threads)
+        np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+        np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-6)
+        if first is None:
+            first = (loss, grad)
+        else:
+            assert np.array_equal(loss, first[0]) and np.array_equal(grad, first[1])

@@ -117,8 +117,75 @@ static void check_way(const char *way, const float *x, size_t C, float m,
           way);
 }
 
+/* log_normaliser with a stage row (the exps staged there, then written
+ * to the softmax row past the cache) against log_normaliser without one:
+ * the same value, shift and softmax to the bit, at every alignment of the
+ * softmax row, with nothing written on either side of it; and for a frame
+ * holding a NaN, NaN in every class of the softmax row. */
+static void check_staged(float *x, size_t C, const char *kind) {
+    enum { GUARD = 32 };
+    /* The stage row aligned to CTCC_ALIGN, as the workspace's are. */
+    void *stage_mem = malloc((C + 16) * sizeof(float) + CTCC_ALIGN);
+    float *stage = (float *)(void *)ctcc_align_ptr(stage_mem);
+    float *plain = malloc((C + 2 * GUARD) * sizeof *plain);
+    float *staged = malloc((C + 2 * GUARD) * sizeof *staged);
+    size_t shift_at, c;
+    int nan_frame;
+    if (stage_mem == NULL || plain == NULL || staged == NULL) {
+        check(0, "memory for the stage checks", kind, C, "log_normaliser");
+        free(stage_mem);
+        free(plain);
+        free(staged);
+        return;
+    }
+    for (nan_frame = 0; nan_frame < 2; ++nan_frame) {
+        const float kept = x[C / 3];
+        if (nan_frame) {
+            x[C / 3] = NAN;
+        }
+        for (shift_at = 0; shift_at < 16; ++shift_at) {
+            DP sh_plain = -1, sh_staged = -2, v_plain, v_staged;
+            int same = 1, guards = 1, all_nan = 1;
+            for (c = 0; c < C + 2 * GUARD; ++c) {
+                plain[c] = staged[c] = -7.0f;
+            }
+            v_plain = log_normaliser(x, C, plain + GUARD + shift_at, &sh_plain,
+                                     NULL, NULL, NULL);
+            v_staged = log_normaliser(x, C, staged + GUARD + shift_at,
+                                      &sh_staged, NULL, NULL, stage);
+            same =
+                memcmp(plain, staged, (C + 2 * GUARD) * sizeof *plain) == 0 &&
+                (memcmp(&v_plain, &v_staged, sizeof v_plain) == 0) &&
+                (nan_frame || sh_plain == sh_staged);
+            for (c = 0; c < C + 2 * GUARD; ++c) {
+                const int inside =
+                    c >= GUARD + shift_at && c < GUARD + shift_at + C;
+                if (!inside && staged[c] != -7.0f) {
+                    guards = 0;
+                }
+                if (inside && !isnan(staged[c])) {
+                    all_nan = 0;
+                }
+            }
+            check(same, "staged: the same value, shift and softmax bits", kind,
+                  C, nan_frame ? "with a NaN" : "log_normaliser");
+            check(guards, "staged: nothing written outside the row", kind, C,
+                  "log_normaliser");
+            if (nan_frame) {
+                check(all_nan && v_staged != v_staged,
+                      "staged: NaN in every class for a frame with a NaN", kind,
+                      C, "log_normaliser");
+            }
+        }
+        x[C / 3] = kept;
+    }
+    free(stage_mem);
+    free(plain);
+    free(staged);
+}
+
 int main(void) {
-    static const size_t sizes[] = {64, 100, 257, 1000, 3000, 5000};
+    static const size_t sizes[] = {64, 100, 257, 1000, 1031, 3000, 5000};
     const int avx512 =
         CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16 && ctcc_have_avx512();
     float *x = malloc(5000 * sizeof *x), *soft = malloc(5000 * sizeof *soft);
@@ -145,6 +212,9 @@ int main(void) {
                 memset(soft, 0, C * sizeof *soft);
                 c0 = norm_runs_f(x, C, m, soft, NULL, NULL, part, &ones);
                 check_way("norm_runs_f", x, C, m, kind, c0, part, ones, soft);
+                if (C >= CTCC_STAGE_MIN_CLASSES && rep == 0) {
+                    check_staged(x, C, kind_names[kind]);
+                }
 #if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
                 if (avx512) {
                     double part16[NORM_LANES], ones16 = 0, none[NORM_LANES];

@@ -36,11 +36,17 @@ def _file_sha256(path: str | None) -> str | None:
 
 
 def _workspace(
-    ctcc: Any, logit_lengths: np.ndarray, label_lengths: np.ndarray, alphabet_size: int
+    ctcc: Any,
+    logit_lengths: np.ndarray,
+    label_lengths: np.ndarray,
+    alphabet_size: int,
+    threads: int,
 ) -> dict[str, Any]:
     """ctcc's scratch memory in bytes for this batch (with and without the
-    gradient), where the package has ``ctcc.workspace_size(logit_lengths,
-    label_lengths, alphabet_size, *, dtype, grad)``; None otherwise."""
+    gradient) on `threads` threads, where the package has
+    ``ctcc.workspace_size(logit_lengths, label_lengths, alphabet_size, *,
+    dtype, grad[, num_threads])`` (a ctcc without ``num_threads`` reports
+    its size for every thread count); None otherwise."""
     fn = getattr(ctcc, "workspace_size", None)
     if not callable(fn):
         return {
@@ -48,9 +54,27 @@ def _workspace(
             "workspace_bytes_loss_only": None,
             "workspace_note": "ctcc.workspace_size not available",
         }
+
+    def size(grad: bool) -> int:
+        try:
+            return int(
+                fn(
+                    logit_lengths,
+                    label_lengths,
+                    alphabet_size,
+                    dtype=np.float32,
+                    grad=grad,
+                    num_threads=threads,
+                )
+            )
+        except TypeError as exc:
+            if "num_threads" not in str(exc):
+                raise
+            return int(fn(logit_lengths, label_lengths, alphabet_size, dtype=np.float32, grad=grad))
+
     try:
         sizes = {
-            key: int(fn(logit_lengths, label_lengths, alphabet_size, dtype=np.float32, grad=grad))
+            key: size(grad)
             for key, grad in (("workspace_bytes", True), ("workspace_bytes_loss_only", False))
         }
     except Exception as exc:  # noqa: BLE001 - an older or newer API: reported, not fatal
@@ -178,7 +202,7 @@ def build(
     # is a choice (an independent check of the fast path in float32).
     ref_kernel = {"kernel": "log"} if has_kernel_choice(ctcc) else {}
     impls[REFERENCE] = (lambda: loss(logits.astype(np.float64), **ref_kernel), _outputs)
-    info.update(_workspace(ctcc, logit_lengths, label_lengths, C))
+    info.update(_workspace(ctcc, logit_lengths, label_lengths, C, threads))
     info["fallback"] = fallback_report(ctcc, logits, labels, logit_lengths, label_lengths, threads)
     return impls, info
 
