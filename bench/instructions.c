@@ -4,7 +4,7 @@
  * it). Counts do not depend on the machine's load, where times on a
  * shared machine do.
  *
- * Usage: instructions MODE INPUT CALLS [T L [repeats]]
+ * Usage: instructions MODE INPUT CALLS [T L [repeats [C]]]
  *   MODE   g (loss and gradient) or l (loss only)
  *   INPUT  r (standard-normal logits) or p (peaked: a trained model's
  *          outputs, one alignment at logit 0, the other classes at
@@ -13,7 +13,8 @@
  *   T L    frames and labels per sample (default 700 100, speech-long)
  *   repeats  1: labels uniform in [1, C), with their repeats (the
  *          benchmark harness's); 0: no two equal neighbours (default 1)
- * N = 8 samples, C = 29 classes, float32, one thread. Prints the status,
+ *   C      classes (default 29; 5000 for ocr-large-vocab's alphabet)
+ * N = 8 samples, float32, one thread. Prints the status,
  * how many samples the scaled kernel served and the DP cells per call.
  */
 #include <ctcc.h>
@@ -24,8 +25,8 @@
 #include "synthetic_batch.h"
 
 int main(int argc, char **argv) {
-    enum { N = 8, C = 29 };
-    int T, L, grad, peaked, calls, repeats, i, n, served = 0;
+    enum { N = 8 };
+    int T, L, C, grad, peaked, calls, repeats, i, n, served = 0;
     float *x, *g, costs[N];
     int32_t *labels, label_lengths[N], input_lengths[N];
     unsigned char used[N];
@@ -34,7 +35,8 @@ int main(int argc, char **argv) {
     size_t bytes;
     void *ws;
     if (argc < 4) {
-        fprintf(stderr, "usage: %s g|l r|p CALLS [T L [repeats]]\n", argv[0]);
+        fprintf(stderr, "usage: %s g|l r|p CALLS [T L [repeats [C]]]\n",
+                argv[0]);
         return 2;
     }
     grad = argv[1][0] == 'g';
@@ -43,8 +45,9 @@ int main(int argc, char **argv) {
     T = argc > 5 ? atoi(argv[4]) : 700;
     L = argc > 5 ? atoi(argv[5]) : 100;
     repeats = argc > 6 ? atoi(argv[6]) : 1;
-    if (T < 1 || L < 1 || 2 * L + 1 > 2 * T) {
-        fprintf(stderr, "T = %d and L = %d do not fit\n", T, L);
+    C = argc > 7 ? atoi(argv[7]) : 29;
+    if (T < 1 || L < 1 || 2 * L + 1 > 2 * T || C < 2) {
+        fprintf(stderr, "T = %d, L = %d and C = %d do not fit\n", T, L, C);
         return 2;
     }
     if (!batch_make(&x, &g, &labels, label_lengths, input_lengths, T, N, C, L,
