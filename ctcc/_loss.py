@@ -907,10 +907,10 @@ def workspace_size(
     gradient it is one double per cell ``(t, s)`` of the forward-backward
     table, ``sum(logit_lengths[n] * (2 * label_lengths[n] + 1))``, plus
     O(S + T) per sample; without it, O(S) per sample whatever the number of
-    frames. A float32 gradient of 1024 classes or more adds one row of
-    ``4 * alphabet_size`` bytes (rounded up to 64) per thread the call may
-    use, where each thread stages a frame's softmax before writing it to
-    the gradient past the cache.
+    frames. A float32 gradient of 1024 classes or more adds two rows of
+    ``4 * alphabet_size`` bytes (each rounded up to 64) per thread the call
+    may use, where each thread stages a frame's softmax before writing it
+    to the gradient past the cache.
 
     Parameters
     ----------

@@ -414,12 +414,13 @@ CTCC_API void ctcc_options_init(ctcc_options *options);
  *
  * Stage rows: for CTCC_FLOAT32 with a gradient and alphabet_size >= 1024
  * (and neither the alpha nor the gamma modification, nor
- * CTCC_KERNEL_LOG_SPACE), the size also counts one row of 4 *
- * alphabet_size bytes, rounded up to 64, per thread the call may use
+ * CTCC_KERNEL_LOG_SPACE), the size also counts two rows of 4 *
+ * alphabet_size bytes, each rounded up to 64, per thread the call may use
  * (options->num_threads, or ctcc_default_num_threads() for 0; at most 2 *
- * batch_size). In it a thread stages each frame's softmax before writing
+ * batch_size). In them a thread stages each frame's softmax before writing
  * it to the gradients array past the cache (on processors with AVX-512),
- * so that the gradient's lines are not read from memory first. The loss
+ * so that the gradient's lines are not read from memory first, and writes
+ * one frame's while it computes the next's. The loss
  * itself requires the size without them: with room for fewer stage rows
  * (down to none) the threads without one write through the cache, with
  * the same results to the bit.

@@ -231,8 +231,9 @@ size_t ctcc_head_bytes(int32_t batch_size, size_t offsets, int32_t class_sums,
                        int *ok);
 
 /* The rows a thread stages a frame's softmax in before writing it to the
- * gradient past the cache (log_normaliser): one per thread the call may
- * use, after the samples' regions, for float32 gradients of at least
+ * gradient past the cache (log_normaliser): two per thread the call may
+ * use (one frame's exps are taken while the frame before goes out: see
+ * norm_stage), after the samples' regions, for float32 gradients of at least
  * CTCC_STAGE_MIN_CLASSES classes (below that, a frame's gradient row is a
  * few kilobytes at most, which the cache absorbs). A workspace with room
  * for fewer leaves the other threads writing through the cache, with the
@@ -240,10 +241,11 @@ size_t ctcc_head_bytes(int32_t batch_size, size_t offsets, int32_t class_sums,
  * requires the rest (ctcc_total_bytes). */
 #define CTCC_STAGE_MIN_CLASSES 1024
 
-/* Bytes of one stage row (a multiple of CTCC_ALIGN). */
+/* Bytes of one thread's stage: two rows of C floats, each a multiple of
+ * CTCC_ALIGN. */
 size_t ctcc_stage_bytes(int32_t alphabet_size, int *ok);
 
-/* How many stage rows ctcc_workspace_size counts: the most threads a call
+/* How many stages ctcc_workspace_size counts: the most threads a call
  * with these arguments runs (two per sample for batches smaller than the
  * thread count), where a stage is used at all; else 0. */
 int ctcc_stage_count(int requested_threads, int32_t batch_size,

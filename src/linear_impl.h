@@ -222,7 +222,7 @@ typedef struct lin_sample {
     const REAL *input;  /* frame 0 */
     REAL *grad;         /* frame 0 of the gradient, or NULL */
     REAL *post;         /* frame 0 of the posteriors, or NULL */
-    REAL *stage;        /* the thread's stage row, or NULL (sample_args) */
+    norm_stage *stage;  /* the thread's stage rows, or NULL (sample_args) */
     size_t stride;      /* elements between frames */
     size_t C, T, S, SP; /* classes, frames, states, padded row length */
     size_t m;           /* the meeting frame is m - 1 */

@@ -252,6 +252,95 @@ CTCC_ALWAYS_INLINE size_t norm_runs_f(const REAL *x, size_t C, REAL m,
     return c0;
 }
 
+/* A thread's stage rows for one task (see CTCC_STAGE_MIN_CLASSES): two
+ * rows of C floats, and the frame whose softmax is still to be written
+ * from one of them. log_normaliser takes a frame's exps into the row that
+ * is not pending; the pending frame's scaled softmax goes to its gradient
+ * row a few lines at a time as the next frame's exps are taken
+ * (norm_runs_f16), so that the writes to memory overlap that arithmetic
+ * instead of following it. A task ends with stage_flush. */
+typedef struct norm_stage {
+    float *rows[2];    /* C floats each, aligned to CTCC_ALIGN */
+    const float *from; /* the pending frame's exps (a row), or NULL */
+    float *out;        /* its softmax row */
+    float inv;         /* 1 / the sum of its exps */
+    size_t C;
+    size_t done; /* classes of out written */
+    size_t end;  /* out's last whole cache line ends at class end */
+} norm_stage;
+
+#if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
+/* The scaled softmax of the pending frame goes out as stage[c] inv, the
+ * same products as log_normaliser's scaling in place, with the whole
+ * cache lines of out written by non-temporal stores: they go to memory
+ * without first reading the line (a normal store reads every line of a
+ * gradient row it writes, 20 KB per frame of 5000 classes). The partial
+ * lines at either end, which other rows share, take normal stores. The
+ * stores are ordered for other threads by ctcc_store_fence, after the
+ * task. */
+
+/* Makes the frame whose exps are in `from` pending: writes the partial
+ * line at the start of out. */
+CTCC_AVX512 static inline void stage_begin(norm_stage *p, const float *from,
+                                           float *out, size_t C, float inv) {
+    size_t h = ((64 - ((uintptr_t)out & 63)) & 63) / sizeof(float);
+    if (h > C) {
+        h = C;
+    }
+    if (h > 0) {
+        const __mmask16 k = (__mmask16)((1u << h) - 1);
+        _mm512_mask_storeu_ps(out, k,
+                              _mm512_mul_ps(_mm512_maskz_loadu_ps(k, from),
+                                            _mm512_set1_ps(inv)));
+    }
+    p->from = from;
+    p->out = out;
+    p->inv = inv;
+    p->C = C;
+    p->done = h;
+    p->end = h + (C - h) / 16 * 16;
+}
+
+/* Writes the pending frame's whole lines up to class `upto`. */
+CTCC_AVX512 static inline void stage_stream(norm_stage *p, size_t upto) {
+    const __m512 iv = _mm512_set1_ps(p->inv);
+    size_t c = p->done;
+    upto = upto < p->end ? upto : p->end;
+    for (; c + 16 <= upto; c += 16) {
+        _mm512_stream_ps(p->out + c,
+                         _mm512_mul_ps(_mm512_loadu_ps(p->from + c), iv));
+    }
+    p->done = c;
+}
+
+/* Writes the rest of the pending frame, its partial last line too; none
+ * is pending after. */
+CTCC_AVX512 static inline void stage_finish(norm_stage *p) {
+    const size_t C = p->C;
+    stage_stream(p, C);
+    if (p->done < C) {
+        const __mmask16 k = (__mmask16)((1u << (C - p->done)) - 1);
+        _mm512_mask_storeu_ps(
+            p->out + p->done, k,
+            _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p->from + p->done),
+                          _mm512_set1_ps(p->inv)));
+    }
+    p->from = NULL;
+}
+#endif
+
+/* Writes what stage (or NULL) still holds, at the end of a task or of the
+ * pass that wrote the softmax (compute_sample). */
+static inline void stage_flush(norm_stage *stage) {
+#if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
+    if (stage != NULL && stage->from != NULL) {
+        stage_finish(stage);
+    }
+#else
+    (void)stage;
+#endif
+}
+
 #if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
 /* norm_runs_f where the processor has AVX-512 (the caller checks): the
  * same runs, lanes and order of sums, with ctcc_expf_neg16 for the exps,
@@ -259,11 +348,10 @@ CTCC_ALWAYS_INLINE size_t norm_runs_f(const REAL *x, size_t C, REAL m,
  * in a vector. The loss alone of ocr-large-vocab's shape (T = 64, N = 64,
  * C = 5000, float32 logits, one thread, Zen 4) took 6.02 ms this way
  * instead of 6.76 (docs/performance.md). */
-CTCC_AVX512 static inline size_t norm_runs_f16(const float *x, size_t C,
-                                               float m, float *softmax,
-                                               const float *next,
-                                               const float *next_soft,
-                                               double *part, double *ones) {
+CTCC_AVX512 static inline size_t
+norm_runs_f16(const float *x, size_t C, float m, float *softmax,
+              const float *next, const float *next_soft, double *part,
+              double *ones, norm_stage *pend) {
     const __m512 mv = _mm512_set1_ps(m), zero = _mm512_setzero_ps();
     __m512d low = _mm512_loadu_pd(part), high = _mm512_loadu_pd(part + 8);
     uint64_t at_max = 0;
@@ -283,6 +371,10 @@ CTCC_AVX512 static inline size_t norm_runs_f16(const float *x, size_t C,
             run = _mm512_mask_add_ps(run, _knot_mask16(top), run, e);
             at_max += (uint64_t)__builtin_popcount((unsigned)top);
         }
+        if (pend != NULL) {
+            /* The frame before's softmax, as far as this one's exps. */
+            stage_stream(pend, c0 + NORM_RUN * 16);
+        }
         low = _mm512_add_pd(low, _mm512_cvtps_pd(_mm512_castps512_ps256(run)));
         high = _mm512_add_pd(high,
                              _mm512_cvtps_pd(_mm256_castpd_ps(
@@ -296,41 +388,7 @@ CTCC_AVX512 static inline size_t norm_runs_f16(const float *x, size_t C,
 }
 #endif
 
-#if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
-/* out[c] = stage[c] inv for the C classes, the same products as
- * log_normaliser's scaling in place, with the whole cache lines of out
- * written by non-temporal stores: they go to memory without first
- * reading the line (a normal store reads every line of a gradient row it
- * writes, 20 KB per frame of 5000 classes). The partial lines at either
- * end, which other rows share, take normal stores. The stores are ordered
- * for other threads by ctcc_store_fence, after the task. */
-CTCC_AVX512 static inline void stream_scaled(const float *stage, float *out,
-                                             size_t C, float inv) {
-    const __m512 iv = _mm512_set1_ps(inv);
-    size_t c = ((64 - ((uintptr_t)out & 63)) & 63) / sizeof(float);
-    if (c > C) {
-        c = C;
-    }
-    if (c > 0) {
-        const __mmask16 k = (__mmask16)((1u << c) - 1);
-        _mm512_mask_storeu_ps(out, k,
-                              _mm512_mul_ps(_mm512_maskz_loadu_ps(k, stage),
-                                            iv));
-    }
-    for (; c + 16 <= C; c += 16) {
-        _mm512_stream_ps(out + c,
-                         _mm512_mul_ps(_mm512_loadu_ps(stage + c), iv));
-    }
-    if (c < C) {
-        const __mmask16 k = (__mmask16)((1u << (C - c)) - 1);
-        _mm512_mask_storeu_ps(out + c, k,
-                              _mm512_mul_ps(_mm512_maskz_loadu_ps(k, stage + c),
-                                            iv));
-    }
-}
-#endif
-
-/* Orders the non-temporal stores of stream_scaled before whatever the
+/* Orders the non-temporal stores of stage_stream before whatever the
  * thread does next (another thread reading the gradient after the
  * parallel region): an sfence, after each task that may have staged. */
 static inline void ctcc_store_fence(void) {
@@ -350,18 +408,22 @@ static inline void ctcc_store_fence(void) {
  * lose about 1e-6), but for float32's short runs (norm_runs_f). next and
  * next_soft: the next frame's input and softmax rows, or NULL, asked for
  * into the cache a block at a time as the pass goes (norm_prefetch).
- * stage: NULL, or a row of C floats aligned to CTCC_ALIGN (a thread's own,
- * see CTCC_STAGE_MIN_CLASSES) that receives the exps instead of softmax,
- * which is then written from it past the cache (stream_scaled): the same
- * values, without reading each of softmax's lines from memory first. With
- * the gradient of ocr-large-vocab's shape (T = 64, N = 64, C = 5000,
- * Zen 4), 10.8 -> 10.2 ms on one thread and 6.6 -> 5.6 ms on two
- * (docs/performance.md). Used for float32 with AVX-512 (the stores are
- * the AVX-512 ones) and CTCC_STAGE_MIN_CLASSES classes or more. */
+ * stage: NULL, or the thread's stage rows (norm_stage): the exps go to
+ * the row that is not pending instead of softmax, and softmax is written
+ * from there past the cache (stage_begin to stage_finish), during the
+ * next frame's exps or at the task's stage_flush: the same values,
+ * without reading each of softmax's lines from memory first. With the
+ * gradient of ocr-large-vocab's shape (T = 64, N = 64, C = 5000, Zen 4),
+ * written at the end of each frame: 10.8 -> 10.2 ms on one thread and 6.6
+ * -> 5.6 ms on two; during the next frame's exps, about 0.6 ms less on
+ * one thread (docs/performance.md). Used for float32 with AVX-512 (the
+ * stores are the AVX-512 ones) and CTCC_STAGE_MIN_CLASSES classes or
+ * more. */
 CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
                                      DP *shift, const REAL *next,
-                                     const REAL *next_soft, REAL *stage) {
-    REAL *out = NULL; /* softmax, where the exps go to stage first */
+                                     const REAL *next_soft, norm_stage *stage) {
+    REAL *out = NULL; /* softmax, where the exps go to a stage row first */
+    norm_stage *pend = NULL; /* stage, where a frame before is pending */
     REAL m = (REAL)(-INFINITY);
     double sum = 0.0, ones = 0.0;
     size_t c, c0;
@@ -390,7 +452,10 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
     if (sizeof(REAL) < sizeof(double) && stage != NULL && softmax != NULL &&
         C >= CTCC_STAGE_MIN_CLASSES && ctcc_have_avx512()) {
         out = softmax;
-        softmax = stage;
+        softmax =
+            (REAL *)(void *)(stage->from == stage->rows[0] ? stage->rows[1]
+                                                           : stage->rows[0]);
+        pend = stage->from != NULL ? stage : NULL;
         next_soft = NULL; /* the row is not to come into the cache */
     }
 #else
@@ -418,7 +483,7 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
                                    (float *)(void *)softmax,
                                    (const float *)(const void *)next,
                                    (const float *)(const void *)next_soft, part,
-                                   &ones);
+                                   &ones, pend);
             } else
 #endif
             {
@@ -467,14 +532,21 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
         }
         sum = part[0] + ones;
     }
+#if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
+    if (pend != NULL) {
+        stage_finish(pend); /* the frame before, all of it */
+    }
+#endif
     if (sum != sum) {
         /* a NaN in x */
         return norm_bad_frame(out != NULL ? out : softmax, C);
     }
 #if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
     if (out != NULL) {
-        stream_scaled((const float *)(const void *)softmax,
-                      (float *)(void *)out, C, (float)(1.0 / sum));
+        /* This frame's softmax goes out during the next frame's exps, or
+         * at the end of the task (stage_flush). */
+        stage_begin(stage, (const float *)(const void *)softmax,
+                    (float *)(void *)out, C, (float)(1.0 / sum));
         return (DP)log(sum);
     }
 #endif
@@ -490,11 +562,12 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
 
 /* Everything one sample needs, resolved from the batch arguments. */
 typedef struct sample_args {
-    const REAL *input;   /* frame 0 of the sample */
-    REAL *grad;          /* frame 0 of the gradient, or NULL */
-    REAL *post;          /* frame 0 of the posteriors, or NULL */
-    REAL *stage;         /* the calling thread's stage row, or NULL */
-    size_t frame_stride; /* elements between consecutive frames */
+    const REAL *input;     /* frame 0 of the sample */
+    REAL *grad;            /* frame 0 of the gradient, or NULL */
+    REAL *post;            /* frame 0 of the posteriors, or NULL */
+    norm_stage *stage;     /* &stage_rows, or NULL: no stage rows */
+    norm_stage stage_rows; /* the calling thread's (see sample_at) */
+    size_t frame_stride;   /* elements between consecutive frames */
     size_t alphabet;
     size_t max_time;
     size_t time;
@@ -827,6 +900,8 @@ static REAL compute_sample(const sample_args *a) {
                 frame_max[t] = shift;
             }
         }
+        /* The last frame's softmax, which the backward pass reads. */
+        stage_flush(a->stage);
         {
             const DP *last =
                 alpha + (with_grad ? T - 1 : ((T - 1) & 1)) * SP + CTCC_ROW_PAD;
@@ -1270,8 +1345,12 @@ static void sample_at(const batch_args *b, size_t n, sample_args *a) {
     if (a->grad != NULL && b->stages > 0) {
         const int i = ctcc_thread_num();
         if (i < b->stages) {
-            a->stage =
-                (REAL *)(void *)(b->stage_base + (size_t)i * b->stage_bytes);
+            /* Its two rows, each half of stage_bytes. */
+            unsigned char *at = b->stage_base + (size_t)i * b->stage_bytes;
+            a->stage_rows.rows[0] = (float *)(void *)at;
+            a->stage_rows.rows[1] = (float *)(void *)(at + b->stage_bytes / 2);
+            a->stage_rows.from = NULL;
+            a->stage = &a->stage_rows;
         }
     }
 }
@@ -1470,6 +1549,7 @@ static void sample_task(const batch_args *b, size_t n, int log_space, int phase,
         tasks[log_space != 0][phase == 2][task != 0](&q);
     }
     if (q.stage != NULL && phase == 1) {
+        stage_flush(q.stage);
         ctcc_store_fence();
     }
 }

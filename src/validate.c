@@ -349,9 +349,11 @@ int ctcc_thread_count(int requested, int32_t batch_size) {
 }
 
 size_t ctcc_stage_bytes(int32_t alphabet_size, int *ok) {
-    return ctcc_align_size(ctcc_mul_size((size_t)alphabet_size, sizeof(float),
+    return ctcc_mul_size(2,
+                         ctcc_align_size(ctcc_mul_size((size_t)alphabet_size,
+                                                       sizeof(float), ok),
                                          ok),
-                           ok);
+                         ok);
 }
 
 int ctcc_stage_count(int requested_threads, int32_t batch_size,

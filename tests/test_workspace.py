@@ -78,16 +78,17 @@ def test_workspace_cache_is_per_thread_and_results_do_not_depend_on_it():
     ctcc.clear_workspace_cache()
 
 
-def test_large_alphabet_gradient_stages_a_row_per_thread():
-    # A float32 gradient of 1024 classes or more: one row of the alphabet
-    # per thread (4 C bytes rounded up to 64), in which each thread stages
-    # a frame's softmax; none for float64, the loss alone or fewer classes.
+def test_large_alphabet_gradient_stages_two_rows_per_thread():
+    # A float32 gradient of 1024 classes or more: two rows of the alphabet
+    # per thread (4 C bytes each, rounded up to 64), in which each thread
+    # stages a frame's softmax; none for float64, the loss alone or fewer
+    # classes.
     T, L = [20, 12, 16], [3, 2, 4]
     one = ctcc.workspace_size(T, L, 5000, num_threads=1)
     two = ctcc.workspace_size(T, L, 5000, num_threads=2)
-    expected = 20032 if ctcc.openmp_enabled() else 0
+    expected = 2 * 20032 if ctcc.openmp_enabled() else 0
     assert two - one == expected
-    assert ctcc.workspace_size(T, L, 5000, num_threads=2, dtype=np.float64) == one - 20032
+    assert ctcc.workspace_size(T, L, 5000, num_threads=2, dtype=np.float64) == one - 2 * 20032
     assert ctcc.workspace_size(T, L, 5000, num_threads=2, grad=False) == ctcc.workspace_size(
         T, L, 5000, num_threads=1, grad=False
     )

@@ -117,69 +117,98 @@ static void check_way(const char *way, const float *x, size_t C, float m,
           way);
 }
 
-/* log_normaliser with a stage row (the exps staged there, then written
- * to the softmax row past the cache) against log_normaliser without one:
- * the same value, shift and softmax to the bit, at every alignment of the
- * softmax row, with nothing written on either side of it; and for a frame
- * holding a NaN, NaN in every class of the softmax row. */
+/* log_normaliser with stage rows (the exps staged there, then written to
+ * the softmax row past the cache, a frame later or at stage_flush)
+ * against log_normaliser without them, over two frames in a row (the
+ * frame x, then x reversed): the same values, shifts and softmax rows to
+ * the bit, at every alignment of the softmax rows, with nothing written on
+ * either side of them; and for a frame holding a NaN (the first or the
+ * second), NaN in every class of its softmax row. */
 static void check_staged(float *x, size_t C, const char *kind) {
-    enum { GUARD = 32 };
-    /* The stage row aligned to CTCC_ALIGN, as the workspace's are. */
-    void *stage_mem = malloc((C + 16) * sizeof(float) + CTCC_ALIGN);
-    float *stage = (float *)(void *)ctcc_align_ptr(stage_mem);
-    float *plain = malloc((C + 2 * GUARD) * sizeof *plain);
-    float *staged = malloc((C + 2 * GUARD) * sizeof *staged);
+    enum { GUARD = 32, FRAMES = 2 };
+    /* The stage rows aligned to CTCC_ALIGN, as the workspace's are. */
+    const size_t row = (C * sizeof(float) + CTCC_ALIGN - 1) / CTCC_ALIGN *
+                       CTCC_ALIGN / sizeof(float);
+    void *stage_mem = malloc(2 * row * sizeof(float) + CTCC_ALIGN);
+    float *frames = malloc(FRAMES * C * sizeof *frames);
+    float *plain = malloc(FRAMES * (C + 2 * GUARD) * sizeof *plain);
+    float *staged = malloc(FRAMES * (C + 2 * GUARD) * sizeof *staged);
     size_t shift_at, c;
-    int nan_frame;
-    if (stage_mem == NULL || plain == NULL || staged == NULL) {
+    int nan_frame, f;
+    norm_stage st;
+    if (stage_mem == NULL || frames == NULL || plain == NULL ||
+        staged == NULL) {
         check(0, "memory for the stage checks", kind, C, "log_normaliser");
         free(stage_mem);
+        free(frames);
         free(plain);
         free(staged);
         return;
     }
-    for (nan_frame = 0; nan_frame < 2; ++nan_frame) {
-        const float kept = x[C / 3];
+    st.rows[0] = (float *)(void *)ctcc_align_ptr(stage_mem);
+    st.rows[1] = st.rows[0] + row;
+    for (nan_frame = 0; nan_frame <= FRAMES; ++nan_frame) {
+        /* 0: no NaN; 1 or 2: a NaN in that frame. */
+        for (c = 0; c < C; ++c) {
+            frames[c] = x[c];
+            frames[C + c] = x[C - 1 - c];
+        }
         if (nan_frame) {
-            x[C / 3] = NAN;
+            frames[(size_t)(nan_frame - 1) * C + C / 3] = NAN;
         }
         for (shift_at = 0; shift_at < 16; ++shift_at) {
-            DP sh_plain = -1, sh_staged = -2, v_plain, v_staged;
+            DP sh_plain[FRAMES], sh_staged[FRAMES], v_plain[FRAMES],
+                v_staged[FRAMES];
             int same = 1, guards = 1, all_nan = 1;
-            for (c = 0; c < C + 2 * GUARD; ++c) {
+            const size_t span = C + 2 * GUARD;
+            for (c = 0; c < FRAMES * span; ++c) {
                 plain[c] = staged[c] = -7.0f;
             }
-            v_plain = log_normaliser(x, C, plain + GUARD + shift_at, &sh_plain,
-                                     NULL, NULL, NULL);
-            v_staged = log_normaliser(x, C, staged + GUARD + shift_at,
-                                      &sh_staged, NULL, NULL, stage);
-            same =
-                memcmp(plain, staged, (C + 2 * GUARD) * sizeof *plain) == 0 &&
-                (memcmp(&v_plain, &v_staged, sizeof v_plain) == 0) &&
-                (nan_frame || sh_plain == sh_staged);
-            for (c = 0; c < C + 2 * GUARD; ++c) {
+            st.from = NULL;
+            for (f = 0; f < FRAMES; ++f) {
+                const float *xf = frames + (size_t)f * C;
+                sh_plain[f] = -1;
+                sh_staged[f] = -2;
+                v_plain[f] =
+                    log_normaliser(xf, C, plain + f * span + GUARD + shift_at,
+                                   &sh_plain[f], NULL, NULL, NULL);
+                v_staged[f] =
+                    log_normaliser(xf, C, staged + f * span + GUARD + shift_at,
+                                   &sh_staged[f], NULL, NULL, &st);
+            }
+            stage_flush(&st);
+            same = memcmp(plain, staged, FRAMES * span * sizeof *plain) == 0 &&
+                   memcmp(v_plain, v_staged, sizeof v_plain) == 0 &&
+                   st.from == NULL;
+            for (f = 0; f < FRAMES; ++f) {
+                same &= nan_frame == f + 1 || sh_plain[f] == sh_staged[f];
+            }
+            for (c = 0; c < FRAMES * span; ++c) {
+                const size_t in_row = c % span;
                 const int inside =
-                    c >= GUARD + shift_at && c < GUARD + shift_at + C;
+                    in_row >= GUARD + shift_at && in_row < GUARD + shift_at + C;
                 if (!inside && staged[c] != -7.0f) {
                     guards = 0;
                 }
-                if (inside && !isnan(staged[c])) {
+                if (inside && c / span == (size_t)(nan_frame - 1) &&
+                    !isnan(staged[c])) {
                     all_nan = 0;
                 }
             }
-            check(same, "staged: the same value, shift and softmax bits", kind,
-                  C, nan_frame ? "with a NaN" : "log_normaliser");
-            check(guards, "staged: nothing written outside the row", kind, C,
+            check(same, "staged: the same values, shifts and softmax bits",
+                  kind, C, nan_frame ? "with a NaN" : "log_normaliser");
+            check(guards, "staged: nothing written outside the rows", kind, C,
                   "log_normaliser");
             if (nan_frame) {
-                check(all_nan && v_staged != v_staged,
+                check(all_nan &&
+                          v_staged[nan_frame - 1] != v_staged[nan_frame - 1],
                       "staged: NaN in every class for a frame with a NaN", kind,
                       C, "log_normaliser");
             }
         }
-        x[C / 3] = kept;
     }
     free(stage_mem);
+    free(frames);
     free(plain);
     free(staged);
 }
@@ -224,13 +253,14 @@ int main(void) {
                         part16[i] = none[i] = 0;
                     }
                     memset(soft, 0, C * sizeof *soft);
-                    c0 = norm_runs_f16(x, C, m, soft, x, soft, part16, &ones16);
+                    c0 = norm_runs_f16(x, C, m, soft, x, soft, part16, &ones16,
+                                       NULL);
                     check_way("norm_runs_f16", x, C, m, kind, c0, part16,
                               ones16, soft);
                     /* Without the softmax (the loss alone): the same sums
                      * to the bit. */
-                    norm_runs_f16(x, C, m, unused, NULL, NULL, none,
-                                  &ones_none);
+                    norm_runs_f16(x, C, m, unused, NULL, NULL, none, &ones_none,
+                                  NULL);
                     check(memcmp(none, part16, sizeof none) == 0 &&
                               ones_none == ones16,
                           "the same sums without the softmax", kind_names[kind],

@@ -3,8 +3,9 @@
  * API only.
  *
  * With a float32 gradient of 1024 classes or more, ctcc_workspace_size
- * counts one row of the alphabet per thread, in which a frame's softmax is
- * staged before it is written to the gradient past the cache. A workspace
+ * counts two rows of the alphabet per thread, in which a frame's softmax is
+ * staged before it is written to the gradient past the cache (while the
+ * next frame's exps are taken). A workspace
  * without room for them is still enough (the threads then write through
  * the cache). Checked here: what the size counts, and that both ways give
  * the same losses and gradients to the bit, inside the caller's buffer
@@ -98,9 +99,10 @@ static size_t size_of(const batch *b, const ctcc_options *o, ctcc_dtype dtype,
     return st == CTCC_STATUS_SUCCESS ? bytes : 0;
 }
 
-/* One row of the alphabet in float32, rounded up to 64 bytes. */
+/* A thread's stage: two rows of the alphabet in float32, each rounded up
+ * to 64 bytes. */
 static size_t stage_bytes(int C) {
-    return ((size_t)C * sizeof(float) + 63) / 64 * 64;
+    return 2 * (((size_t)C * sizeof(float) + 63) / 64 * 64);
 }
 
 /* The stages ctcc_workspace_size counts for a float32 gradient. */
@@ -124,7 +126,7 @@ static void check_sizes(void) {
               base2 - base1 ==
                   (expected_stages(&b, 2) - expected_stages(&b, 1)) *
                       stage_bytes(b.C),
-          "float32 gradient, C = 1500: one stage row (%lu bytes) per thread "
+          "float32 gradient, C = 1500: two stage rows (%lu bytes) per thread "
           "(%lu -> %lu bytes from 1 to 2 threads)",
           (unsigned long)stage_bytes(b.C), (unsigned long)base1,
           (unsigned long)base2);
