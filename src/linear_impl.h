@@ -1363,6 +1363,22 @@ CTCC_ALWAYS_INLINE void lin_prefetch(const void *row, size_t bytes, int write) {
                    write ? PREFETCH_WRITE : PREFETCH_READ);
 }
 
+/* In phase 2, the lines of row (frame t's gradient or posterior row) that
+ * lin_posterior_frame updates: one per label of the frame's band, where
+ * the row is longer than what lin_prefetch asks for. Phase 1 wrote those
+ * rows a whole pass before (and a large alphabet's past the cache, see
+ * norm_stage), so each update of a label's class read its line from
+ * memory while phase 2 waited (ocr-large-vocab, C = 5000: about a sixth
+ * of the call with the gradient; docs/performance.md). */
+CTCC_ALWAYS_INLINE void lin_prefetch_labels(const lin_sample *q, size_t t,
+                                            const REAL *row) {
+    const size_t lo = ctcc_band_lo(q->S, q->T, t), hi = ctcc_band_hi(q->S, t);
+    size_t s;
+    for (s = lo | 1; s < hi; s += 2) {
+        prefetch_bytes(row + q->ext[s], 1, PREFETCH_WRITE);
+    }
+}
+
 /* The next frame's rows that frame `t`'s computation reads (its input, or
  * in phase 2 its class probabilities) and writes (its gradient and
  * posterior rows). */
@@ -1377,9 +1393,15 @@ CTCC_ALWAYS_INLINE void lin_prefetch_frame(const lin_sample *q, size_t t,
     }
     if (q->grad != NULL) {
         lin_prefetch(q->grad + t * q->stride, bytes, 1);
+        if (!phase1 && bytes > 256) {
+            lin_prefetch_labels(q, t, q->grad + t * q->stride);
+        }
     }
     if (q->post != NULL) {
         lin_prefetch(q->post + t * q->stride, bytes, 1);
+        if (!phase1 && bytes > 256) {
+            lin_prefetch_labels(q, t, q->post + t * q->stride);
+        }
     }
 }
 
