@@ -303,12 +303,15 @@ CTCC_AVX512 static inline void stage_begin(norm_stage *p, const float *from,
 
 /* Writes the pending frame's whole lines up to class `upto`. */
 CTCC_AVX512 static inline void stage_stream(norm_stage *p, size_t upto) {
+    /* (Locals: the stores could alias *p, which the loop would read again
+     * after each.) */
+    const float *from = p->from;
+    float *out = p->out;
     const __m512 iv = _mm512_set1_ps(p->inv);
     size_t c = p->done;
     upto = upto < p->end ? upto : p->end;
     for (; c + 16 <= upto; c += 16) {
-        _mm512_stream_ps(p->out + c,
-                         _mm512_mul_ps(_mm512_loadu_ps(p->from + c), iv));
+        _mm512_stream_ps(out + c, _mm512_mul_ps(_mm512_loadu_ps(from + c), iv));
     }
     p->done = c;
 }
