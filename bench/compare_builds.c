@@ -7,9 +7,9 @@
  * Build:  gcc -O2 -std=c99 -Iinclude bench/compare_builds.c \
  *             -o compare_builds -ldl -lm
  * Usage:  ./compare_builds LIB_A LIB_B T L r|p
- *             [CALLS [auto|log [N [C [grad|loss]]]]]
+ *             [CALLS [auto|log [N [C [grad|loss [THREADS]]]]]]
  *   LIB_A, LIB_B  paths of two libctcc.so files (distinct files)
- *   T L           frames and labels per sample (float32, one thread)
+ *   T L           frames and labels per sample (float32)
  *   r|p           standard-normal logits, or peaked outputs (a trained
  *                 model's: one alignment at logit 0, the rest at -30 to
  *                 -10); labels uniform in [1, C), with their repeats
@@ -21,6 +21,9 @@
  *                 lie a page apart)
  *   C             classes (default 29; ocr-large-vocab has 5000)
  *   grad|loss     with the gradient (default) or the loss alone
+ *   THREADS       the calls' num_threads (default 1); the times are then
+ *                 the calling thread's CPU time, which waits for the
+ *                 others, about the wall clock on an idle machine
  */
 #define _POSIX_C_SOURCE 199309L
 #include <ctcc.h>
@@ -42,7 +45,7 @@ typedef ctcc_status (*size_fn)(const int32_t *, const int32_t *, int32_t,
                                const ctcc_options *, size_t *);
 
 enum { NMAX = 64 };
-static int N = 8, C = 29, with_grad = 1;
+static int N = 8, C = 29, with_grad = 1, threads = 1;
 
 static double cpu_seconds(void) {
     struct timespec t;
@@ -84,7 +87,7 @@ static int build_open(build *b, const char *path, const int32_t *ll,
         return 0;
     }
     init(&b->opts, sizeof(ctcc_options));
-    b->opts.num_threads = 1;
+    b->opts.num_threads = threads;
     b->opts.kernel = log_space ? CTCC_KERNEL_LOG_SPACE : CTCC_KERNEL_AUTO;
     if (size(ll, il, T, N, C, CTCC_FLOAT32, with_grad, &b->opts, &b->bytes) !=
         CTCC_STATUS_SUCCESS) {
@@ -103,7 +106,7 @@ int main(int argc, char **argv) {
     if (argc < 6) {
         fprintf(stderr,
                 "usage: %s LIB_A LIB_B T L r|p "
-                "[CALLS [auto|log [N [C [grad|loss]]]]]\n",
+                "[CALLS [auto|log [N [C [grad|loss [THREADS]]]]]]\n",
                 argv[0]);
         return 2;
     }
@@ -115,8 +118,10 @@ int main(int argc, char **argv) {
     N = argc > 8 ? atoi(argv[8]) : 8;
     C = argc > 9 ? atoi(argv[9]) : 29;
     with_grad = !(argc > 10 && argv[10][0] == 'l');
-    if (T < 1 || L < 1 || L > T || calls < 1 || N < 1 || N > NMAX || C < 2) {
-        fprintf(stderr, "bad T, L, CALLS, N or C\n");
+    threads = argc > 11 ? atoi(argv[11]) : 1;
+    if (T < 1 || L < 1 || L > T || calls < 1 || N < 1 || N > NMAX || C < 2 ||
+        threads < 1) {
+        fprintf(stderr, "bad T, L, CALLS, N, C or THREADS\n");
         return 2;
     }
     if (!batch_make(&x, &g, &labels, ll, il, T, N, C, L, peaked, 1)) {
