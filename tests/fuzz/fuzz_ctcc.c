@@ -338,6 +338,39 @@ static void effective(const fcase *c, double *alpha, double *gamma, int *kind,
     *zinf = o.zero_infinity != 0;
 }
 
+/* The bytes of stage rows that ctcc_workspace_size counts for a loss or
+ * posteriors call, as ctcc.h documents them: for a float32 call with a
+ * backward pass and 1024 classes or more, without the alpha or gamma
+ * modification or the log-space kernel, two rows of 4 C bytes, each
+ * rounded up to 64, per thread the call may use (num_threads, or
+ * ctcc_default_num_threads() for 0; at most 2 N). The call itself
+ * requires the size less these. */
+static size_t documented_stage_bytes(const fcase *c, int backward) {
+    double alpha, gamma;
+    int kind, layout, zinf, threads;
+    ctcc_kernel kernel = CTCC_KERNEL_AUTO;
+    effective(c, &alpha, &gamma, &kind, &layout, &zinf);
+    if (!c->options_null &&
+        opt_field_covered(c, offsetof(ctcc_options, kernel) +
+                                 sizeof(ctcc_kernel))) {
+        kernel = c->opt.kernel;
+    }
+    if (c->is64 || !backward || c->C < 1024 || alpha != CTCC_ALPHA_NONE ||
+        gamma != 0.0 || kernel == CTCC_KERNEL_LOG_SPACE) {
+        return 0;
+    }
+    threads = !c->options_null && c->opt.num_threads > 0
+                  ? c->opt.num_threads
+                  : ctcc_default_num_threads();
+    if ((int64_t)threads > 2 * (int64_t)c->N) {
+        threads = (int)(2 * (int64_t)c->N);
+    }
+    if (threads < 1) {
+        threads = 1;
+    }
+    return (size_t)threads * 2 * (((size_t)c->C * 4 + 63) / 64 * 64);
+}
+
 /* The checks common to every sized call, in the documented order:
  * batch_size, alphabet_size, max_time, input lengths, label lengths
  * (labelled calls), options; then the size of the inputs array. */
@@ -1371,7 +1404,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             ws_bytes = qst == CTCC_STATUS_SUCCESS ? q : 64;
             if (qst == CTCC_STATUS_SUCCESS && c.ws_mode == 1) {
+                /* One byte short of what the call requires: for the loss
+                 * and the posteriors, the size less its stage rows. */
                 ws_bytes = q - 1;
+                if (c.entry == E_LOSS || c.entry == E_POST) {
+                    ws_bytes -= documented_stage_bytes(&c, backward);
+                }
             }
             if (qst == CTCC_STATUS_SUCCESS && c.ws_mode == 3) {
                 ws_bytes = q + 100;
