@@ -223,6 +223,102 @@ ctcc_expf_neg16(__m512 x) {
         return _mm512_maskz_mul_ps(in, p, _mm512_castsi512_ps(scale));
     }
 }
+
+/* exp on 8 doubles at once, for processors with AVX-512, the scheme of
+ * ctcc_expf_neg16 in double: x = (16 k + j) ln2 / 16 + r with |r| <=
+ * ln2 / 32, 2^(j / 16) picked from a table of 16 doubles held in two
+ * registers (one two-register permute) with k added to its exponent, and
+ * exp(r) = 1 + q from q's Taylor polynomial, so that the result is
+ * 2^(j/16) 2^k + 2^(j/16) 2^k q in one multiply-add. `degree` (a
+ * constant) is the polynomial's: 7 (truncation error below 2e-18, as
+ * ctcc_exp_neg's degree 12 over |r| <= ln2 / 2) or 4 (below 5e-11, where
+ * ctcc_exp_neg_lite's degree 8 allows 1e-9). Five and four multiply-adds
+ * fewer than those, on the path from x to the result too: the
+ * normaliser of a frame of 29 classes (four vectors of exps) was about a
+ * third of the loss alone of T = 150, L = 40 (docs/performance.md).
+ * Same ranges and values at the ends as ctcc_exp_neg: x <= 1 or -inf, 0
+ * below -708, exp(0) = 1 exactly, NaN for NaN; within 2 ulp of exp
+ * (the table's rounding, the multiply-add's and q's; for degree 4 the
+ * truncation too), checked by tests/c/test_fast_math.c. */
+__attribute__((target("avx512f"))) static inline __m512d
+ctcc_exp_neg8_degree(__m512d x, const int degree) {
+    /* 2^(j / 16) rounded to double, j = 7 down to 0 and 15 down to 8. */
+    const __m512d low =
+        _mm512_set_pd(0x1.5ab07dd485429p+0, 0x1.4bfdad5362a27p+0,
+                      0x1.3dea64c123422p+0, 0x1.306fe0a31b715p+0,
+                      0x1.2387a6e756238p+0, 0x1.172b83c7d517bp+0,
+                      0x1.0b5586cf9890fp+0, 0x1.0p+0);
+    const __m512d high =
+        _mm512_set_pd(0x1.ea4afa2a490dap+0, 0x1.d5818dcfba487p+0,
+                      0x1.c199bdd85529cp+0, 0x1.ae89f995ad3adp+0,
+                      0x1.9c49182a3f090p+0, 0x1.8ace5422aa0dbp+0,
+                      0x1.7a11473eb0187p+0, 0x1.6a09e667f3bcdp+0);
+    const __m512d shift = _mm512_set1_pd(0x1.8p52);
+    /* Not below -708 (and NaN kept: max returns its second operand when
+     * either is NaN). */
+    const __m512d xc = _mm512_max_pd(_mm512_set1_pd(-708.0), x);
+    /* n = 16 k + j = x 16 / ln2 rounded, in the low bits of t. */
+    const __m512d t =
+        _mm512_fmadd_pd(xc, _mm512_set1_pd(0x1.71547652b82fep+4), shift);
+    const __m512d n = _mm512_sub_pd(t, shift);
+    const __m512i ti = _mm512_castpd_si512(t);
+    /* ln2 / 16 as a double and the rest: xc - n times the first is exact
+     * in one multiply-add (|n| < 2^14, and the difference, below 2^-5,
+     * is a multiple of 2^-58). */
+    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(0x1.62e42fefa39efp-5), xc);
+    __m512d p, q, scaled;
+    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(0x1.abc9e3b39803fp-60), r);
+    if (degree >= 7) {
+        p = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 5040.0), r,
+                            _mm512_set1_pd(1.0 / 720.0));
+        p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
+        p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
+    } else {
+        p = _mm512_set1_pd(1.0 / 24.0);
+    }
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+    q = _mm512_mul_pd(p, r);
+    {
+        /* n << 48 = (k << 52) + (j << 48) adds k to the exponent of the
+         * entry that the permute picks by the low 4 bits of n (j), and j
+         * << 48 to its bits, which each entry has taken off first (a
+         * constant, computed once). */
+        const __m512i off_low =
+            _mm512_set_epi64(7LL << 48, 6LL << 48, 5LL << 48, 4LL << 48,
+                             3LL << 48, 2LL << 48, 1LL << 48, 0);
+        const __m512i off_high =
+            _mm512_add_epi64(off_low, _mm512_set1_epi64(8LL << 48));
+        const __m512d low_k =
+            _mm512_castsi512_pd(_mm512_sub_epi64(_mm512_castpd_si512(low),
+                                                 off_low));
+        const __m512d high_k =
+            _mm512_castsi512_pd(_mm512_sub_epi64(_mm512_castpd_si512(high),
+                                                 off_high));
+        scaled = _mm512_castsi512_pd(_mm512_add_epi64(
+            _mm512_castpd_si512(_mm512_permutex2var_pd(low_k, ti, high_k)),
+            _mm512_slli_epi64(ti, 48)));
+    }
+    {
+        /* Not below -708: true for NaN, which q carries. */
+        const __mmask8 in =
+            _mm512_cmp_pd_mask(x, _mm512_set1_pd(-708.0), _CMP_NLT_UQ);
+        return _mm512_maskz_fmadd_pd(in, scaled, q, scaled);
+    }
+}
+
+/* ctcc_exp_neg and ctcc_exp_neg_lite on 8 doubles (for the float32 entry
+ * point, as the lite ones). */
+__attribute__((target("avx512f"))) static inline __m512d
+ctcc_exp_neg8(__m512d x) {
+    return ctcc_exp_neg8_degree(x, 7);
+}
+
+__attribute__((target("avx512f"))) static inline __m512d
+ctcc_exp_neg8_lite(__m512d x) {
+    return ctcc_exp_neg8_degree(x, 4);
+}
 #else
 #define CTCC_HAVE_EXPF_NEG16 0
 #endif

@@ -413,6 +413,62 @@ CTCC_ALWAYS_INLINE double lin_class_exps(const REAL *x, size_t C, DP shift,
            ((part[1] + part[5]) + (part[3] + part[7]));
 }
 
+#if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
+/* lin_class_exps for C >= LIN_LANES on processors with AVX-512: the same
+ * blocks, sums in the same order and least, each exp by DP_EXP_NEG8 (a
+ * table of 2^(j / 16) and a shorter polynomial) where the portable loop
+ * inlines DP_EXP_NEG. */
+CTCC_AVX512 static double lin_class_exps8(const REAL *x, size_t C, DP shift,
+                                          DP *pd, int with_min, DP *least) {
+    const __m512d sv = _mm512_set1_pd((double)shift);
+    __m512d part = _mm512_setzero_pd(), low = _mm512_set1_pd(1.0);
+    double lanes[LIN_LANES];
+    size_t c0;
+    for (c0 = 0; c0 < C; c0 += LIN_LANES) {
+        const size_t at = lin_block_at(c0, C);
+        /* The lanes of classes from c0 on (those below, summed in the
+         * block before). */
+        const __mmask8 fresh = (__mmask8)(0xffu << (c0 - at));
+        __m512d v;
+        if (sizeof(REAL) == sizeof(float)) {
+            v = _mm512_cvtps_pd(
+                _mm256_loadu_ps((const float *)(const void *)(x + at)));
+        } else {
+            v = _mm512_loadu_pd((const double *)(const void *)(x + at));
+        }
+        v = DP_EXP_NEG8(_mm512_sub_pd(v, sv));
+        _mm512_storeu_pd(pd + at, v);
+        part = _mm512_mask_add_pd(part, fresh, part, v);
+        low = _mm512_min_pd(v, low); /* (v < low ? v : low) */
+    }
+    if (with_min) {
+        size_t i;
+        _mm512_storeu_pd(lanes, low);
+        *least = lanes[0];
+        for (i = 1; i < LIN_LANES; ++i) {
+            *least = lanes[i] < *least ? lanes[i] : *least;
+        }
+    }
+    _mm512_storeu_pd(lanes, part);
+    return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) +
+           ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+}
+#endif
+
+/* lin_class_exps8 where the processor has AVX-512 (q->blocks) and the
+ * alphabet fills a vector, else lin_class_exps: one choice per sample,
+ * the same in both phases, so that they see the same probabilities. */
+CTCC_ALWAYS_INLINE double lin_frame_exps(const lin_sample *q, const REAL *x,
+                                         DP shift, DP *pd, const int with_min,
+                                         DP *least) {
+#if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
+    if (q->blocks && q->C >= LIN_LANES) {
+        return lin_class_exps8(x, q->C, shift, pd, with_min, least);
+    }
+#endif
+    return lin_class_exps(x, q->C, shift, pd, with_min, least);
+}
+
 /* The least of pd[0, C): for the rare frame that needs it after the exps
  * (lin_emit_info's check of a large factor) where lin_class_exps did not
  * take it along; the backward task of the tilted loss-only attempt, which
@@ -675,9 +731,9 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         }
         if (phase1 || q->class_probs == NULL) {
             if (info->want_least) {
-                sum = lin_class_exps(x, C, shift, pd, 1, &low);
+                sum = lin_frame_exps(q, x, shift, pd, 1, &low);
             } else {
-                sum = lin_class_exps(x, C, shift, pd, 0, NULL);
+                sum = lin_frame_exps(q, x, shift, pd, 0, NULL);
             }
             if (sum != sum) {
                 return (DP)NAN; /* a NaN in x */

@@ -8,6 +8,7 @@
 #define REAL_EXP_NEG ctcc_exp_neg
 #define DP double
 #define DP_EXP_NEG ctcc_exp_neg
+#define DP_EXP_NEG8 ctcc_exp_neg8
 #define DP_LOG1P ctcc_log1p_small
 #define DP_SIZE CTCC_DP_SIZE
 #define LOSS_NAME ctcc_loss_f64

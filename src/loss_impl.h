@@ -7,6 +7,7 @@
  *   DP            the type of the dynamic programme (double for both)
  *   DP_EXP_NEG, DP_LOG1P  its exp and log1p (fast_math.h), as accurate as
  *                 the outputs need
+ *   DP_EXP_NEG8   the same exp on 8 doubles, for AVX-512 (fast_math.h)
  *   DP_SIZE       sizeof(DP)
  *   LOSS_NAME     the public entry point (ctcc_loss_f32 / ctcc_loss_f64)
  *

@@ -120,6 +120,108 @@ static void check_expf_neg16(int steps) {
 }
 #endif
 
+#if CTCC_HAVE_EXPF_NEG16
+/* ctcc_exp_neg8 (lite: ctcc_exp_neg8_lite) of x[0, 8) into y. */
+__attribute__((target("avx512f"))) static void exp8(const double *x, double *y,
+                                                    int lite) {
+    const __m512d v = _mm512_loadu_pd(x);
+    _mm512_storeu_pd(y, lite ? ctcc_exp_neg8_lite(v) : ctcc_exp_neg8(v));
+}
+
+/* Worst error of ctcc_exp_neg8 (in ulp) or ctcc_exp_neg8_lite (relative)
+ * over n arguments from next(i, n). */
+static double worst_exp8(double (*next)(long, long), long n, int lite) {
+    double x[8], y[8], worst = 0;
+    long i;
+    int k;
+    for (i = 0; i < n; i += 8) {
+        for (k = 0; k < 8; ++k) {
+            x[k] = next(i + k < n ? i + k : n - 1, n);
+        }
+        exp8(x, y, lite);
+        for (k = 0; k < 8; ++k) {
+            const double want = exp(x[k]);
+            const double e =
+                lite ? fabs(y[k] - want) / want : ulp_error(y[k], want);
+            worst = e > worst ? e : worst;
+        }
+    }
+    return worst;
+}
+
+/* The i-th of n evenly spaced points of (-708, 1]. */
+static double grid8(long i, long n) {
+    return -708.0 + 709.0 * (double)(i + 1) / (double)n;
+}
+
+/* Around the ends of the reduction's intervals: n ln2 / 32 for n from
+ * -32 to 32, nudged by -2 to +2 ulp (where |r| is largest and the entry
+ * of the table changes), then powers of two from 2^-1 down to 2^-1074
+ * of either sign (where r is x itself). */
+static double edges8(long i, long n) {
+    (void)n;
+    if (i < 65 * 5) {
+        double x = (double)(i / 5 - 32) * 0.693147180559945309417 / 32.0;
+        int nudge = (int)(i % 5) - 2;
+        for (; nudge > 0; --nudge) {
+            x = nextafter(x, INFINITY);
+        }
+        for (; nudge < 0; ++nudge) {
+            x = nextafter(x, -INFINITY);
+        }
+        return x;
+    }
+    i -= 65 * 5;
+    return ldexp(i % 2 ? -1.0 : 1.0, -1 - (int)(i / 2) % 1074);
+}
+
+/* The exps of AVX-512 processors' class probabilities (lin_class_exps8),
+ * where this processor has AVX-512; skipped (passed) where it has not. */
+static void check_exp_neg8(int steps) {
+    const double special[8] = {0.0,    -0.0, -INFINITY, -800.0,
+                               -708.5, NAN,  1.0,       -708.0};
+    double y[8];
+    int lite;
+    if (!__builtin_cpu_supports("avx512f")) {
+        printf("skip ctcc_exp_neg8: no AVX-512 on this processor\n");
+        return;
+    }
+    check("ctcc_exp_neg8 on (-708, 1]", worst_exp8(grid8, steps, 0), 2.0);
+    check("ctcc_exp_neg8 at the reduction's ends",
+          worst_exp8(edges8, 65 * 5 + 2 * 1074, 0), 2.0);
+    check("ctcc_exp_neg8_lite rel. error x 1e10",
+          worst_exp8(grid8, steps, 1) * 1e10, 1.0);
+    check("ctcc_exp_neg8_lite at the ends, rel. error x 1e10",
+          worst_exp8(edges8, 65 * 5 + 2 * 1074, 1) * 1e10, 1.0);
+    for (lite = 0; lite <= 1; ++lite) {
+        exp8(special, y, lite);
+        /* exp(0) == 1 exactly, as ctcc_exp_neg (a frame's largest class
+         * then has probability 1 before the sum's scaling). */
+        check(lite ? "ctcc_exp_neg8_lite(+-0) == 1" : "ctcc_exp_neg8(+-0) == 1",
+              y[0] == 1.0 && y[1] == 1.0 ? 0 : 9, 0.0);
+        check(lite ? "ctcc_exp_neg8_lite(-inf, -800, -708.5) == 0"
+                   : "ctcc_exp_neg8(-inf, -800, -708.5) == 0",
+              y[2] == 0.0 && y[3] == 0.0 && y[4] == 0.0 ? 0 : 9, 0.0);
+        check(lite ? "ctcc_exp_neg8_lite(NaN) is NaN"
+                   : "ctcc_exp_neg8(NaN) is NaN",
+              isnan(y[5]) ? 0 : 9, 0.0);
+        check(lite ? "ctcc_exp_neg8_lite(1), (-708), rel. error x 1e10"
+                   : "ctcc_exp_neg8(1), (-708) in ulp",
+              lite ? fmax(fabs(y[6] - exp(1.0)) / exp(1.0),
+                          fabs(y[7] - exp(-708.0)) / exp(-708.0)) *
+                         1e10
+                   : fmax(ulp_error(y[6], exp(1.0)),
+                          ulp_error(y[7], exp(-708.0))),
+              lite ? 1.0 : 2.0);
+    }
+}
+#else
+static void check_exp_neg8(int steps) {
+    (void)steps;
+    printf("skip ctcc_exp_neg8: not built for this compiler\n");
+}
+#endif
+
 int main(void) {
     const int steps = 2000000;
     double worst;
@@ -192,6 +294,7 @@ int main(void) {
     check("ctcc_log1p_small_lite rel. error x 1e12", worst * 1e12, 2.0);
 
     check_expf_neg16(steps);
+    check_exp_neg8(steps);
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

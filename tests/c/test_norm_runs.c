@@ -17,6 +17,7 @@
 #define REAL_EXP_NEG ctcc_expf_neg
 #define DP double
 #define DP_EXP_NEG ctcc_exp_neg_lite
+#define DP_EXP_NEG8 ctcc_exp_neg8_lite
 #define DP_LOG1P ctcc_log1p_small_lite
 #define DP_SIZE CTCC_DP_SIZE
 #define LOSS_NAME test_norm_runs_loss_f32
