@@ -9,6 +9,7 @@
  *   ctcc_exp_neg(x)     x <= 1 or -inf (differences of log values)
  *   ctcc_expf_neg(x)    the same in float (softmax of float32 logits)
  *   ctcc_expf_neg16(x)  the same on 16 floats, for AVX-512 processors
+ *   ctcc_exp_neg8(x)    ctcc_exp_neg on 8 doubles, for AVX-512 processors
  *   ctcc_log1p_small(u) u in [0, 2] (log of 1 + two exponentials <= 1)
  *   ..._lite            cheaper versions for float32 outputs (see below)
  *
