@@ -7,7 +7,7 @@
  * Build:  gcc -O2 -std=c99 -Iinclude bench/compare_builds.c \
  *             -o compare_builds -ldl -lm
  * Usage:  ./compare_builds LIB_A LIB_B T L r|p
- *             [CALLS [auto|log [N [C [grad|loss [THREADS]]]]]]
+ *             [CALLS [auto|log [N [C [grad|loss|both [THREADS]]]]]]
  *   LIB_A, LIB_B  paths of two libctcc.so files (distinct files)
  *   T L           frames and labels per sample (float32)
  *   r|p           standard-normal logits, or peaked outputs (a trained
@@ -20,7 +20,10 @@
  *                 the harness's speech workloads have 32, whose frames
  *                 lie a page apart)
  *   C             classes (default 29; ocr-large-vocab has 5000)
- *   grad|loss     with the gradient (default) or the loss alone
+ *   grad|loss|both
+ *                 with the gradient (default), the loss alone, or both in
+ *                 turn (each build then prints both and the ratio of their
+ *                 medians: how many times faster the loss alone is)
  *   THREADS       the calls' num_threads (default 1); the times are then
  *                 the calling thread's CPU time, which waits for the
  *                 others, about the wall clock on an idle machine
@@ -45,7 +48,9 @@ typedef ctcc_status (*size_fn)(const int32_t *, const int32_t *, int32_t,
                                const ctcc_options *, size_t *);
 
 enum { NMAX = 64 };
-static int N = 8, C = 29, with_grad = 1, threads = 1;
+static int N = 8, C = 29, threads = 1;
+/* with_grad: 0 the loss alone, 1 with the gradient, 2 both in turn. */
+static int with_grad = 1;
 
 static double cpu_seconds(void) {
     struct timespec t;
@@ -65,7 +70,7 @@ typedef struct build {
     ctcc_options opts;
     void *ws;
     size_t bytes;
-    double *times;
+    double *times, *loss_times; /* with_grad 2: the gradient's, the loss's */
 } build;
 
 static int build_open(build *b, const char *path, const int32_t *ll,
@@ -89,13 +94,15 @@ static int build_open(build *b, const char *path, const int32_t *ll,
     init(&b->opts, sizeof(ctcc_options));
     b->opts.num_threads = threads;
     b->opts.kernel = log_space ? CTCC_KERNEL_LOG_SPACE : CTCC_KERNEL_AUTO;
-    if (size(ll, il, T, N, C, CTCC_FLOAT32, with_grad, &b->opts, &b->bytes) !=
+    if (size(ll, il, T, N, C, CTCC_FLOAT32, with_grad != 0, &b->opts,
+             &b->bytes) !=
         CTCC_STATUS_SUCCESS) {
         return 0;
     }
     b->ws = malloc(b->bytes);
     b->times = malloc(sizeof(double) * (size_t)calls);
-    return b->ws != NULL && b->times != NULL;
+    b->loss_times = malloc(sizeof(double) * (size_t)calls);
+    return b->ws != NULL && b->times != NULL && b->loss_times != NULL;
 }
 
 int main(int argc, char **argv) {
@@ -106,7 +113,7 @@ int main(int argc, char **argv) {
     if (argc < 6) {
         fprintf(stderr,
                 "usage: %s LIB_A LIB_B T L r|p "
-                "[CALLS [auto|log [N [C [grad|loss [THREADS]]]]]]\n",
+                "[CALLS [auto|log [N [C [grad|loss|both [THREADS]]]]]]\n",
                 argv[0]);
         return 2;
     }
@@ -117,7 +124,9 @@ int main(int argc, char **argv) {
     log_space = argc > 7 && argv[7][0] == 'l';
     N = argc > 8 ? atoi(argv[8]) : 8;
     C = argc > 9 ? atoi(argv[9]) : 29;
-    with_grad = !(argc > 10 && argv[10][0] == 'l');
+    if (argc > 10) {
+        with_grad = argv[10][0] == 'l' ? 0 : argv[10][0] == 'b' ? 2 : 1;
+    }
     threads = argc > 11 ? atoi(argv[11]) : 1;
     if (T < 1 || L < 1 || L > T || calls < 1 || N < 1 || N > NMAX || C < 2 ||
         threads < 1) {
@@ -140,10 +149,16 @@ int main(int argc, char **argv) {
         for (j = 0; j < 2; ++j) {
             /* A, B then B, A: neither always follows the other. */
             build *p = &b[(i & 1) ? 1 - j : j];
-            const double t0 = cpu_seconds();
+            double t0 = cpu_seconds();
             p->loss(x, with_grad ? g : NULL, labels, ll, il, T, N, C, costs,
                     p->ws, p->bytes, &p->opts);
             p->times[i] = cpu_seconds() - t0;
+            if (with_grad == 2) {
+                t0 = cpu_seconds();
+                p->loss(x, NULL, labels, ll, il, T, N, C, costs, p->ws,
+                        p->bytes, &p->opts);
+                p->loss_times[i] = cpu_seconds() - t0;
+            }
         }
     }
     for (k = 0; k < 2; ++k) {
@@ -152,6 +167,14 @@ int main(int argc, char **argv) {
                "workspace %zu bytes\n",
                k ? "B" : "A", 1e3 * b[k].times[calls / 2],
                1e3 * b[k].times[calls / 4], 1e3 * b[k].times[0], b[k].bytes);
+        if (with_grad == 2) {
+            qsort(b[k].loss_times, (size_t)calls, sizeof(double), by_value);
+            printf("%s: loss alone median %.3f ms, first quartile %.3f ms; "
+                   "%.2f times faster than with the gradient\n",
+                   k ? "B" : "A", 1e3 * b[k].loss_times[calls / 2],
+                   1e3 * b[k].loss_times[calls / 4],
+                   b[k].times[calls / 2] / b[k].loss_times[calls / 2]);
+        }
     }
     return 0;
 }

@@ -427,7 +427,9 @@ CTCC_ALWAYS_INLINE DP log_normaliser(const REAL *x, size_t C, REAL *softmax,
                                      DP *shift, const REAL *next,
                                      const REAL *next_soft, norm_stage *stage) {
     REAL *out = NULL; /* softmax, where the exps go to a stage row first */
+#if CTCC_HAVE_AVX512_PATH && CTCC_HAVE_EXPF_NEG16
     norm_stage *pend = NULL; /* stage, where a frame before is pending */
+#endif
     REAL m = (REAL)(-INFINITY);
     double sum = 0.0, ones = 0.0;
     size_t c, c0;
