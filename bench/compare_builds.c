@@ -95,8 +95,7 @@ static int build_open(build *b, const char *path, const int32_t *ll,
     b->opts.num_threads = threads;
     b->opts.kernel = log_space ? CTCC_KERNEL_LOG_SPACE : CTCC_KERNEL_AUTO;
     if (size(ll, il, T, N, C, CTCC_FLOAT32, with_grad != 0, &b->opts,
-             &b->bytes) !=
-        CTCC_STATUS_SUCCESS) {
+             &b->bytes) != CTCC_STATUS_SUCCESS) {
         return 0;
     }
     b->ws = malloc(b->bytes);
