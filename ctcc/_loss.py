@@ -566,8 +566,9 @@ def ctc_loss(
         An array ``[N]`` of uint8 (C-contiguous, aligned, writeable) that
         receives for each sample `ctcc.KERNEL_SCALED` (0) when the scaled
         kernel computed it, `ctcc.KERNEL_LOG_SPACE` (1) when the log-space
-        kernel did (also for a sample without an alignment or frames, and
-        for every sample with ``kernel="log"`` or `alpha`).
+        kernel did (also for a sample without an alignment or frames, for
+        every sample with ``kernel="log"``, and for every sample of a call
+        whose `alpha` needed log posteriors: see `alpha`).
 
     Returns
     -------
@@ -791,8 +792,9 @@ def ctc_posteriors(
         An array ``[N]`` of uint8 (C-contiguous, aligned, writeable) that
         receives for each sample `ctcc.KERNEL_SCALED` (0) when the scaled
         kernel computed it, `ctcc.KERNEL_LOG_SPACE` (1) when the log-space
-        kernel did (also for a sample without an alignment or frames, and
-        for every sample with ``kernel="log"`` or `alpha`).
+        kernel did (also for a sample without an alignment or frames, for
+        every sample with ``kernel="log"``, and for every sample of a call
+        whose `alpha` needed log posteriors: see `alpha`).
 
     Returns
     -------

@@ -319,9 +319,11 @@ typedef struct ctcc_options {
      * caller: on success, kernel_used[n] receives CTCC_KERNEL_USED_SCALED
      * when the scaled kernel computed sample n's results and
      * CTCC_KERNEL_USED_LOG_SPACE when the log-space kernel did (also for a
-     * sample that has no alignment or no frames, and for every sample with
-     * kernel = CTCC_KERNEL_LOG_SPACE or the alpha modification). Read by
-     * the loss and posteriors entry points only; untouched on error. */
+     * sample that has no alignment or no frames, for every sample with
+     * kernel = CTCC_KERNEL_LOG_SPACE, and for every sample of a call whose
+     * alpha modification needed log posteriors: see "Training
+     * modifications"). Read by the loss and posteriors entry points only;
+     * untouched on error. */
     unsigned char *kernel_used;
     /* Forced alignment: the last state of a path on a tie between the
      * final blank and the last label, CTCC_ALIGN_END_TIE_BLANK (the
@@ -360,10 +362,20 @@ CTCC_API void ctcc_options_init(ctcc_options *options);
  *     N_k = occurrences of label k in those samples' labels. Every y'[t, k]
  *     is scaled by (1 - alpha) * (sum of N_k over labels) / V_blank for the
  *     blank and by alpha * N_k / V_k for a label, then each frame is
- *     renormalised to sum to 1. V_k and the scaled frames are computed
- *     from the logarithms of the posteriors, so they are exact however
- *     small the posteriors are (far below the smallest double or float):
- *     alpha = 1 gives a label all the target mass of every frame where
+ *     renormalised to sum to 1. V_k and the scaled frames are as exact as
+ *     if computed from the logarithms of the posteriors, however small the
+ *     posteriors are (far below the smallest double or float). With
+ *     CTCC_KERNEL_AUTO they come from the posteriors the scaled kernel
+ *     writes, with a bound on what underflow (of the kernel's entries, and
+ *     of the posteriors stored in float or double) can change in V_k and
+ *     in every frame's targets; where it exceeds 2^-40 (eq. 15 scaling up
+ *     posteriors near or below the underflow threshold: an alpha of
+ *     1e-300, a blank summing to 1e-320), every sample of the call is
+ *     recomputed by the log-space kernel, which keeps the logarithms
+ *     (kernel_used reports it), with the results of
+ *     CTCC_KERNEL_LOG_SPACE to the bit. Either way the costs are a plain
+ *     call's, to the bit. alpha = 1 gives a label all the target mass of
+ *     every frame where
  *     its posterior is positive, however small, and alpha = 0 the same
  *     for the blank. A class with V_k = 0 (no alignment uses it) gets
  *     scale 0; a frame whose scaled sum is exactly 0 (possible only with

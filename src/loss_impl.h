@@ -39,8 +39,10 @@
  *   subtracts the posterior of each state from its class (and adds it to
  *   the posteriors output when asked). The training modifications (alpha,
  *   gamma) then run as a separate pass over the posteriors (run_batch).
- *   alpha works from the log posteriors of the states, which the backward
- *   pass leaves in the alpha table (keep_log), so that no posterior that
+ *   alpha works from the class posteriors the kernels write (alpha_rows),
+ *   where a bound shows that underflow cannot matter (ALPHA_ROWS_ACCEPT),
+ *   else from the log posteriors of the states, which this backward pass
+ *   leaves in the alpha table (keep_log), so that no posterior that
  *   underflows in linear form is lost; gamma's weights are formed relative
  *   to the largest gain, so that w^gamma never underflows.
  */
@@ -1039,14 +1041,19 @@ static REAL compute_sample(const sample_args *a) {
  * sums that compute_sample left in each sample's state_sums array
  * (state_log_sums), in logarithms, so that it is exact however small the
  * posteriors are. counts is [C] of scratch. One thread visits the samples
- * in order, so the result does not depend on the thread count. */
-static void
+ * in order, so the result does not depend on the thread count. With
+ * rows set (alpha from the rows), the sums are alpha_row_sums's, one per
+ * class of each sample, with the classes in its list (in the array of
+ * each sample's scratch_b). Returns the least log V_c of the classes
+ * with a share of the targets (numerator above 0), -inf where one has
+ * V_c = 0, +inf if none, for alpha_rows_scales's check. */
+static double
 alpha_log_scales(const unsigned char *base, const size_t *ws_offset,
                  const int32_t *flat_labels, const int32_t *label_lengths,
                  const int32_t *input_lengths, const size_t *label_offset,
                  const unsigned char *state, size_t N, size_t C, int blank,
-                 double alpha, double *log_scale, double *counts) {
-    double label_total = 0.0;
+                 double alpha, int rows, double *log_scale, double *counts) {
+    double label_total = 0.0, least = INFINITY;
     size_t n, c, s;
     int pass;
     /* log V_c = m_c + log sum exp(v - m_c) over the states of class c, with
@@ -1070,6 +1077,12 @@ alpha_log_scales(const unsigned char *base, const size_t *ws_offset,
             ext = (const int32_t *)(base + ws_offset[n] + lay.ext_labels);
             sums = (const double *)(base + ws_offset[n] + lay.state_sums);
             S = 2 * (size_t)label_lengths[n] + 1;
+            if (rows) {
+                const int32_t *list =
+                    (const int32_t *)(base + ws_offset[n] + lay.scratch_b);
+                ext = list + 1;
+                S = (size_t)list[0];
+            }
             for (s = 0; s < S; ++s) {
                 const double v = (double)sums[s];
                 double *m = log_scale + ext[s];
@@ -1104,10 +1117,18 @@ alpha_log_scales(const unsigned char *base, const size_t *ws_offset,
             (int)c == blank ? (1.0 - alpha) * label_total : alpha * counts[c];
         const double log_share =
             (int)c == blank ? log(share) : log(alpha) + log(counts[c]);
-        log_scale[c] = share > 0.0 && log_scale[c] > -INFINITY
-                           ? log_share - log_scale[c]
-                           : -INFINITY;
+        if (share > 0.0) {
+            /* (V_c = 0 here counts too: from the rows, V_c may have
+             * underflowed.) */
+            least = log_scale[c] < least ? log_scale[c] : least;
+        }
+        if (share > 0.0 && log_scale[c] > -INFINITY) {
+            log_scale[c] = log_share - log_scale[c];
+        } else {
+            log_scale[c] = -INFINITY;
+        }
     }
+    return least;
 }
 
 /* Eq. 16 for one frame, from the log posteriors lp[lo, hi) of its states
@@ -1143,6 +1164,98 @@ static inline void alpha_frame(REAL *row, size_t C, const DP *lp,
     for (s = lo | 1; s < hi; s += 2) {
         row[ext[s]] += (REAL)((double)e[s] / z);
     }
+}
+
+/* The alpha modification from the posteriors the kernels write into the
+ * rows (alpha_rows), for samples the scaled kernel computed: eq. 16 needs
+ * only each class's posterior per frame, P_t(c), since its scale k_c is
+ * the same for every state of c. What log posteriors add is precision
+ * for posteriors that underflow, which eq. 15 can scale up; so the result
+ * from the rows stands only where a bound shows that nothing lost to
+ * underflow matters (alpha_from_rows), and otherwise the batch is
+ * recomputed from log posteriors, as with kernel = CTCC_KERNEL_LOG_SPACE.
+ *
+ * The bound. Every frame's posteriors of a sample are off by at most
+ * eps_n in L1 (the scaled kernel's bound E, see linear_impl.h; 0 for a
+ * sample the log-space kernel computed), and each class's value stored
+ * in a row by at most REAL_LEAST besides (a result below the smallest
+ * subnormal REAL rounds to 0), so by err_n = eps_n + K_n REAL_LEAST over
+ * the sample's K_n classes; relative rounding aside, which stays relative
+ * through eq. 15 and 16. Then
+ *   - V_c (eq. 15's class sums) is off by at most the sum over samples of
+ *     T_n err_n, which must be at most ALPHA_ROWS_ACCEPT / 2 of the least
+ *     V_c given a finite scale: the scales are then within that
+ *     relatively;
+ *   - frame t's targets, e_c / D_t with e_c = P_t(c) k_c / k_top (k_top
+ *     the largest scale among the sample's classes, so each factor is at
+ *     most 1) and D_t the sum of the e_c, are off by at most 2 err_n /
+ *     D_t in L1, which must be at most ALPHA_ROWS_ACCEPT.
+ * Both hold with room to spare for trained and random outputs alike,
+ * whose eps_n is about 2^-1000 or less; they fail where eq. 15 scales a
+ * class whose posteriors lie near or below the underflow threshold by
+ * the inverse of their size (an alpha of 1e-300, a blank class summing
+ * to 1e-320), where the log posteriors are needed. */
+#define ALPHA_ROWS_ACCEPT 0x1p-40
+#define REAL_LEAST (sizeof(REAL) == sizeof(float) ? 0x1p-149 : 0x1p-1074)
+
+/* Of one sample (S states of classes ext, T rows of posteriors post,
+ * stride elements apart): its classes into list[1..K] (the blank, then
+ * the label classes in the order they first appear), K into list[0], and
+ * into sums[0..K) the log of each one's posterior summed over the frames.
+ * list holds S + 1 int32, sums S doubles (K is at most (S + 1) / 2 + 1). */
+static void alpha_row_sums(const REAL *post, size_t stride, size_t T,
+                           const int32_t *ext, size_t S, int32_t *list,
+                           double *sums) {
+    int32_t *cls = list + 1;
+    size_t s, i, t, K = 1;
+    cls[0] = ext[0];
+    for (s = 1; s < S; s += 2) {
+        /* A label class seen before? (K is at most the alphabet.) */
+        for (i = 1; i < K && cls[i] != ext[s]; ++i) {
+        }
+        if (i == K) {
+            cls[K++] = ext[s];
+        }
+    }
+    list[0] = (int32_t)K;
+    for (i = 0; i < K; ++i) {
+        sums[i] = 0.0;
+    }
+    for (t = 0; t < T; ++t) {
+        const REAL *row = post + t * stride;
+        for (i = 0; i < K; ++i) {
+            sums[i] += (double)row[cls[i]];
+        }
+    }
+    for (i = 0; i < K; ++i) {
+        sums[i] = sums[i] > 0.0 ? log(sums[i]) : -INFINITY;
+    }
+}
+
+/* Eq. 16 for one frame from its row of class posteriors (alpha_row_sums's
+ * list[1..K] gives the classes; factor[i] = k_c / k_top of the i-th):
+ * row[c] = P(c) factor / D over the sample's classes. Returns 0, leaving
+ * the row as it was, where 2 err exceeds ALPHA_ROWS_ACCEPT times D (D = 0
+ * included: every posterior with a scale rounded away). e is scratch for
+ * K values. */
+static inline int alpha_frame_rows(REAL *row, const int32_t *list,
+                                   const double *factor, double err,
+                                   double *e) {
+    const size_t K = (size_t)list[0];
+    const int32_t *cls = list + 1;
+    double z = 0.0;
+    size_t i;
+    for (i = 0; i < K; ++i) {
+        e[i] = (double)row[cls[i]] * factor[i];
+        z += e[i];
+    }
+    if (!(2.0 * err <= ALPHA_ROWS_ACCEPT * z)) {
+        return 0;
+    }
+    for (i = 0; i < K; ++i) {
+        row[cls[i]] = (REAL)(e[i] / z);
+    }
+    return 1;
 }
 
 /* For classes [lo, hi) of a logits frame (see largest_gain): the largest
@@ -1241,21 +1354,35 @@ typedef struct modify_args {
     size_t states, row_stride;
     int blank;
     DP *scratch;
+    /* alpha from the rows instead (first not NULL): alpha_row_sums's
+     * list, each of those classes' k_c / k_top in factor, the sample's
+     * err_n (see alpha_frame_rows); factor NULL where no class of the
+     * sample has a finite scale (its posteriors are kept). */
+    const int32_t *first;
+    const double *factor;
+    double err;
     double gamma;
     double *weight; /* [T], receives the frame weights */
 } modify_args;
 
 /* Applies alpha and gamma to one good sample: turns its posteriors into
  * the modified targets, writes its gradient (when m->grad is not NULL)
- * and its frame weights. */
+ * and its frame weights. Returns 0 where alpha from the rows fails its
+ * bound (the sample's rows are then partly modified), else 1. */
 CTCC_DISPATCH
-static void modify_sample(const modify_args *m) {
+static int modify_sample(const modify_args *m) {
     const size_t T = m->time, C = m->alphabet;
     double top = 0.0, total = 0.0;
     size_t t;
     for (t = 0; t < T; ++t) {
         REAL *row = m->targets + t * m->stride;
-        if (m->log_scale != NULL) {
+        if (m->first != NULL) {
+            if (m->factor != NULL &&
+                !alpha_frame_rows(row, m->first, m->factor, m->err,
+                                  (double *)m->scratch)) {
+                return 0;
+            }
+        } else if (m->log_scale != NULL) {
             alpha_frame(row, C, m->log_post + t * m->row_stride + CTCC_ROW_PAD,
                         m->ext, ctcc_band_lo(m->states, T, t),
                         ctcc_band_hi(m->states, t), m->blank, m->log_scale,
@@ -1288,7 +1415,7 @@ static void modify_sample(const modify_args *m) {
         }
     }
     if (m->grad == NULL) {
-        return;
+        return 1;
     }
     for (t = 0; t < T; ++t) {
         weighted_gradient(m->grad + t * m->stride, m->targets + t * m->stride,
@@ -1297,6 +1424,7 @@ static void modify_sample(const modify_args *m) {
                           m->log_probs ? (DP)0 : m->log_norm[t], m->weight[t],
                           m->log_probs);
     }
+    return 1;
 }
 
 #include "linear_impl.h"
@@ -1318,6 +1446,10 @@ typedef struct batch_args {
     int keep_log;   /* the alpha modification's log posteriors */
     int use_linear; /* the scaled kernel may run */
     int modify;     /* the alpha or gamma modification follows */
+    /* The alpha modification from the posteriors the kernels write, with
+     * each sample's error bound kept for its check (alpha_from_rows);
+     * keep_log is then 0. */
+    int alpha_rows;
     /* The threads' stage rows (see CTCC_STAGE_MIN_CLASSES): thread i's at
      * stage_base + i stage_bytes for i < stages. */
     unsigned char *stage_base;
@@ -1610,6 +1742,12 @@ static int lin_settle(const batch_args *b, size_t n, REAL *cost) {
     if (ok) {
         *a.state = SAMPLE_OK;
         *cost = (REAL)(-q.dir[0].log_p);
+        if (b->alpha_rows) {
+            /* The bound on every frame's posteriors, for the alpha
+             * modification's check; flags (the weight array) are free
+             * once the bound is summed. */
+            q.flags[0] = q.dir[0].bound + q.dir[1].bound;
+        }
         return 1;
     }
     if (b->keep_log) {
@@ -1626,6 +1764,9 @@ static REAL log_finish(const batch_args *b, size_t n) {
     lin_sample q;
     sample_at(b, n, &a);
     lin_sample_at(&a, &q);
+    if (b->alpha_rows && q.with_grad) {
+        q.flags[0] = 0.0; /* posteriors without underflow (see lin_settle) */
+    }
     if (q.dir[0].log_p == q.dir[0].log_p) {
         *a.state = SAMPLE_OK;
         return (REAL)(-q.dir[0].log_p);
@@ -1819,6 +1960,199 @@ static void run_split(const batch_args *b, int threads, REAL *costs) {
     }
 }
 
+/* Sample n's row sums for alpha from the rows (see ALPHA_ROWS_ACCEPT). */
+static void alpha_rows_sample(const batch_args *b, size_t n) {
+    const int tm = b->opts->layout == CTCC_LAYOUT_TIME_MAJOR;
+    const size_t first = tm ? n * b->C : n * b->T * b->C;
+    ctcc_sample_layout lay;
+    unsigned char *region = b->base + b->ws_offset[n];
+    ctcc_sample_layout_compute(b->input_lengths[n], b->label_lengths[n],
+                               (int32_t)b->C, DP_SIZE, 1, &lay);
+    alpha_row_sums(b->post + first, tm ? b->N * b->C : b->C,
+                   (size_t)b->input_lengths[n],
+                   (const int32_t *)(region + lay.ext_labels),
+                   2 * (size_t)b->label_lengths[n] + 1,
+                   (int32_t *)(void *)(region + lay.scratch_b),
+                   (double *)(void *)(region + lay.state_sums));
+}
+
+/* alpha from the rows (b->alpha_rows), after the kernels: each good
+ * sample's class sums (alpha_row_sums), the scales into log_scale
+ * (alpha_log_scales; counts is its scratch) and the check of the class
+ * sums against what the samples' posteriors may have lost (see
+ * ALPHA_ROWS_ACCEPT). Returns 0 when the batch needs log posteriors. */
+static int alpha_rows_scales(const batch_args *b, int threads,
+                             double *log_scale, double *counts) {
+    const int N = (int)b->N;
+    double lost = 0.0, least;
+    int n;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (n = 0; n < N; ++n) {
+        if (b->state[n] == SAMPLE_OK && b->input_lengths[n] > 0) {
+            alpha_rows_sample(b, (size_t)n);
+        }
+    }
+    least =
+        alpha_log_scales(b->base, b->ws_offset, b->flat_labels,
+                         b->label_lengths, b->input_lengths, b->label_offset,
+                         b->state, b->N, b->C, b->opts->blank, b->opts->alpha,
+                         1, log_scale, counts);
+    /* In order: the sum does not depend on the thread count. */
+    for (n = 0; n < N; ++n) {
+        ctcc_sample_layout lay;
+        const unsigned char *region = b->base + b->ws_offset[n];
+        if (b->state[n] != SAMPLE_OK || b->input_lengths[n] == 0) {
+            continue;
+        }
+        ctcc_sample_layout_compute(b->input_lengths[n], b->label_lengths[n],
+                                   (int32_t)b->C, DP_SIZE, 1, &lay);
+        /* T_n err_n: the bound lin_settle (or log_finish) left in the
+         * weight array, and the classes' underflow. */
+        lost +=
+            (double)b->input_lengths[n] *
+            (((const double *)(const void *)(region + lay.weight))[0] +
+             REAL_LEAST *
+                 ((const int32_t *)(const void *)(region + lay.scratch_b))[0]);
+    }
+    return lost == 0.0 || least == INFINITY ||
+           log(2.0 * lost) <= log(ALPHA_ROWS_ACCEPT) + least;
+}
+
+/* The batch again from log posteriors, for the alpha modification: every
+ * good sample through compute_sample, which keeps them (keep_log) and
+ * rewrites its posteriors, with costs left as the first pass gave them
+ * (the same, so that alpha never changes a loss). */
+static void alpha_log_redo(batch_args *b, int threads) {
+    const int N = (int)b->N;
+    int n;
+    (void)threads;
+    b->keep_log = 1;
+    b->alpha_rows = 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (n = 0; n < N; ++n) {
+        if (b->state[n] == SAMPLE_OK && b->input_lengths[n] > 0) {
+            sample_args a;
+            sample_at(b, (size_t)n, &a);
+            (void)compute_sample(&a);
+        }
+    }
+    if (b->opts->kernel_used != NULL) {
+        memset(b->opts->kernel_used, CTCC_KERNEL_USED_LOG_SPACE, b->N);
+    }
+}
+
+/* The alpha / gamma pass over the batch (the targets, gradients and frame
+ * weights), and the frame weights alone without a modification. alpha
+ * comes from log_scale and the log posteriors (b->keep_log), or from the
+ * rows (b->alpha_rows). Returns how many samples failed alpha's bound
+ * from the rows (their results are then incomplete). */
+static int modify_batch(const batch_args *b, int threads, REAL *gradients,
+                        REAL *frame_weights, const double *log_scale) {
+    const ctcc_resolved_options *opts = b->opts;
+    const size_t N = b->N, C = b->C, T = b->T;
+    REAL *kernel_post = b->post;
+    const int modify = b->modify, batch_size = (int)N;
+    int n, failed = 0;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)             \
+    reduction(+ : failed)
+#endif
+    for (n = 0; n < batch_size; ++n) {
+        /* (In the kernel's order: see ctcc_spread_item.) */
+        const size_t nn = ctcc_spread_item((size_t)n, (size_t)batch_size,
+                                           (size_t)threads),
+                     Tn = (size_t)b->input_lengths[nn];
+        const int tm = opts->layout == CTCC_LAYOUT_TIME_MAJOR;
+        const size_t first = tm ? nn * C : nn * T * C;
+        const size_t stride = tm ? N * C : C;
+        const size_t wstride = tm ? N : 1, wfirst = tm ? nn : nn * T;
+        const unsigned char state = b->state[nn];
+        unsigned char *region = b->base + b->ws_offset[nn];
+        ctcc_sample_layout lay;
+        double *weight;
+        size_t t;
+        ctcc_sample_layout_compute(b->input_lengths[nn], b->label_lengths[nn],
+                                   (int32_t)C, DP_SIZE, 1, &lay);
+        weight = (double *)(void *)(region + lay.weight);
+        if (state == SAMPLE_OK && modify && kernel_post != NULL) {
+            modify_args m;
+            m.input = b->inputs + first;
+            m.targets = kernel_post + first;
+            m.grad = gradients != NULL && gradients != kernel_post
+                         ? gradients + first
+                         : (gradients != NULL ? kernel_post + first : NULL);
+            m.stride = stride;
+            m.alphabet = C;
+            m.time = Tn;
+            m.log_probs = opts->input_kind == CTCC_INPUT_LOG_PROBS;
+            m.log_norm = (const DP *)(void *)(region + lay.log_norm);
+            m.frame_max = (const DP *)(void *)(region + lay.frame_max);
+            m.log_scale = opts->use_alpha ? log_scale : NULL;
+            m.log_post = (const DP *)(void *)(region + lay.alpha);
+            m.ext = (const int32_t *)(void *)(region + lay.ext_labels);
+            m.states = 2 * (size_t)b->label_lengths[nn] + 1;
+            m.row_stride = m.states + 2 * CTCC_ROW_PAD;
+            m.blank = opts->blank;
+            m.scratch = (DP *)(void *)(region + lay.posterior);
+            m.first = NULL;
+            m.factor = NULL;
+            m.err = 0.0;
+            if (b->alpha_rows && Tn > 0) {
+                /* Each class's k_c / k_top, in the class sums' array,
+                 * which alpha_log_scales has read. */
+                const int32_t *list =
+                    (const int32_t *)(void *)(region + lay.scratch_b);
+                double *factor = (double *)(void *)(region + lay.state_sums);
+                double top = -INFINITY;
+                size_t i;
+                for (i = 0; i < (size_t)list[0]; ++i) {
+                    const double v = log_scale[list[1 + i]];
+                    top = v > top ? v : top;
+                }
+                for (i = 0; top > -INFINITY && i < (size_t)list[0]; ++i) {
+                    factor[i] = exp(log_scale[list[1 + i]] - top);
+                }
+                m.first = list;
+                m.factor = top > -INFINITY ? factor : NULL;
+                m.err = weight[0] + REAL_LEAST * (double)list[0];
+            }
+            m.gamma = opts->gamma;
+            m.weight = weight;
+            if (!modify_sample(&m)) {
+                ++failed;
+                continue;
+            }
+            if (gradients != NULL && gradients != kernel_post) {
+                zero_frames(gradients + first, stride, C, Tn, T);
+            }
+        } else if (modify && gradients != NULL && gradients != kernel_post) {
+            /* The kernel left this sample's gradient untouched. */
+            zero_frames(gradients + first, stride, C, 0, T);
+            if (state == SAMPLE_NAN) {
+                fill_frames(gradients + first, stride, C, Tn, (REAL)NAN);
+            }
+        }
+        if (frame_weights != NULL) {
+            for (t = 0; t < T; ++t) {
+                REAL w = 0;
+                if (t < Tn && state == SAMPLE_OK) {
+                    w = modify ? (REAL)weight[t] : (REAL)1;
+                } else if (t < Tn && state == SAMPLE_NAN) {
+                    w = (REAL)NAN;
+                }
+                frame_weights[wfirst + t * wstride] = w;
+            }
+        }
+    }
+    return failed;
+}
+
 /* Both public entry points: the loss, and optionally the gradient, the
  * (modified) posteriors and the frame weights. */
 static ctcc_status
@@ -1836,6 +2170,7 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
     double *class_v, *class_n;
     int ok = 1, threads, n, modify, backward;
     REAL *kernel_grad, *kernel_post;
+    batch_args b;
     const size_t N = (size_t)batch_size, C = (size_t)alphabet_size;
     const size_t T = (size_t)max_time;
 
@@ -1902,7 +2237,6 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
 
     threads = ctcc_thread_count(opts.num_threads, batch_size);
     {
-        batch_args b;
         b.inputs = inputs;
         b.grad = kernel_grad;
         b.post = kernel_post;
@@ -1919,7 +2253,12 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         b.base = base;
         b.state = state;
         b.opts = &opts;
-        b.keep_log = opts.use_alpha && kernel_post != NULL;
+        /* The alpha modification reads the posteriors in the rows where
+         * the scaled kernel may run (alpha_rows_scales), else the log
+         * posteriors that the log-space kernel keeps. */
+        b.alpha_rows = opts.use_alpha && kernel_post != NULL &&
+                       opts.kernel == CTCC_KERNEL_AUTO;
+        b.keep_log = opts.use_alpha && kernel_post != NULL && !b.alpha_rows;
         b.use_linear = opts.kernel == CTCC_KERNEL_AUTO;
         b.modify = modify;
         /* The stage rows after the regions: as many as the workspace
@@ -1974,80 +2313,26 @@ run_batch(const REAL *inputs, REAL *gradients, REAL *posteriors,
         }
     }
 
-    if (opts.use_alpha && kernel_post != NULL) {
+    if (b.alpha_rows && !alpha_rows_scales(&b, threads, class_v, class_n)) {
+        alpha_log_redo(&b, threads);
+    }
+    if (b.keep_log) {
         alpha_log_scales(base, ws_offset, flat_labels, label_lengths,
                          input_lengths, label_offset, state, N, C, opts.blank,
-                         opts.alpha, class_v, class_n);
+                         opts.alpha, 0, class_v, class_n);
     }
 
     if (frame_weights == NULL && !(modify && kernel_post != NULL)) {
         return CTCC_STATUS_SUCCESS;
     }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-#endif
-    for (n = 0; n < batch_size; ++n) {
-        /* (In the kernel's order: see ctcc_spread_item.) */
-        const size_t nn = ctcc_spread_item((size_t)n, (size_t)batch_size,
-                                           (size_t)threads),
-                     Tn = (size_t)input_lengths[nn];
-        const int tm = opts.layout == CTCC_LAYOUT_TIME_MAJOR;
-        const size_t first = tm ? nn * C : nn * T * C;
-        const size_t stride = tm ? N * C : C;
-        const size_t wstride = tm ? N : 1, wfirst = tm ? nn : nn * T;
-        /* Frame weights of this sample, in the kernel's per-frame offsets
-         * array, which the kernel no longer needs. */
-        ctcc_sample_layout lay;
-        double *weight;
-        size_t t;
-        ctcc_sample_layout_compute(input_lengths[nn], label_lengths[nn],
-                                   alphabet_size, DP_SIZE, backward, &lay);
-        weight = (double *)(base + ws_offset[nn] + lay.weight);
-        if (state[nn] == SAMPLE_OK && modify && kernel_post != NULL) {
-            unsigned char *region = base + ws_offset[nn];
-            modify_args m;
-            m.input = inputs + first;
-            m.targets = kernel_post + first;
-            m.grad = gradients != NULL && gradients != kernel_post
-                         ? gradients + first
-                         : (gradients != NULL ? kernel_post + first : NULL);
-            m.stride = stride;
-            m.alphabet = C;
-            m.time = Tn;
-            m.log_probs = opts.input_kind == CTCC_INPUT_LOG_PROBS;
-            m.log_norm = (const DP *)(region + lay.log_norm);
-            m.frame_max = (const DP *)(region + lay.frame_max);
-            m.log_scale = opts.use_alpha ? class_v : NULL;
-            m.log_post = (const DP *)(region + lay.alpha);
-            m.ext = (const int32_t *)(region + lay.ext_labels);
-            m.states = 2 * (size_t)label_lengths[nn] + 1;
-            m.row_stride = m.states + 2 * CTCC_ROW_PAD;
-            m.blank = opts.blank;
-            m.scratch = (DP *)(region + lay.posterior);
-            m.gamma = opts.gamma;
-            m.weight = weight;
-            modify_sample(&m);
-            if (gradients != NULL && gradients != kernel_post) {
-                zero_frames(gradients + first, stride, C, Tn, T);
-            }
-        } else if (modify && gradients != NULL && gradients != kernel_post) {
-            /* The kernel left this sample's gradient untouched. */
-            zero_frames(gradients + first, stride, C, 0, T);
-            if (state[nn] == SAMPLE_NAN) {
-                fill_frames(gradients + first, stride, C, Tn, (REAL)NAN);
-            }
-        }
-        if (frame_weights != NULL) {
-            for (t = 0; t < T; ++t) {
-                REAL w = 0;
-                if (t < Tn && state[nn] == SAMPLE_OK) {
-                    w = modify ? (REAL)weight[t] : (REAL)1;
-                } else if (t < Tn && state[nn] == SAMPLE_NAN) {
-                    w = (REAL)NAN;
-                }
-                frame_weights[wfirst + t * wstride] = w;
-            }
-        }
+    if (modify_batch(&b, threads, gradients, frame_weights, class_v) != 0) {
+        /* alpha from the rows failed its bound on some frame: the whole
+         * batch from log posteriors (the scales couple the samples). */
+        alpha_log_redo(&b, threads);
+        alpha_log_scales(base, ws_offset, flat_labels, label_lengths,
+                         input_lengths, label_offset, state, N, C, opts.blank,
+                         opts.alpha, 0, class_v, class_n);
+        (void)modify_batch(&b, threads, gradients, frame_weights, class_v);
     }
     return CTCC_STATUS_SUCCESS;
 }

@@ -187,8 +187,13 @@ def test_posteriors_report_the_kernel_too():
     assert (used == ctcc.KERNEL_SCALED).all()
     want = ctcc.ctc_posteriors(x, labels, kernel="log")
     np.testing.assert_allclose(post, want, rtol=0, atol=1e-12)
-    ctcc.ctc_posteriors(x, labels, alpha=0.5, kernel_out=used)
-    assert (used == ctcc.KERNEL_LOG_SPACE).all()  # alpha reads log posteriors
+    # The alpha modification from the scaled kernel's posteriors (peaked
+    # outputs pass its bound), against the targets from log posteriors.
+    targets = ctcc.ctc_posteriors(x, labels, alpha=0.5, kernel_out=used)
+    assert (used == ctcc.KERNEL_SCALED).all()
+    want = ctcc.ctc_posteriors(x, labels, alpha=0.5, kernel="log", kernel_out=used)
+    assert (used == ctcc.KERNEL_LOG_SPACE).all()
+    np.testing.assert_allclose(targets, want, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("grad", [True, False])
