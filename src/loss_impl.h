@@ -1202,10 +1202,13 @@ static inline void alpha_frame(REAL *row, size_t C, const DP *lp,
  * stride elements apart): its classes into list[1..K] (the blank, then
  * the label classes in the order they first appear), K into list[0], and
  * into sums[0..K) the log of each one's posterior summed over the frames.
- * list holds S + 1 int32, sums S doubles (K is at most (S + 1) / 2 + 1). */
-static void alpha_row_sums(const REAL *post, size_t stride, size_t T,
+ * list holds S + 1 int32, sums S doubles (K is at most (S + 1) / 2 + 1).
+ * acc: NULL, or room for C doubles, where every class's sum is formed a
+ * row at a time in vectors (the same sums, in the same order, as the
+ * gathers of the classes alone, which serve large alphabets). */
+static void alpha_row_sums(const REAL *post, size_t stride, size_t T, size_t C,
                            const int32_t *ext, size_t S, int32_t *list,
-                           double *sums) {
+                           double *sums, double *acc) {
     int32_t *cls = list + 1;
     size_t s, i, t, K = 1;
     cls[0] = ext[0];
@@ -1218,13 +1221,30 @@ static void alpha_row_sums(const REAL *post, size_t stride, size_t T,
         }
     }
     list[0] = (int32_t)K;
-    for (i = 0; i < K; ++i) {
-        sums[i] = 0.0;
-    }
-    for (t = 0; t < T; ++t) {
-        const REAL *row = post + t * stride;
+    if (acc != NULL) {
+        size_t c;
+        for (c = 0; c < C; ++c) {
+            acc[c] = 0.0;
+        }
+        for (t = 0; t < T; ++t) {
+            const REAL *row = post + t * stride;
+#pragma omp simd
+            for (c = 0; c < C; ++c) {
+                acc[c] += (double)row[c];
+            }
+        }
         for (i = 0; i < K; ++i) {
-            sums[i] += (double)row[cls[i]];
+            sums[i] = acc[cls[i]];
+        }
+    } else {
+        for (i = 0; i < K; ++i) {
+            sums[i] = 0.0;
+        }
+        for (t = 0; t < T; ++t) {
+            const REAL *row = post + t * stride;
+            for (i = 0; i < K; ++i) {
+                sums[i] += (double)row[cls[i]];
+            }
         }
     }
     for (i = 0; i < K; ++i) {
@@ -1980,14 +2000,18 @@ static void alpha_rows_sample(const batch_args *b, size_t n) {
     const size_t first = tm ? n * b->C : n * b->T * b->C;
     ctcc_sample_layout lay;
     unsigned char *region = b->base + b->ws_offset[n];
+    const size_t S = 2 * (size_t)b->label_lengths[n] + 1;
     ctcc_sample_layout_compute(b->input_lengths[n], b->label_lengths[n],
                                (int32_t)b->C, DP_SIZE, 1, &lay);
+    /* The sample's table (its own: none is lent with a modification) is
+     * free after the kernel, and holds at least two rows of S. */
     alpha_row_sums(b->post + first, tm ? b->N * b->C : b->C,
-                   (size_t)b->input_lengths[n],
-                   (const int32_t *)(region + lay.ext_labels),
-                   2 * (size_t)b->label_lengths[n] + 1,
+                   (size_t)b->input_lengths[n], b->C,
+                   (const int32_t *)(region + lay.ext_labels), S,
                    (int32_t *)(void *)(region + lay.scratch_b),
-                   (double *)(void *)(region + lay.state_sums));
+                   (double *)(void *)(region + lay.state_sums),
+                   b->C <= S ? (double *)(void *)(b->base + b->table_at[n])
+                             : NULL);
 }
 
 /* alpha from the rows (b->alpha_rows), after the kernels: each good
