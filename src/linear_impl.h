@@ -228,8 +228,6 @@ typedef struct lin_sample {
     size_t m;           /* the meeting frame is m - 1 */
     int log_probs;      /* the input kind */
     int with_grad;      /* gradient or posteriors wanted */
-    int keep_norm;      /* store each frame's log normaliser (modify_sample
-                           reads it) */
     int blank;
     const int32_t *ext;        /* [S] class of each state */
     const int32_t *labels;     /* [L] the labels: state 2j + 1's class */
@@ -746,12 +744,9 @@ CTCC_ALWAYS_INLINE DP lin_emissions(const lin_sample *q, size_t t, size_t lo,
         }
         if (!q->log_probs) {
             /* The softmax is pd / sum; the emissions the same, scaled.
-             * (log sum is only kept for the gradient's modifications, a
-             * libm call per frame that is 2% of the time otherwise; see
-             * below for log P.) */
-            if (phase1 && q->keep_norm) {
-                norm = (DP)log(sum);
-            }
+             * (No log sum: the gradient's modifications read the softmax
+             * from pd too, and a libm call per frame would be 2% of the
+             * time; see below for log P.) */
             if (phase1) {
                 if (soft != NULL) {
                     lin_class_scale(pd, C, (DP)(1.0 / sum), soft);

@@ -595,9 +595,6 @@ typedef struct sample_args {
      * state_log_sums), which the modification reads instead of the
      * rounded posteriors. */
     int keep_log;
-    /* Nonzero when a modification follows: it reads each frame's log
-     * normaliser, which the scaled kernel otherwise does not need. */
-    int modify;
 } sample_args;
 
 static void zero_frames(REAL *grad, size_t stride, size_t C, size_t from,
@@ -1172,7 +1169,7 @@ static inline void alpha_frame(REAL *row, size_t C, const DP *lp,
  * the same for every state of c. What log posteriors add is precision
  * for posteriors that underflow, which eq. 15 can scale up; so the result
  * from the rows stands only where a bound shows that nothing lost to
- * underflow matters (alpha_from_rows), and otherwise the batch is
+ * underflow matters (alpha_rows_scales), and otherwise the batch is
  * recomputed from log posteriors, as with kernel = CTCC_KERNEL_LOG_SPACE.
  *
  * The bound. Every frame's posteriors of a sample are off by at most
@@ -1196,6 +1193,16 @@ static inline void alpha_frame(REAL *row, size_t C, const DP *lp,
  * the inverse of their size (an alpha of 1e-300, a blank class summing
  * to 1e-320), where the log posteriors are needed. */
 #define ALPHA_ROWS_ACCEPT 0x1p-40
+/* The passes after the kernel read each sample's rows a frame at a time,
+ * a stride apart (N C elements in time-major layout): more than a page
+ * for speech batches, where the hardware's prefetcher does not follow,
+ * and the rows no longer in the cache since the kernel wrote them. So
+ * they ask for the rows of the frame this far ahead, where a row is at
+ * most MODIFY_PREFETCH_BYTES (larger ones are read in runs the
+ * prefetcher follows). Measured on speech-long's shape, one thread:
+ * docs/performance.md. */
+#define MODIFY_AHEAD 6
+#define MODIFY_PREFETCH_BYTES 1024
 #define REAL_LEAST (sizeof(REAL) == sizeof(float) ? 0x1p-149 : 0x1p-1074)
 
 /* Of one sample (S states of classes ext, T rows of posteriors post,
@@ -1228,6 +1235,11 @@ static void alpha_row_sums(const REAL *post, size_t stride, size_t T, size_t C,
         }
         for (t = 0; t < T; ++t) {
             const REAL *row = post + t * stride;
+            if (t + MODIFY_AHEAD < T &&
+                C * sizeof(REAL) <= MODIFY_PREFETCH_BYTES) {
+                prefetch_bytes(row + MODIFY_AHEAD * stride, C * sizeof(REAL),
+                               PREFETCH_READ);
+            }
 #pragma omp simd
             for (c = 0; c < C; ++c) {
                 acc[c] += (double)row[c];
@@ -1284,25 +1296,39 @@ static inline int alpha_frame_rows(REAL *row, const int32_t *list,
  * classes, d's terms selected away, so that it runs in full vectors (two
  * loops around d left up to two partial vectors per frame to scalar
  * code: with gamma, a quarter of speech-long's time). */
+#define GAIN_TERMS                                                             \
+    const double t = (double)row[c];                                           \
+    const int other = c != d;                                                  \
+    const double g = other ? t - y : 0.0;                                      \
+    m = g > m ? g : m;                                                         \
+    sy += other ? y : 0.0;                                                     \
+    st += other ? t : 0.0
 CTCC_ALWAYS_INLINE void gain_others(const REAL *row, const REAL *x, size_t C,
-                                    size_t d, DP shift, DP norm, double *w,
-                                    double *rest_y, double *rest_t) {
+                                    size_t d, DP shift, DP norm, const DP *pd,
+                                    double *w, double *rest_y, double *rest_t) {
     double m = 0.0, sy = 0.0, st = 0.0;
     size_t c;
+    if (pd != NULL) {
+        /* The softmax from the kernel's class probabilities (see
+         * modify_args.probs). */
+        const double inv = 1.0 / (double)pd[C];
 #pragma omp simd reduction(max : m) reduction(+ : sy, st)
-    for (c = 0; c < C; ++c) {
-        const double y = (double)DP_EXP_NEG(((DP)x[c] - shift) - norm);
-        const double t = (double)row[c];
-        const int other = c != d;
-        const double g = other ? t - y : 0.0;
-        m = g > m ? g : m;
-        sy += other ? y : 0.0;
-        st += other ? t : 0.0;
+        for (c = 0; c < C; ++c) {
+            const double y = (double)pd[c] * inv;
+            GAIN_TERMS;
+        }
+    } else {
+#pragma omp simd reduction(max : m) reduction(+ : sy, st)
+        for (c = 0; c < C; ++c) {
+            const double y = (double)DP_EXP_NEG(((DP)x[c] - shift) - norm);
+            GAIN_TERMS;
+        }
     }
     *w = m;
     *rest_y = sy;
     *rest_t = st;
 }
+#undef GAIN_TERMS
 
 /* The first class at the frame's maximum (x holds no NaN here: a sample
  * with one is not modified): the maximum in vectors, then its place. */
@@ -1325,9 +1351,11 @@ CTCC_ALWAYS_INLINE size_t first_max_class(const REAL *x, size_t C) {
  * can both be close to 1, and row[d] - y[d] would cancel to rounding
  * noise: its gain is taken as (1 - y[d]) - (1 - row[d]), each from the
  * other classes (a row of targets and a softmax sum to 1; 1 - exp(x[d]) is
- * -expm1(x[d])), which keeps a small gain to its relative precision. */
+ * -expm1(x[d])), which keeps a small gain to its relative precision.
+ * pd: NULL, or the frame's class probabilities and their sum (logits). */
 CTCC_ALWAYS_INLINE double largest_gain(const REAL *row, const REAL *x, size_t C,
-                                       DP shift, DP norm, int log_probs) {
+                                       DP shift, DP norm, const DP *pd,
+                                       int log_probs) {
     double w = 0.0, rest_y = 0.0, rest_t = 0.0, gain_d;
     const size_t d = first_max_class(x, C);
     size_t c;
@@ -1341,21 +1369,31 @@ CTCC_ALWAYS_INLINE double largest_gain(const REAL *row, const REAL *x, size_t C,
         gain_d = -expm1((double)x[d]) - rest_t;
         return gain_d > w ? gain_d : w;
     }
-    gain_others(row, x, C, d, shift, norm, &w, &rest_y, &rest_t);
+    gain_others(row, x, C, d, shift, norm, pd, &w, &rest_y, &rest_t);
     gain_d = rest_y - rest_t;
     return gain_d > w ? gain_d : w;
 }
 
 /* g = w * (y - row) (logits) or -w * row (log-probabilities); g may be
- * row itself. */
+ * row itself. pd: as for largest_gain. */
 static inline void weighted_gradient(REAL *g, const REAL *row, const REAL *x,
-                                     size_t C, DP shift, DP norm, double w,
-                                     int log_probs) {
+                                     size_t C, DP shift, DP norm, const DP *pd,
+                                     double w, int log_probs) {
     size_t c;
     if (log_probs) {
 #pragma omp simd
         for (c = 0; c < C; ++c) {
             g[c] = (REAL)(-w * (double)row[c]);
+        }
+        return;
+    }
+    if (pd != NULL) {
+        /* The softmax as the plain gradient has it (lin_class_scale). */
+        const DP inv = (DP)(1.0 / (double)pd[C]);
+#pragma omp simd
+        for (c = 0; c < C; ++c) {
+            const double y = (double)(REAL)(pd[c] * inv);
+            g[c] = (REAL)(w * (y - (double)row[c]));
         }
         return;
     }
@@ -1378,6 +1416,12 @@ typedef struct modify_args {
     int log_probs;       /* the input kind */
     const DP *log_norm;  /* [T], the kernel's log_normaliser parts */
     const DP *frame_max; /* [T] */
+    /* NULL, or (logits, a sample the scaled kernel computed with C <= S)
+     * its class probabilities, [T] rows of C + 1 (exp(x - max) of each
+     * class and their sum: linear_impl.h's class_probs), from which the
+     * softmax is read instead of computed again; log_norm is then not
+     * kept. */
+    const DP *probs;
     /* alpha (log_scale not NULL): log_scale [C] from alpha_log_scales,
      * the log posteriors of the S states at [T] rows of stride SP (the
      * alpha table after keep_log), their classes ext, and S entries of
@@ -1408,8 +1452,16 @@ static int modify_sample(const modify_args *m) {
     const size_t T = m->time, C = m->alphabet;
     double top = 0.0, total = 0.0;
     size_t t;
+    const int ahead = C * sizeof(REAL) <= MODIFY_PREFETCH_BYTES;
     for (t = 0; t < T; ++t) {
         REAL *row = m->targets + t * m->stride;
+        if (ahead && t + MODIFY_AHEAD < T) {
+            const size_t at = (t + MODIFY_AHEAD) * m->stride;
+            prefetch_bytes(m->targets + at, C * sizeof(REAL), PREFETCH_WRITE);
+            if (m->gamma != 0.0) {
+                prefetch_bytes(m->input + at, C * sizeof(REAL), PREFETCH_READ);
+            }
+        }
         if (m->first != NULL) {
             if (m->factor != NULL &&
                 !alpha_frame_rows(row, m->first, m->factor, m->err,
@@ -1424,10 +1476,11 @@ static int modify_sample(const modify_args *m) {
         }
         if (m->gamma != 0.0) {
             /* Eq. 18: the largest gain of any class over the output. */
-            m->weight[t] = largest_gain(row, m->input + t * m->stride, C,
-                                        m->log_probs ? (DP)0 : m->frame_max[t],
-                                        m->log_probs ? (DP)0 : m->log_norm[t],
-                                        m->log_probs);
+            m->weight[t] = largest_gain(
+                row, m->input + t * m->stride, C,
+                m->log_probs || m->probs != NULL ? (DP)0 : m->frame_max[t],
+                m->log_probs || m->probs != NULL ? (DP)0 : m->log_norm[t],
+                m->probs != NULL ? m->probs + t * (C + 1) : NULL, m->log_probs);
             top = m->weight[t] > top ? m->weight[t] : top;
         } else {
             m->weight[t] = 1.0;
@@ -1452,11 +1505,23 @@ static int modify_sample(const modify_args *m) {
         return 1;
     }
     for (t = 0; t < T; ++t) {
+        if (ahead && t + MODIFY_AHEAD < T) {
+            const size_t at = (t + MODIFY_AHEAD) * m->stride;
+            if (m->grad != m->targets) {
+                prefetch_bytes(m->grad + at, C * sizeof(REAL), PREFETCH_WRITE);
+            }
+            if (m->probs == NULL && !m->log_probs) {
+                prefetch_bytes(m->input + at, C * sizeof(REAL), PREFETCH_READ);
+            }
+        }
         weighted_gradient(m->grad + t * m->stride, m->targets + t * m->stride,
                           m->input + t * m->stride, C,
-                          m->log_probs ? (DP)0 : m->frame_max[t],
-                          m->log_probs ? (DP)0 : m->log_norm[t], m->weight[t],
-                          m->log_probs);
+                          m->log_probs || m->probs != NULL ? (DP)0
+                                                           : m->frame_max[t],
+                          m->log_probs || m->probs != NULL ? (DP)0
+                                                           : m->log_norm[t],
+                          m->probs != NULL ? m->probs + t * (C + 1) : NULL,
+                          m->weight[t], m->log_probs);
     }
     return 1;
 }
@@ -1481,7 +1546,7 @@ typedef struct batch_args {
     int use_linear; /* the scaled kernel may run */
     int modify;     /* the alpha or gamma modification follows */
     /* The alpha modification from the posteriors the kernels write, with
-     * each sample's error bound kept for its check (alpha_from_rows);
+     * each sample's error bound kept for its check (alpha_rows_scales);
      * keep_log is then 0. */
     int alpha_rows;
     /* The threads' stage rows (see CTCC_STAGE_MIN_CLASSES): thread i's at
@@ -1512,7 +1577,6 @@ static void sample_at(const batch_args *b, size_t n, sample_args *a) {
     a->class_probs = b->base + b->probs_at[n];
     a->state = b->state + n;
     a->keep_log = b->keep_log;
-    a->modify = b->modify;
     a->stage = NULL;
     if (a->grad != NULL && b->stages > 0) {
         const int i = ctcc_thread_num();
@@ -1532,7 +1596,6 @@ static void lin_sample_at(const sample_args *a, lin_sample *q) {
     ctcc_sample_layout lay;
     unsigned char *w = a->workspace;
     q->with_grad = a->grad != NULL || a->post != NULL;
-    q->keep_norm = q->with_grad && a->modify;
     ctcc_sample_layout_compute((int32_t)a->time, (int32_t)a->label_length,
                                (int32_t)a->alphabet, DP_SIZE, q->with_grad,
                                &lay);
@@ -1776,10 +1839,11 @@ static int lin_settle(const batch_args *b, size_t n, REAL *cost) {
     if (ok) {
         *a.state = SAMPLE_OK;
         *cost = (REAL)(-q.dir[0].log_p);
-        if (b->alpha_rows) {
-            /* The bound on every frame's posteriors, for the alpha
-             * modification's check; flags (the weight array) are free
-             * once the bound is summed. */
+        if (b->modify) {
+            /* For the modifications (modify_batch): the sample is the
+             * scaled kernel's, with the bound on every frame's posteriors
+             * (alpha's check); flags (the weight array) are free once
+             * the bound is summed. */
             q.flags[0] = q.dir[0].bound + q.dir[1].bound;
         }
         return 1;
@@ -1798,8 +1862,10 @@ static REAL log_finish(const batch_args *b, size_t n) {
     lin_sample q;
     sample_at(b, n, &a);
     lin_sample_at(&a, &q);
-    if (b->alpha_rows && q.with_grad) {
-        q.flags[0] = 0.0; /* posteriors without underflow (see lin_settle) */
+    if (b->modify && q.with_grad) {
+        /* The log-space kernel's: posteriors without underflow, and the
+         * log normalisers (see lin_settle). */
+        q.flags[0] = -1.0;
     }
     if (q.dir[0].log_p == q.dir[0].log_p) {
         *a.state = SAMPLE_OK;
@@ -2049,9 +2115,11 @@ static int alpha_rows_scales(const batch_args *b, int threads,
                                    (int32_t)b->C, DP_SIZE, 1, &lay);
         /* T_n err_n: the bound lin_settle (or log_finish) left in the
          * weight array, and the classes' underflow. */
+        const double eps =
+            ((const double *)(const void *)(region + lay.weight))[0];
         lost +=
             (double)b->input_lengths[n] *
-            (((const double *)(const void *)(region + lay.weight))[0] +
+            ((eps > 0.0 ? eps : 0.0) +
              REAL_LEAST *
                  ((const int32_t *)(const void *)(region + lay.scratch_b))[0]);
     }
@@ -2141,6 +2209,12 @@ static int modify_batch(const batch_args *b, int threads, REAL *gradients,
             m.first = NULL;
             m.factor = NULL;
             m.err = 0.0;
+            /* weight[0]: what lin_settle or log_finish left, the bound
+             * (>= 0) of a sample the scaled kernel computed or -1. */
+            m.probs = !b->keep_log && !m.log_probs && Tn > 0 && C <= m.states &&
+                              !(weight[0] < 0.0)
+                          ? (const DP *)(void *)(b->base + b->probs_at[nn])
+                          : NULL;
             if (b->alpha_rows && Tn > 0) {
                 /* Each class's k_c / k_top, in the class sums' array,
                  * which alpha_log_scales has read. */
@@ -2158,7 +2232,8 @@ static int modify_batch(const batch_args *b, int threads, REAL *gradients,
                 }
                 m.first = list;
                 m.factor = top > -INFINITY ? factor : NULL;
-                m.err = weight[0] + REAL_LEAST * (double)list[0];
+                m.err = (weight[0] > 0.0 ? weight[0] : 0.0) +
+                        REAL_LEAST * (double)list[0];
             }
             m.gamma = opts->gamma;
             m.weight = weight;

@@ -3,6 +3,8 @@ writes), and the batch's recomputation from log posteriors where the
 bound of ALPHA_ROWS_ACCEPT (src/loss_impl.h) says that underflow could
 matter: against the float64 log-space reference of eq. 13-16 in
 test_modifications.py, the log-space kernel, and across thread counts.
+Also the softmax that alpha and gamma read from the scaled kernel's class
+probabilities, for the samples it computed only.
 
 tests/test_modifications.py holds the inputs built to need log
 posteriors (posteriors below the smallest double that eq. 15 scales up);
@@ -121,3 +123,26 @@ def test_bitwise_the_same_on_any_thread_count(case):
             got = alpha_call(x[:, :n], labels[:n], alpha=0.5, gamma=1.0, num_threads=threads)
             for a, b in zip(got, want):
                 assert a.tobytes() == b.tobytes(), (case, n, threads)
+
+
+@pytest.mark.parametrize("kw", [{"gamma": 1.0}, {"alpha": 0.5}, {"alpha": 0.5, "gamma": 1.0}])
+def test_samples_that_fell_back_read_no_class_probabilities(kw):
+    """The modifications read the softmax from the scaled kernel's class
+    probabilities only for the samples it computed: a class at logit +800
+    (in no label) leaves the others below the smallest double, the scaled
+    kernel gives up in its first phase, before every frame's probabilities
+    are written, and the log-space kernel computes the samples. A plain
+    call first leaves the workspace as the kernel uses it."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 2, 8))
+    labels = rng.integers(1, 7, size=(2, 5))
+    x[:, 0, 7] = 800.0
+    x[:30, 1, 7] = 800.0
+    _, _, used = alpha_call(x, labels)
+    assert (used == ctcc.KERNEL_LOG_SPACE).all()
+    loss, grad, used = alpha_call(x, labels, **kw)
+    assert (used == ctcc.KERNEL_LOG_SPACE).all()
+    want_loss, want_grad, _ = alpha_call(x, labels, kernel="log", **kw)
+    assert np.isfinite(grad).all()
+    assert loss.tobytes() == want_loss.tobytes()
+    np.testing.assert_allclose(grad, want_grad, rtol=0, atol=1e-12)
