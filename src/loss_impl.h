@@ -1181,8 +1181,8 @@ static inline void alpha_frame(REAL *row, size_t C, const DP *lp,
  * through eq. 15 and 16. Then
  *   - V_c (eq. 15's class sums) is off by at most the sum over samples of
  *     T_n err_n, which must be at most ALPHA_ROWS_ACCEPT / 2 of the least
- *     V_c given a finite scale: the scales are then within that
- *     relatively;
+ *     V_c of the classes with a share of the targets (a V_c of 0 among
+ *     them fails): the scales are then within that relatively;
  *   - frame t's targets, e_c / D_t with e_c = P_t(c) k_c / k_top (k_top
  *     the largest scale among the sample's classes, so each factor is at
  *     most 1) and D_t the sum of the e_c, are off by at most 2 err_n /
